@@ -1,0 +1,11 @@
+//! Postroom's shared vocabulary: the values every part of the system agrees on
+//! (parsed emails, usernames, notification preferences) and the JSON shapes of
+//! the HTTP API. It does no IO, so the server and the command-line client can
+//! both depend on it.
+
+pub mod api;
+pub mod prefs;
+pub mod values;
+
+pub use prefs::{NotificationPrefs, Topic};
+pub use values::{Email, Username, ValueError};

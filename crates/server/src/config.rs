@@ -1,0 +1,269 @@
+//! Configuration: built-in defaults, then a TOML file, then `POSTROOM_*`
+//! environment variables. Validated once at start; secrets are wrapped so
+//! they never show up in logs or `Debug` output.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The commented default configuration, as printed by `postroom default-config`.
+pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptchaMode {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub database_url: Option<SecretString>,
+    pub database_max_connections: u32,
+    pub secret_key: Option<SecretString>,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub support_email: Option<String>,
+    pub log_format: LogFormat,
+    pub trust_proxy: bool,
+    pub captcha: CaptchaMode,
+    pub captcha_difficulty: u64,
+    pub lockout_threshold: u32,
+    pub lockout_minutes: u32,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+}
+
+/// A configuration that passed validation, with derived values filled in.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub public_url: url::Url,
+    pub data_dir: PathBuf,
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    pub secret_key: Option<SecretString>,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: lettre::message::Mailbox,
+    pub support_email: Option<lettre::message::Mailbox>,
+    pub log_format: LogFormat,
+    pub trust_proxy: bool,
+    pub captcha: CaptchaMode,
+    pub captcha_difficulty: u64,
+    pub lockout_threshold: u32,
+    pub lockout_minutes: u32,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+}
+
+impl Config {
+    /// Reads defaults, then the file (if it exists), then the environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let file = file
+            .or_else(|| std::env::var_os("POSTROOM_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("postroom.toml"));
+        Figment::from(Toml::string(DEFAULT_CONFIG))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("POSTROOM_").ignore(&[
+                "CONFIG",
+                "TEST_DATABASE_URL",
+                "TEST_SMTP_URL",
+                "TEST_MAILDIR",
+            ]))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The built-in defaults alone: for tests and tools.
+    pub fn defaults() -> Config {
+        Figment::from(Toml::string(DEFAULT_CONFIG))
+            .extract()
+            .expect("the default configuration is valid")
+    }
+
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen: {:?} is not an address like 127.0.0.1:8080",
+                self.listen
+            ))
+        })?;
+        let public_url = match &self.public_url {
+            Some(u) => url::Url::parse(u).map_err(|e| ConfigError(format!("public_url: {e}")))?,
+            None => url::Url::parse(&format!("http://{listen}"))
+                .expect("a socket address makes a valid URL"),
+        };
+        if !matches!(public_url.scheme(), "http" | "https") {
+            return Err(ConfigError(
+                "public_url: must be an http:// or https:// URL".into(),
+            ));
+        }
+        let database_url = match &self.database_url {
+            Some(u) => {
+                let s = u.expose_secret();
+                if !(s.starts_with("postgres://")
+                    || s.starts_with("postgresql://")
+                    || s.starts_with("sqlite:"))
+                {
+                    return Err(ConfigError(
+                        "database_url: must start with postgres:// or sqlite:".into(),
+                    ));
+                }
+                u.clone()
+            }
+            None => {
+                let path = self.data_dir.join("postroom.db");
+                SecretString::from(format!("sqlite://{}?mode=rwc", path.display()))
+            }
+        };
+        if let Some(smtp) = &self.smtp_url {
+            let parsed = url::Url::parse(smtp.expose_secret())
+                .map_err(|_| ConfigError("smtp_url: not a valid URL (value hidden)".into()))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                return Err(ConfigError(
+                    "smtp_url: must start with smtp:// or smtps://".into(),
+                ));
+            }
+        }
+        let mail_from = self.mail_from.parse().map_err(|e| {
+            ConfigError(format!(
+                "mail_from: {:?} is not a mail address: {e}",
+                self.mail_from
+            ))
+        })?;
+        let support_email = match &self.support_email {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|e| ConfigError(format!("support_email: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(k) = &self.secret_key {
+            let k = k.expose_secret();
+            if k.len() != 64 || hex::decode(k).is_err() {
+                return Err(ConfigError(
+                    "secret_key: must be 64 hex characters (32 bytes; value hidden)".into(),
+                ));
+            }
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError(
+                "database_max_connections: must be at least 1".into(),
+            ));
+        }
+        if !(1_000..=10_000_000).contains(&self.captcha_difficulty) {
+            return Err(ConfigError(
+                "captcha_difficulty: must be between 1000 and 10000000".into(),
+            ));
+        }
+        if self.lockout_threshold == 0 || self.lockout_threshold > 100 {
+            return Err(ConfigError(
+                "lockout_threshold: must be between 1 and 100".into(),
+            ));
+        }
+        if self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2 {
+            return Err(ConfigError(
+                "argon2_memory_kib and argon2_iterations: must be at least 19456 and 2 (OWASP minimum)".into(),
+            ));
+        }
+        Ok(Settings {
+            listen,
+            public_url,
+            data_dir: self.data_dir,
+            database_url,
+            database_max_connections: self.database_max_connections,
+            secret_key: self.secret_key,
+            smtp_url: self.smtp_url,
+            mail_from,
+            support_email,
+            log_format: self.log_format,
+            trust_proxy: self.trust_proxy,
+            captcha: self.captcha,
+            captcha_difficulty: self.captcha_difficulty,
+            lockout_threshold: self.lockout_threshold,
+            lockout_minutes: self.lockout_minutes,
+            argon2_memory_kib: self.argon2_memory_kib,
+            argon2_iterations: self.argon2_iterations,
+        })
+    }
+}
+
+impl Settings {
+    /// A link to `path` (with its query) on this server.
+    pub fn link(&self, path_and_query: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path_and_query}")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.expose_secret().starts_with("postgres")
+    }
+
+    /// The effective configuration with secrets replaced, for `postroom check-config`.
+    pub fn redacted(&self) -> String {
+        let hide = |s: &Option<SecretString>| s.as_ref().map(|_| "<redacted>".to_owned());
+        let db = if self.is_postgres() {
+            "<redacted postgres URL>".to_owned()
+        } else {
+            self.database_url.expose_secret().to_owned()
+        };
+        format!(
+            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\n",
+            self.listen.to_string(),
+            self.public_url.as_str(),
+            self.data_dir.display().to_string(),
+            db,
+            hide(&self.secret_key),
+            hide(&self.smtp_url),
+            self.mail_from.to_string(),
+            self.support_email.as_ref().map(|m| m.to_string()),
+            self.log_format,
+            self.trust_proxy,
+            self.captcha,
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let s = Config::defaults().validate().unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(!s.is_postgres());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut c = Config::defaults();
+        c.listen = "nowhere".into();
+        assert!(c.validate().unwrap_err().to_string().contains("listen"));
+        let mut c = Config::defaults();
+        c.smtp_url = Some(SecretString::from("http://user:hunter2@x"));
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("smtp_url") && !err.contains("hunter2"));
+    }
+}

@@ -1,0 +1,498 @@
+//! Accounts (A1, A8, P1, P2, P7): sign-up and email confirmation, password
+//! reset and username reminder by mail, password and email changes.
+
+use postroom_core::api;
+use postroom_core::{Email, Username};
+use serde_json::json;
+
+use super::limits::{self, Check};
+use super::notify::{self, Notice};
+use super::sessions::{Actor, Client};
+use super::{tokens, views};
+use crate::clock::{Millis, DAY, HOUR};
+use crate::error::{Error, FieldErrors, Result};
+use crate::mail::Template;
+use crate::state::App;
+use crate::store::{self, tokens::Purpose, users::UserRow, Conn};
+
+pub const VERIFY_EMAIL_TTL: Millis = 24 * HOUR;
+pub const RESET_PASSWORD_TTL: Millis = HOUR;
+pub const CHANGE_EMAIL_TTL: Millis = DAY;
+
+/// The reply to requests that must not reveal whether an account exists.
+pub fn accepted() -> api::Accepted {
+    api::Accepted {
+        message: "if an account matches, we have sent it an email".into(),
+    }
+}
+
+fn invalid_token() -> Error {
+    Error::bad_request(
+        "invalid_token",
+        "this link is not valid: it was already used, has expired, or was replaced by a newer one",
+    )
+}
+
+fn email_taken() -> Error {
+    Error::conflict(
+        "email_taken",
+        Some("email"),
+        "an account with this email address already exists",
+    )
+}
+
+fn username_taken() -> Error {
+    Error::conflict("username_taken", Some("username"), "this username is taken")
+}
+
+pub async fn load_user(c: &mut Conn, id: &str) -> Result<UserRow> {
+    store::users::by_id(c, id)
+        .await?
+        .ok_or(Error::NotFound { what: "user" })
+}
+
+/// Creates a single-use link token and returns the token (not its hash).
+async fn issue_token(
+    app: &App,
+    c: &mut Conn,
+    user_id: &str,
+    purpose: Purpose,
+    new_email: Option<&str>,
+    ttl: Millis,
+) -> Result<String> {
+    let now = app.clock.now();
+    store::tokens::void_unused(c, user_id, purpose, now).await?;
+    let token = tokens::random_token(32);
+    store::tokens::insert(
+        c,
+        &tokens::hash(&token),
+        user_id,
+        purpose,
+        new_email,
+        now,
+        now + ttl,
+    )
+    .await?;
+    Ok(token)
+}
+
+async fn queue_verification(app: &App, c: &mut Conn, user: &UserRow) -> Result<()> {
+    let token = issue_token(
+        app,
+        c,
+        &user.id,
+        Purpose::VerifyEmail,
+        None,
+        VERIFY_EMAIL_TTL,
+    )
+    .await?;
+    let link = app.settings.link(&format!("/verify-email?token={token}"));
+    app.mailer
+        .queue(
+            c,
+            &user.email,
+            Template::VerifyEmail,
+            json!({ "username": user.username, "link": link }),
+            app.clock.now(),
+        )
+        .await
+}
+
+pub async fn sign_up(app: &App, req: &api::SignUpRequest, client: &Client) -> Result<api::User> {
+    let mut errors = FieldErrors::default();
+    let email = errors.check("email", Email::parse(&req.email));
+    let username = errors.check("username", Username::parse(&req.username));
+    let length_ok = errors
+        .check(
+            "password",
+            postroom_core::values::check_password_length(&req.password),
+        )
+        .is_some();
+    if !req.accept_terms {
+        errors.add("accept_terms", "you must accept the terms of service");
+    }
+    errors.into_result()?;
+    let (email, username) = (email.expect("checked"), username.expect("checked"));
+    debug_assert!(length_ok);
+    limits::guard(
+        app,
+        &[Check::new(limits::SIGN_UP_PER_IP, &client.ip)],
+        req.captcha.as_deref(),
+    )
+    .await?;
+    let local_part = email.as_str().split('@').next().unwrap_or_default();
+    app.hasher
+        .check_strength(
+            "password",
+            &req.password,
+            &[username.as_str(), local_part, "postroom"],
+        )
+        .await?;
+    {
+        let mut c = app.store.conn().await?;
+        if store::users::by_username_key(&mut c, &username.key())
+            .await?
+            .is_some()
+        {
+            return Err(username_taken());
+        }
+        if store::users::by_email_key(&mut c, &email.key())
+            .await?
+            .is_some()
+        {
+            return Err(email_taken());
+        }
+    }
+    let password_hash = app.hasher.hash(&req.password).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let (username_key, email_key) = (username.key(), email.key());
+    let new_user = store::users::NewUser {
+        username: username.as_str(),
+        username_key: &username_key,
+        email: email.as_str(),
+        email_key: &email_key,
+        password_hash: &password_hash,
+    };
+    // The unique constraints decide races the checks above could not.
+    let user = match store::users::insert(&mut tx, &new_user, now).await {
+        Ok(u) => u,
+        Err(e) if store::is_unique_violation(&e, "users_username_key") => {
+            return Err(username_taken())
+        }
+        Err(e) if store::is_unique_violation(&e, "users_email_key") => return Err(email_taken()),
+        Err(e) => return Err(e.into()),
+    };
+    queue_verification(app, &mut tx, &user).await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(views::user(app, &user))
+}
+
+pub async fn verify_email(app: &App, token: &str, client: &Client) -> Result<api::User> {
+    limits::guard(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)], None).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let used = store::tokens::consume(
+        &mut tx,
+        &tokens::hash(token.trim()),
+        Purpose::VerifyEmail,
+        now,
+    )
+    .await?
+    .ok_or_else(invalid_token)?;
+    store::users::mark_email_verified(&mut tx, &used.user_id, now).await?;
+    let user = load_user(&mut tx, &used.user_id).await?;
+    tx.commit().await?;
+    Ok(views::user(app, &user))
+}
+
+/// Guards a request that names an email address and looks up its account.
+async fn recovery_target(
+    app: &App,
+    req: &api::EmailRequest,
+    client: &Client,
+) -> Result<Option<UserRow>> {
+    let email =
+        Email::parse(&req.email).map_err(|e| Error::field("email", "validation_failed", e.0))?;
+    let key = email.key();
+    limits::guard(
+        app,
+        &[
+            Check::new(limits::RECOVERY_PER_IP, &client.ip),
+            Check::new(limits::RECOVERY_PER_ACCOUNT, &key),
+        ],
+        req.captcha.as_deref(),
+    )
+    .await?;
+    let mut c = app.store.conn().await?;
+    Ok(store::users::by_email_key(&mut c, &key).await?)
+}
+
+pub async fn resend_verification(
+    app: &App,
+    req: &api::EmailRequest,
+    client: &Client,
+) -> Result<api::Accepted> {
+    if let Some(user) = recovery_target(app, req, client)
+        .await?
+        .filter(|u| u.email_verified_at.is_none())
+    {
+        let mut tx = app.store.begin().await?;
+        queue_verification(app, &mut tx, &user).await?;
+        tx.commit().await?;
+        app.mailer.wake();
+    }
+    Ok(accepted())
+}
+
+pub async fn request_password_reset(
+    app: &App,
+    req: &api::EmailRequest,
+    client: &Client,
+) -> Result<api::Accepted> {
+    if let Some(user) = recovery_target(app, req, client).await? {
+        let mut tx = app.store.begin().await?;
+        let token = issue_token(
+            app,
+            &mut tx,
+            &user.id,
+            Purpose::ResetPassword,
+            None,
+            RESET_PASSWORD_TTL,
+        )
+        .await?;
+        let link = app.settings.link(&format!("/reset-password?token={token}"));
+        app.mailer
+            .queue(
+                &mut tx,
+                &user.email,
+                Template::ResetPassword,
+                json!({ "username": user.username, "link": link }),
+                app.clock.now(),
+            )
+            .await?;
+        tx.commit().await?;
+        app.mailer.wake();
+    }
+    Ok(accepted())
+}
+
+pub async fn username_reminder(
+    app: &App,
+    req: &api::EmailRequest,
+    client: &Client,
+) -> Result<api::Accepted> {
+    if let Some(user) = recovery_target(app, req, client).await? {
+        let mut c = app.store.conn().await?;
+        app.mailer
+            .queue(
+                &mut c,
+                &user.email,
+                Template::UsernameReminder,
+                json!({ "username": user.username }),
+                app.clock.now(),
+            )
+            .await?;
+        app.mailer.wake();
+    }
+    Ok(accepted())
+}
+
+/// Sets a new password from a reset link, and signs out every session.
+pub async fn confirm_password_reset(
+    app: &App,
+    req: &api::ResetConfirmRequest,
+    client: &Client,
+) -> Result<()> {
+    limits::guard(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)], None).await?;
+    let token_hash = tokens::hash(req.token.trim());
+    let user = {
+        let mut c = app.store.conn().await?;
+        let target =
+            store::tokens::peek(&mut c, &token_hash, Purpose::ResetPassword, app.clock.now())
+                .await?
+                .ok_or_else(invalid_token)?;
+        load_user(&mut c, &target.user_id).await?
+    };
+    let local_part = user.email.split('@').next().unwrap_or_default();
+    app.hasher
+        .check_strength(
+            "new_password",
+            &req.new_password,
+            &[&user.username, local_part, "postroom"],
+        )
+        .await?;
+    let hash = app.hasher.hash(&req.new_password).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    // Consuming is the real check: a concurrent use of the same link loses here.
+    store::tokens::consume(&mut tx, &token_hash, Purpose::ResetPassword, now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    store::users::set_password_hash(&mut tx, &user.id, &hash, now).await?;
+    // Receiving the link proves the address too.
+    store::users::mark_email_verified(&mut tx, &user.id, now).await?;
+    store::sessions::delete_all_except(&mut tx, &user.id, None).await?;
+    notify::send(app, &mut tx, &user, Notice::PasswordChanged, None).await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+async fn check_current_password(
+    app: &App,
+    user: &UserRow,
+    field: &str,
+    password: &str,
+) -> Result<()> {
+    if app
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Error::field(
+            field,
+            "wrong_password",
+            "the password is not correct",
+        ))
+    }
+}
+
+/// Changes the password (P7) and signs out the actor's other sessions.
+pub async fn change_password(
+    app: &App,
+    actor: &Actor,
+    req: &api::ChangePasswordRequest,
+) -> Result<()> {
+    limits::guard(
+        app,
+        &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
+        None,
+    )
+    .await?;
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    check_current_password(app, &user, "current_password", &req.current_password).await?;
+    let local_part = user.email.split('@').next().unwrap_or_default();
+    app.hasher
+        .check_strength(
+            "new_password",
+            &req.new_password,
+            &[&user.username, local_part, "postroom"],
+        )
+        .await?;
+    let hash = app.hasher.hash(&req.new_password).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    store::users::set_password_hash(&mut tx, &user.id, &hash, now).await?;
+    store::sessions::delete_all_except(&mut tx, &user.id, actor.session_id.as_deref()).await?;
+    store::tokens::void_unused(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
+    notify::send(app, &mut tx, &user, Notice::PasswordChanged, None).await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+/// Starts an email change (P2): a link to the new address, a notice to the
+/// old one. Nothing changes until the link is used.
+pub async fn request_email_change(
+    app: &App,
+    actor: &Actor,
+    req: &api::ChangeEmailRequest,
+) -> Result<api::Accepted> {
+    let new_email = Email::parse(&req.new_email)
+        .map_err(|e| Error::field("new_email", "validation_failed", e.0))?;
+    limits::guard(
+        app,
+        &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
+        None,
+    )
+    .await?;
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    check_current_password(app, &user, "password", &req.password).await?;
+    if new_email.key() == user.email.to_lowercase() {
+        return Err(Error::field(
+            "new_email",
+            "same_email",
+            "this is already your email address",
+        ));
+    }
+    if store::users::by_email_key(&mut *app.store.conn().await?, &new_email.key())
+        .await?
+        .is_some()
+    {
+        return Err(Error::conflict(
+            "email_taken",
+            Some("new_email"),
+            "an account with this email address already exists",
+        ));
+    }
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let token = issue_token(
+        app,
+        &mut tx,
+        &user.id,
+        Purpose::ChangeEmail,
+        Some(new_email.as_str()),
+        CHANGE_EMAIL_TTL,
+    )
+    .await?;
+    let link = app.settings.link(&format!("/confirm-email?token={token}"));
+    app.mailer
+        .queue(
+            &mut tx,
+            new_email.as_str(),
+            Template::ConfirmNewEmail,
+            json!({ "username": user.username, "link": link }),
+            now,
+        )
+        .await?;
+    app.mailer
+        .queue(
+            &mut tx,
+            &user.email,
+            Template::EmailChangeRequested,
+            json!({
+                "username": user.username,
+                "new_email": new_email.as_str(),
+                "settings_link": app.settings.link("/settings/account"),
+            }),
+            now,
+        )
+        .await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(api::Accepted {
+        message: format!(
+            "we sent a confirmation link to {new_email}; the change happens when it is opened"
+        ),
+    })
+}
+
+pub async fn confirm_email_change(app: &App, token: &str, client: &Client) -> Result<api::User> {
+    limits::guard(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)], None).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let used = store::tokens::consume(
+        &mut tx,
+        &tokens::hash(token.trim()),
+        Purpose::ChangeEmail,
+        now,
+    )
+    .await?
+    .ok_or_else(invalid_token)?;
+    let new_email =
+        Email::parse(used.new_email.as_deref().unwrap_or_default()).map_err(|_| invalid_token())?;
+    let before = load_user(&mut tx, &used.user_id).await?;
+    match store::users::set_email(
+        &mut tx,
+        &before.id,
+        new_email.as_str(),
+        &new_email.key(),
+        now,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) if store::is_unique_violation(&e, "users_email_key") => return Err(email_taken()),
+        Err(e) => return Err(e.into()),
+    }
+    notify::send(
+        app,
+        &mut tx,
+        &before,
+        Notice::EmailChanged {
+            old_email: &before.email,
+            new_email: new_email.as_str(),
+        },
+        Some(&before.email),
+    )
+    .await?;
+    let after = load_user(&mut tx, &before.id).await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(views::user(app, &after))
+}

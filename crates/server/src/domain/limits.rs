@@ -1,0 +1,126 @@
+//! Anti-abuse for credential endpoints (A9): fixed-window rate limits keyed
+//! by client IP and by account, and the decision to ask for a captcha. The
+//! counters live in the database so every node shares them.
+
+use crate::clock::{Millis, MINUTE};
+use crate::config::CaptchaMode;
+use crate::domain::captcha::Rejection;
+use crate::error::{Error, Result};
+use crate::state::App;
+use crate::store;
+
+/// One limit: at most `limit` hits per `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub name: &'static str,
+    pub limit: i64,
+    pub window: Millis,
+}
+
+pub const SIGN_IN_PER_IP: Rule = Rule {
+    name: "sign_in:ip",
+    limit: 60,
+    window: 5 * MINUTE,
+};
+pub const SIGN_IN_PER_ACCOUNT: Rule = Rule {
+    name: "sign_in:account",
+    limit: 10,
+    window: 5 * MINUTE,
+};
+pub const SIGN_UP_PER_IP: Rule = Rule {
+    name: "sign_up:ip",
+    limit: 20,
+    window: 60 * MINUTE,
+};
+pub const RECOVERY_PER_IP: Rule = Rule {
+    name: "recovery:ip",
+    limit: 20,
+    window: 15 * MINUTE,
+};
+pub const RECOVERY_PER_ACCOUNT: Rule = Rule {
+    name: "recovery:account",
+    limit: 3,
+    window: 15 * MINUTE,
+};
+pub const TOKEN_PER_IP: Rule = Rule {
+    name: "token:ip",
+    limit: 30,
+    window: 15 * MINUTE,
+};
+pub const PASSWORD_PER_ACCOUNT: Rule = Rule {
+    name: "password:account",
+    limit: 10,
+    window: 15 * MINUTE,
+};
+
+/// A rule applied to one subject (an IP address, a login, an account id).
+pub struct Check<'a> {
+    pub rule: Rule,
+    pub subject: &'a str,
+}
+
+impl<'a> Check<'a> {
+    pub fn new(rule: Rule, subject: &'a str) -> Check<'a> {
+        Check { rule, subject }
+    }
+}
+
+/// Counts one attempt against every check. Fails with 429 when a limit is
+/// passed, and, when the captcha is required (always, or in `auto` mode once
+/// half of a limit is used), with 403 unless `captcha` holds a fresh,
+/// unspent solution. A captcha-less attempt still counts.
+pub async fn guard(app: &App, checks: &[Check<'_>], captcha: Option<&str>) -> Result<()> {
+    let now = app.clock.now();
+    let mut c = app.store.conn().await?;
+    let mut near_limit = false;
+    for check in checks {
+        let window_start = now - now.rem_euclid(check.rule.window);
+        let key = format!("{}:{}", check.rule.name, check.subject.to_lowercase());
+        let count = store::limits::hit(&mut c, &key, window_start).await?;
+        if count > check.rule.limit {
+            metrics::counter!("postroom_rate_limited_total", "rule" => check.rule.name)
+                .increment(1);
+            let retry_after = (window_start + check.rule.window - now + 999) / 1000;
+            return Err(Error::TooManyRequests {
+                code: "rate_limited",
+                message: "too many attempts; try again later".into(),
+                retry_after_secs: retry_after as u64,
+            });
+        }
+        near_limit |= count * 2 > check.rule.limit;
+    }
+    let required = match app.settings.captcha {
+        CaptchaMode::Always => true,
+        CaptchaMode::Never => false,
+        CaptchaMode::Auto => near_limit,
+    };
+    if !required {
+        return Ok(());
+    }
+    let Some(solution) = captcha.filter(|s| !s.trim().is_empty()) else {
+        return Err(Error::forbidden(
+            "captcha_required",
+            "solve the captcha from GET /api/v1/captcha and send it as `captcha`",
+        ));
+    };
+    match app.captcha.verify(solution, now) {
+        Ok((spent_key, expires)) => {
+            if store::limits::spend_captcha(&mut c, &spent_key, expires).await? {
+                Ok(())
+            } else {
+                Err(Error::forbidden(
+                    "captcha_invalid",
+                    "this captcha solution was already used; solve a new one",
+                ))
+            }
+        }
+        Err(Rejection::Expired) => Err(Error::forbidden(
+            "captcha_invalid",
+            "the captcha expired; solve a new one",
+        )),
+        Err(Rejection::Malformed | Rejection::Wrong) => Err(Error::forbidden(
+            "captcha_invalid",
+            "the captcha solution is not valid",
+        )),
+    }
+}

@@ -1,0 +1,16 @@
+//! The rules. Handlers (API and web) parse input, call one function here, and
+//! map the result; these functions decide what is allowed, write through
+//! `store/`, record events and queue mail.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod captcha;
+pub mod limits;
+pub mod notify;
+pub mod passwords;
+pub mod profile;
+pub mod sessions;
+pub mod tokens;
+pub mod views;
+
+pub use sessions::Actor;

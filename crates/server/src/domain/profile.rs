@@ -1,0 +1,337 @@
+//! Profile and settings (P1, P3, P4, P5): username, display fields, public
+//! profile, avatar, notification preferences and in-app notifications.
+
+use postroom_core::api;
+use postroom_core::{NotificationPrefs, Username};
+
+use super::accounts::load_user;
+use super::notify::prefs_of;
+use super::sessions::Actor;
+use super::views;
+use crate::clock::rfc3339;
+use crate::error::{Error, FieldErrors, Result};
+use crate::state::App;
+use crate::store;
+
+pub const MAX_DISPLAY_NAME: usize = 100;
+pub const MAX_BIO: usize = 500;
+pub const MAX_USAGE: usize = 100;
+pub const MAX_LINKS: usize = 5;
+/// Largest avatar upload accepted, before re-encoding.
+pub const MAX_AVATAR_BYTES: usize = 2 * 1024 * 1024;
+/// Side of the square avatar the server stores.
+pub const AVATAR_SIZE: u32 = 256;
+
+pub async fn me(app: &App, actor: &Actor) -> Result<api::User> {
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    Ok(views::user(app, &user))
+}
+
+/// Trims text; empty means "none"; too long is a field error.
+fn text(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &Option<String>,
+    max: usize,
+) -> Option<String> {
+    let v = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+    if v.chars().count() > max {
+        errors.add(field, format!("{field} must be at most {max} characters"));
+        return None;
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n') {
+        errors.add(field, format!("{field} cannot contain control characters"));
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+pub async fn update_me(app: &App, actor: &Actor, req: &api::UpdateMeRequest) -> Result<api::User> {
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    let mut errors = FieldErrors::default();
+    let username = match &req.username {
+        Some(u) => errors.check("username", Username::parse(u)),
+        None => None,
+    };
+    let display_name = match &req.display_name {
+        Some(v) => text(&mut errors, "display_name", v, MAX_DISPLAY_NAME),
+        None => user.display_name.clone(),
+    };
+    let bio = match &req.bio {
+        Some(v) => text(&mut errors, "bio", v, MAX_BIO),
+        None => user.bio.clone(),
+    };
+    let usage = match &req.usage {
+        Some(v) => text(&mut errors, "usage", v, MAX_USAGE),
+        None => user.usage.clone(),
+    };
+    let links = match &req.links {
+        Some(links) => {
+            let links: Vec<String> = links
+                .iter()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect();
+            if links.len() > MAX_LINKS {
+                errors.add("links", format!("at most {MAX_LINKS} links"));
+            }
+            for l in &links {
+                if let Err(e) = postroom_core::values::check_link(l) {
+                    errors.add("links", format!("{l}: {e}"));
+                }
+            }
+            links
+        }
+        None => views::links_of(&user),
+    };
+    errors.into_result()?;
+    let now = app.clock.now();
+    let links_json = serde_json::to_string(&links).map_err(anyhow::Error::from)?;
+    let mut tx = app.store.begin().await?;
+    if let Some(username) = username.filter(|u| u.as_str() != user.username) {
+        match store::users::set_username(&mut tx, &user.id, username.as_str(), &username.key(), now)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if store::is_unique_violation(&e, "users_username_key") => {
+                return Err(Error::conflict(
+                    "username_taken",
+                    Some("username"),
+                    "this username is taken",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let fields = store::users::ProfileFields {
+        display_name: display_name.as_deref(),
+        bio: bio.as_deref(),
+        links_json: &links_json,
+        profile_public: req.profile_public.unwrap_or(user.profile_public != 0),
+        usage: usage.as_deref(),
+    };
+    store::users::set_profile(&mut tx, &user.id, &fields, now).await?;
+    let updated = load_user(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    Ok(views::user(app, &updated))
+}
+
+/// The public profile of `username`; "not found" unless they made it public.
+pub async fn public_profile(app: &App, username: &str) -> Result<api::PublicProfile> {
+    let key = username.to_ascii_lowercase();
+    let user = store::users::by_username_key(&mut *app.store.conn().await?, &key).await?;
+    match user.filter(|u| u.profile_public != 0) {
+        Some(u) => Ok(views::public_profile(app, &u)),
+        None => Err(Error::NotFound { what: "profile" }),
+    }
+}
+
+pub async fn notification_prefs(app: &App, actor: &Actor) -> Result<NotificationPrefs> {
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    Ok(prefs_of(&user))
+}
+
+pub async fn set_notification_prefs(
+    app: &App,
+    actor: &Actor,
+    prefs: &NotificationPrefs,
+) -> Result<NotificationPrefs> {
+    let json = serde_json::to_string(prefs).map_err(anyhow::Error::from)?;
+    store::users::set_notification_prefs(
+        &mut *app.store.conn().await?,
+        &actor.user_id,
+        &json,
+        app.clock.now(),
+    )
+    .await?;
+    Ok(*prefs)
+}
+
+/// Re-encodes an uploaded image as a 256x256 PNG, cropped to the centre.
+/// Anything that is not a PNG, JPEG or WebP image is refused.
+pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
+    use image::{ImageFormat, ImageReader, Limits};
+    if bytes.len() > MAX_AVATAR_BYTES {
+        return Err(Error::TooLarge {
+            message: "the image must be at most 2 MB".into(),
+        });
+    }
+    let format = image::guess_format(bytes).map_err(|_| unsupported())?;
+    if !matches!(
+        format,
+        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP
+    ) {
+        return Err(unsupported());
+    }
+    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(8_000);
+    limits.max_image_height = Some(8_000);
+    limits.max_alloc = Some(256 * 1024 * 1024);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| {
+        Error::field(
+            "avatar",
+            "invalid_image",
+            format!("the image could not be read: {e}"),
+        )
+    })?;
+    let square = image.resize_to_fill(
+        AVATAR_SIZE,
+        AVATAR_SIZE,
+        image::imageops::FilterType::Lanczos3,
+    );
+    let mut out = std::io::Cursor::new(Vec::new());
+    square
+        .write_to(&mut out, ImageFormat::Png)
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(out.into_inner())
+}
+
+fn unsupported() -> Error {
+    Error::UnsupportedMedia {
+        message: "the avatar must be a PNG, JPEG or WebP image".into(),
+    }
+}
+
+pub async fn set_avatar(app: &App, actor: &Actor, bytes: Vec<u8>) -> Result<api::User> {
+    let png = tokio::task::spawn_blocking(move || reencode_avatar(&bytes))
+        .await
+        .map_err(|e| Error::Internal(e.into()))??;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    store::avatars::put(&mut tx, &actor.user_id, "image/png", &png, now).await?;
+    store::users::set_avatar_version(&mut tx, &actor.user_id, Some(now), now).await?;
+    let user = load_user(&mut tx, &actor.user_id).await?;
+    tx.commit().await?;
+    Ok(views::user(app, &user))
+}
+
+pub async fn delete_avatar(app: &App, actor: &Actor) -> Result<()> {
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let existed = store::avatars::delete(&mut tx, &actor.user_id).await?;
+    store::users::set_avatar_version(&mut tx, &actor.user_id, None, now).await?;
+    tx.commit().await?;
+    if existed {
+        Ok(())
+    } else {
+        Err(Error::NotFound { what: "avatar" })
+    }
+}
+
+/// An avatar image, for its owner or, when the profile is public, anyone.
+pub async fn avatar(app: &App, viewer: Option<&Actor>, user_id: &str) -> Result<(String, Vec<u8>)> {
+    let mut c = app.store.conn().await?;
+    let owner = store::users::by_id(&mut c, user_id).await?;
+    let visible =
+        owner.is_some_and(|u| u.profile_public != 0 || viewer.is_some_and(|v| v.user_id == u.id));
+    if !visible {
+        return Err(Error::NotFound { what: "avatar" });
+    }
+    store::avatars::get(&mut c, user_id)
+        .await?
+        .ok_or(Error::NotFound { what: "avatar" })
+}
+
+pub const NOTIFICATIONS_PAGE: i64 = 50;
+
+pub async fn notifications(
+    app: &App,
+    actor: &Actor,
+    before: Option<&str>,
+    limit: Option<i64>,
+) -> Result<api::NotificationPage> {
+    let limit = limit.unwrap_or(NOTIFICATIONS_PAGE).clamp(1, 200);
+    let mut c = app.store.conn().await?;
+    let mut rows =
+        store::events::notifications_page(&mut c, &actor.user_id, before, limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    let unread_count = store::events::unread_count(&mut c, &actor.user_id).await? as u64;
+    Ok(api::NotificationPage {
+        notifications: rows
+            .into_iter()
+            .map(|n| api::Notification {
+                id: n.id,
+                kind: n.kind,
+                message: n.message,
+                created_at: rfc3339(n.created_at),
+                read: n.read_at.is_some(),
+            })
+            .collect(),
+        unread_count,
+        next_cursor,
+    })
+}
+
+pub async fn mark_notifications_read(
+    app: &App,
+    actor: &Actor,
+    ids: Option<&[String]>,
+) -> Result<u64> {
+    if ids.is_some_and(|ids| ids.len() > 500) {
+        return Err(Error::field(
+            "ids",
+            "validation_failed",
+            "at most 500 ids at once",
+        ));
+    }
+    let mut c = app.store.conn().await?;
+    Ok(store::events::mark_read(&mut c, &actor.user_id, ids, app.clock.now()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(w, h, image::Rgb([200, 80, 20]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn avatars_are_resized_to_a_square_png() {
+        let out = reencode_avatar(&png(640, 320)).unwrap();
+        let back = image::load_from_memory(&out).unwrap();
+        assert_eq!((back.width(), back.height()), (AVATAR_SIZE, AVATAR_SIZE));
+    }
+
+    #[test]
+    fn other_formats_and_junk_are_refused() {
+        assert!(matches!(
+            reencode_avatar(b"GIF89a......"),
+            Err(Error::UnsupportedMedia { .. })
+        ));
+        assert!(matches!(
+            reencode_avatar(b"hello"),
+            Err(Error::UnsupportedMedia { .. })
+        ));
+        let mut truncated = png(64, 64);
+        truncated.truncate(60);
+        assert!(matches!(
+            reencode_avatar(&truncated),
+            Err(Error::Invalid { .. })
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_bytes_never_panic(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), prefix in 0usize..3) {
+            // Start some inputs with a real magic number so the decoders run.
+            let magic: &[&[u8]] = &[b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF\0\0\0\0WEBPVP8 "];
+            let mut input = magic[prefix].to_vec();
+            input.append(&mut bytes);
+            let r = reencode_avatar(&input);
+            prop_assert!(!matches!(r, Err(Error::Internal(_))));
+        }
+    }
+}

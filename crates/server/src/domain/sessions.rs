@@ -1,0 +1,238 @@
+//! Signing in and out (A4, P6). Sessions are opaque random tokens; only their
+//! SHA-256 is stored. A session without "keep me signed in" ends after 30
+//! minutes without activity; one with it ends 30 days after sign-in.
+
+use postroom_core::api;
+
+use super::limits::{self, Check};
+use super::notify::{self, Notice};
+use super::tokens;
+use super::views;
+use crate::clock::{Millis, DAY, MINUTE, SECOND};
+use crate::error::{Error, Result};
+use crate::state::App;
+use crate::store::{self, sessions::NewSession};
+
+pub const IDLE_TIMEOUT: Millis = 30 * MINUTE;
+pub const KEEP_SIGNED_IN: Millis = 30 * DAY;
+/// Activity is written at most this often per session, so reads stay reads.
+/// An idle session may thus end up to this much earlier than 30 minutes
+/// after its very last request.
+pub const TOUCH_EVERY: Millis = 15 * SECOND;
+
+pub const SESSION_PREFIX: &str = "prs_";
+
+/// Who is making a request, established by a session token or an API key.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: String,
+    /// The session used, when it was one (not an API key).
+    pub session_id: Option<String>,
+    /// False for an API key limited to reading.
+    pub can_write: bool,
+}
+
+/// Where a request came from, for the sessions list and rate limits.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+pub struct SignIn<'a> {
+    pub login: &'a str,
+    pub password: &'a str,
+    pub keep_signed_in: bool,
+    pub captcha: Option<&'a str>,
+}
+
+fn invalid_credentials() -> Error {
+    Error::unauthenticated("invalid_credentials", "wrong login or password")
+}
+
+pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api::SignInResponse> {
+    let login = req.login.trim();
+    limits::guard(
+        app,
+        &[
+            Check::new(limits::SIGN_IN_PER_IP, &client.ip),
+            Check::new(limits::SIGN_IN_PER_ACCOUNT, login),
+        ],
+        req.captcha,
+    )
+    .await?;
+    if login.is_empty() || login.len() > 254 || req.password.is_empty() || req.password.len() > 1024
+    {
+        return Err(invalid_credentials());
+    }
+    let user = {
+        let mut c = app.store.conn().await?;
+        if login.contains('@') {
+            store::users::by_email_key(&mut c, &login.to_lowercase()).await?
+        } else {
+            store::users::by_username_key(&mut c, &login.to_ascii_lowercase()).await?
+        }
+    };
+    let now = app.clock.now();
+    if let Some(until) = user
+        .as_ref()
+        .and_then(|u| u.locked_until)
+        .filter(|until| *until > now)
+    {
+        return Err(Error::TooManyRequests {
+            code: "rate_limited",
+            message: "too many attempts; try again later".into(),
+            retry_after_secs: ((until - now + 999) / 1000) as u64,
+        });
+    }
+    let ok = app
+        .hasher
+        .verify(
+            req.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
+        .await?;
+    let user = match user {
+        Some(user) if ok => user,
+        user => {
+            metrics::counter!("postroom_sign_ins_total", "result" => "failed").increment(1);
+            if let Some(user) = &user {
+                let lock_until = now + app.settings.lockout_minutes as i64 * MINUTE;
+                let mut c = app.store.conn().await?;
+                let failures = store::users::record_failed_sign_in(
+                    &mut c,
+                    &user.id,
+                    app.settings.lockout_threshold as i64,
+                    lock_until,
+                )
+                .await?;
+                if failures >= app.settings.lockout_threshold as i64 {
+                    tracing::warn!(user = %user.id, failures, "account locked after repeated failed sign-ins");
+                }
+            }
+            return Err(invalid_credentials());
+        }
+    };
+
+    let token = format!("{SESSION_PREFIX}{}", tokens::random_token(32));
+    let expires_at = if req.keep_signed_in {
+        now + KEEP_SIGNED_IN
+    } else {
+        now + IDLE_TIMEOUT
+    };
+    let session_id = store::new_id();
+    let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, 400));
+    let device = views::device_label(user_agent);
+    let mut tx = app.store.begin().await?;
+    store::users::clear_failed_sign_ins(&mut tx, &user.id).await?;
+    let session = store::sessions::insert(
+        &mut tx,
+        &NewSession {
+            id: &session_id,
+            user_id: &user.id,
+            token_hash: &tokens::hash(&token),
+            keep_signed_in: req.keep_signed_in,
+            user_agent,
+            ip: Some(&client.ip),
+            expires_at,
+        },
+        now,
+    )
+    .await?;
+    let had_devices = store::users::has_devices(&mut tx, &user.id).await?;
+    let new_device =
+        store::users::remember_device(&mut tx, &user.id, &tokens::hash(&device), now).await?;
+    if new_device && had_devices {
+        notify::send(
+            app,
+            &mut tx,
+            &user,
+            Notice::NewSignIn {
+                device: &device,
+                ip: &client.ip,
+            },
+            None,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    app.mailer.wake();
+    metrics::counter!("postroom_sign_ins_total", "result" => "ok").increment(1);
+    Ok(api::SignInResponse {
+        token,
+        session: views::session(&session, Some(&session_id)),
+        user: views::user(app, &user),
+    })
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Resolves a bearer token to its session's actor, recording activity.
+pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
+    let unauthenticated = || {
+        Error::unauthenticated(
+            "unauthenticated",
+            "sign in first: the session is missing, expired or revoked",
+        )
+    };
+    if !tokens::well_formed(token, SESSION_PREFIX) {
+        return Err(unauthenticated());
+    }
+    let now = app.clock.now();
+    let mut c = app.store.conn().await?;
+    let session = store::sessions::by_token_hash(&mut c, &tokens::hash(token), now)
+        .await?
+        .ok_or_else(unauthenticated)?;
+    if now - session.last_active_at >= TOUCH_EVERY {
+        store::sessions::touch(&mut c, &session.id, now, now + IDLE_TIMEOUT).await?;
+    }
+    Ok(Actor {
+        user_id: session.user_id,
+        session_id: Some(session.id),
+        can_write: true,
+    })
+}
+
+pub async fn list(app: &App, actor: &Actor) -> Result<api::SessionList> {
+    let mut c = app.store.conn().await?;
+    let rows = store::sessions::list_live(&mut c, &actor.user_id, app.clock.now()).await?;
+    Ok(api::SessionList {
+        sessions: rows
+            .iter()
+            .map(|s| views::session(s, actor.session_id.as_deref()))
+            .collect(),
+    })
+}
+
+/// Ends one of the actor's own sessions; someone else's is "not found".
+pub async fn revoke(app: &App, actor: &Actor, session_id: &str) -> Result<()> {
+    let mut c = app.store.conn().await?;
+    if store::sessions::delete_own(&mut c, &actor.user_id, session_id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound { what: "session" })
+    }
+}
+
+pub async fn revoke_others(app: &App, actor: &Actor) -> Result<api::RevokedCount> {
+    let mut c = app.store.conn().await?;
+    let revoked =
+        store::sessions::delete_all_except(&mut c, &actor.user_id, actor.session_id.as_deref())
+            .await?;
+    Ok(api::RevokedCount { revoked })
+}
+
+pub async fn sign_out(app: &App, actor: &Actor) -> Result<()> {
+    let Some(session_id) = &actor.session_id else {
+        return Err(Error::bad_request(
+            "not_a_session",
+            "this request was made with an API key, not a session",
+        ));
+    };
+    revoke(app, actor, session_id).await
+}

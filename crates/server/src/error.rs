@@ -1,0 +1,226 @@
+//! The one error type of the service. Domain functions return it and the
+//! HTTP layer turns it into a response: every 4xx carries a stable snake_case
+//! `code`; anything unexpected becomes an opaque 500 whose cause chain is
+//! logged (with the request id, from the tracing span) but never shown.
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use postroom_core::api::{ErrorBody, ErrorDetail};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is malformed (not JSON, wrong shape).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 422: well-formed, but a value breaks a rule; `fields` says which.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        fields: BTreeMap<String, String>,
+    },
+    /// 401: no valid credentials.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
+    /// 403: known, but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 404: absent, or not the caller's to see.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// 409: clashes with the current state.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        field: Option<&'static str>,
+    },
+    /// 413
+    #[error("{message}")]
+    TooLarge { message: String },
+    /// 415
+    #[error("{message}")]
+    UnsupportedMedia { message: String },
+    /// 429, with how long to wait.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// 500: a bug or an outage; the cause is logged, not shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Error {
+        Error::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 422 for one field.
+    pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Error {
+        let message = message.into();
+        let mut fields = BTreeMap::new();
+        fields.insert(field.to_owned(), message.clone());
+        Error::Invalid {
+            code,
+            message,
+            fields,
+        }
+    }
+
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Unauthenticated {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(
+        code: &'static str,
+        field: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::Conflict {
+            code,
+            message: message.into(),
+            field,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest { code, .. }
+            | Error::Invalid { code, .. }
+            | Error::Unauthenticated { code, .. }
+            | Error::Forbidden { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::TooManyRequests { code, .. } => code,
+            Error::NotFound { .. } => "not_found",
+            Error::TooLarge { .. } => "payload_too_large",
+            Error::UnsupportedMedia { .. } => "unsupported_media_type",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
+            Error::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let fields = match self {
+            Error::Invalid { fields, .. } => fields.clone(),
+            Error::Conflict {
+                field: Some(f),
+                message,
+                ..
+            } => BTreeMap::from([(f.to_string(), message.clone())]),
+            _ => BTreeMap::new(),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message,
+                fields,
+            },
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(cause) = &self {
+            tracing::error!(error = ?cause, "request failed");
+        }
+        let status = self.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Error::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
+    }
+}
+
+/// Collects field errors while checking a request, to report them together.
+#[derive(Default)]
+pub struct FieldErrors(BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| message.into());
+    }
+
+    pub fn check<T>(
+        &mut self,
+        field: &str,
+        r: std::result::Result<T, postroom_core::ValueError>,
+    ) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, e.0);
+                None
+            }
+        }
+    }
+
+    pub fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let message = if self.0.len() == 1 {
+            self.0.values().next().cloned().unwrap_or_default()
+        } else {
+            "some fields are not valid".to_owned()
+        };
+        Err(Error::Invalid {
+            code: "validation_failed",
+            message,
+            fields: self.0,
+        })
+    }
+}

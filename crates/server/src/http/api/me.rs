@@ -1,0 +1,205 @@
+//! `/api/v1/me`: the signed-in person's account, password, email, avatar
+//! and notification preferences.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use postroom_core::api::{
+    Accepted, ChangeEmailRequest, ChangePasswordRequest, ErrorBody, NotificationPrefsEnvelope,
+    TokenRequest, UpdateMeRequest, UserEnvelope,
+};
+use postroom_core::NotificationPrefs;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::domain::{accounts, profile};
+use crate::error::{Error, Result};
+use crate::http::extract::{ApiJson, Auth, ClientInfo};
+use crate::state::App;
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(get_me, update_me))
+        .routes(routes!(change_password))
+        .routes(routes!(change_email))
+        .routes(routes!(confirm_email_change))
+        .routes(routes!(get_prefs, set_prefs))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(set_avatar, delete_avatar))
+                .layer(DefaultBodyLimit::max(profile::MAX_AVATAR_BYTES + 64 * 1024)),
+        )
+}
+
+/// My account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = UserEnvelope), (status = 401, body = ErrorBody)))]
+async fn get_me(State(app): State<App>, Auth(actor): Auth) -> Result<Json<UserEnvelope>> {
+    Ok(Json(UserEnvelope {
+        user: profile::me(&app, &actor).await?,
+    }))
+}
+
+/// Change my username and profile fields. Absent fields stay as they are; `null` clears one.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "me", security(("session" = []), ("api_key" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, body = UserEnvelope), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "username_taken"),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_me(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<UpdateMeRequest>,
+) -> Result<Json<UserEnvelope>> {
+    Ok(Json(UserEnvelope {
+        user: profile::update_me(&app, &actor, &req).await?,
+    }))
+}
+
+/// Change my password; my other sessions are signed out.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "me", security(("session" = []), ("api_key" = [])), request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody, description = "wrong_password or weak_password"),
+        (status = 429, body = ErrorBody)))]
+async fn change_password(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode> {
+    accounts::change_password(&app, &actor, &req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Start changing my email address: a link goes to the new address, a notice to the old one.
+#[utoipa::path(post, path = "/api/v1/me/email", tag = "me", security(("session" = []), ("api_key" = [])), request_body = ChangeEmailRequest,
+    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "email_taken"), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "wrong_password, same_email or validation_failed"), (status = 429, body = ErrorBody)))]
+async fn change_email(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ChangeEmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accounts::request_email_change(&app, &actor, &req).await?),
+    ))
+}
+
+/// Confirm an email change with the token from the link sent to the new address.
+#[utoipa::path(post, path = "/api/v1/me/email/confirm", tag = "me", request_body = TokenRequest,
+    responses((status = 200, body = UserEnvelope), (status = 400, body = ErrorBody, description = "invalid_token"),
+        (status = 409, body = ErrorBody, description = "email_taken"), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn confirm_email_change(
+    State(app): State<App>,
+    ClientInfo(client): ClientInfo,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> Result<Json<UserEnvelope>> {
+    Ok(Json(UserEnvelope {
+        user: accounts::confirm_email_change(&app, &req.token, &client).await?,
+    }))
+}
+
+/// My notification preferences.
+#[utoipa::path(get, path = "/api/v1/me/notification-preferences", tag = "me", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = NotificationPrefsEnvelope), (status = 401, body = ErrorBody)))]
+async fn get_prefs(
+    State(app): State<App>,
+    Auth(actor): Auth,
+) -> Result<Json<NotificationPrefsEnvelope>> {
+    Ok(Json(NotificationPrefsEnvelope {
+        preferences: profile::notification_prefs(&app, &actor).await?,
+    }))
+}
+
+/// Replace my notification preferences. Absent switches are on.
+#[utoipa::path(put, path = "/api/v1/me/notification-preferences", tag = "me", security(("session" = []), ("api_key" = [])),
+    request_body = NotificationPrefsEnvelope,
+    responses((status = 200, body = NotificationPrefsEnvelope), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_prefs(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<NotificationPrefsEnvelope>,
+) -> Result<Json<NotificationPrefsEnvelope>> {
+    let prefs: NotificationPrefs = req.preferences;
+    Ok(Json(NotificationPrefsEnvelope {
+        preferences: profile::set_notification_prefs(&app, &actor, &prefs).await?,
+    }))
+}
+
+/// Upload my avatar: a PNG, JPEG or WebP image up to 2 MB, as the raw body
+/// (with its image content type) or as the `avatar` field of a multipart form.
+/// It is re-encoded as a 256x256 PNG.
+#[utoipa::path(put, path = "/api/v1/me/avatar", tag = "me", security(("session" = []), ("api_key" = [])),
+    request_body(content(("image/png"), ("image/jpeg"), ("image/webp"), ("multipart/form-data")), description = "The image"),
+    responses((status = 200, body = UserEnvelope), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody, description = "invalid_image")))]
+async fn set_avatar(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    request: Request,
+) -> Result<Json<UserEnvelope>> {
+    let bytes = avatar_bytes(request).await?;
+    Ok(Json(UserEnvelope {
+        user: profile::set_avatar(&app, &actor, bytes).await?,
+    }))
+}
+
+fn too_large() -> Error {
+    Error::TooLarge {
+        message: "the image must be at most 2 MB".into(),
+    }
+}
+
+async fn avatar_bytes(request: Request) -> Result<Vec<u8>> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| Error::bad_request("invalid_multipart", e.body_text()))?;
+        while let Some(field) = form.next_field().await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+            _ => Error::bad_request("invalid_multipart", e.body_text()),
+        })? {
+            if field.name() == Some("avatar") {
+                let data = field.bytes().await.map_err(|e| match e.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+                    _ => Error::bad_request("invalid_multipart", e.body_text()),
+                })?;
+                return Ok(data.to_vec());
+            }
+        }
+        return Err(Error::field(
+            "avatar",
+            "validation_failed",
+            "the form has no `avatar` field",
+        ));
+    }
+    if !content_type.starts_with("image/") {
+        return Err(Error::UnsupportedMedia {
+            message: "send a PNG, JPEG or WebP image, or a multipart form with an `avatar` field"
+                .into(),
+        });
+    }
+    let data = Bytes::from_request(request, &())
+        .await
+        .map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+            _ => Error::bad_request("invalid_body", e.body_text()),
+        })?;
+    Ok(data.to_vec())
+}
+
+/// Remove my avatar.
+#[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "me", security(("session" = []), ("api_key" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_avatar(State(app): State<App>, Auth(actor): Auth) -> Result<StatusCode> {
+    profile::delete_avatar(&app, &actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

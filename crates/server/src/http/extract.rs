@@ -1,0 +1,166 @@
+//! Extractors: the caller's identity ([`Auth`], [`MaybeAuth`]), where the
+//! request came from ([`ClientInfo`]), and JSON bodies and queries whose
+//! rejections become the API's JSON errors ([`ApiJson`], [`ApiQuery`]).
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use serde::de::DeserializeOwned;
+
+use crate::domain::sessions::{Actor, Client};
+use crate::domain::{api_keys, sessions};
+use crate::error::Error;
+use crate::state::App;
+
+/// A signed-in caller. Read-only API keys may only make GET requests.
+pub struct Auth(pub Actor);
+
+/// A caller who may or may not be signed in; bad credentials still fail.
+pub struct MaybeAuth(pub Option<Actor>);
+
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+async fn actor_from(parts: &Parts, app: &App) -> Result<Option<Actor>, Error> {
+    if let Some(key) = parts.headers.get(API_KEY_HEADER) {
+        let key = key
+            .to_str()
+            .map_err(|_| Error::unauthenticated("invalid_api_key", "the API key is not valid"))?;
+        return api_keys::authenticate(app, key.trim()).await.map(Some);
+    }
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                Error::unauthenticated("unauthenticated", "use `Authorization: Bearer <token>`")
+            })?;
+        return sessions::authenticate(app, token.trim()).await.map(Some);
+    }
+    Ok(None)
+}
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let actor = actor_from(parts, app).await?.ok_or_else(|| {
+            Error::unauthenticated(
+                "unauthenticated",
+                "sign in first: send a session token or an API key",
+            )
+        })?;
+        if !actor.can_write && !matches!(parts.method, Method::GET | Method::HEAD) {
+            return Err(Error::forbidden(
+                "insufficient_scope",
+                "this API key may only read",
+            ));
+        }
+        Ok(Auth(actor))
+    }
+}
+
+impl FromRequestParts<App> for MaybeAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(MaybeAuth(actor_from(parts, app).await?))
+    }
+}
+
+/// The client's address and user agent.
+pub struct ClientInfo(pub Client);
+
+impl FromRequestParts<App> for ClientInfo {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let forwarded = app
+            .settings
+            .trust_proxy
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")?
+                    .to_str()
+                    .ok()?
+                    .split(',')
+                    .next()
+                    .map(|s| s.trim().to_owned())
+            })
+            .flatten()
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(ClientInfo(Client { ip, user_agent }))
+    }
+}
+
+/// `axum::Json` with the API's error format.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonDataError(e)) => Err(Error::Invalid {
+                code: "invalid_body",
+                message: format!(
+                    "the request body does not match the expected shape: {}",
+                    e.body_text().trim_start_matches(
+                        "Failed to deserialize the JSON body into the target type: "
+                    )
+                ),
+                fields: Default::default(),
+            }),
+            Err(JsonRejection::JsonSyntaxError(_)) => Err(Error::bad_request(
+                "invalid_json",
+                "the request body is not valid JSON",
+            )),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::UnsupportedMedia {
+                message: "send the body as JSON with `Content-Type: application/json`".into(),
+            }),
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(Error::TooLarge {
+                    message: "the request body is too large".into(),
+                })
+            }
+            Err(e) => Err(Error::bad_request("invalid_body", e.body_text())),
+        }
+    }
+}
+
+/// `axum::extract::Query` with the API's error format.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(Error::bad_request("invalid_query", e.body_text()))
+            }
+            Err(e) => Err(Error::bad_request("invalid_query", e.body_text())),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The Postroom server. `postroom serve` (in the `postroom` crate) builds an
+//! [`startup::Application`] from a validated [`config::Settings`] and runs it.
+//! See `docs/ARCHITECTURE.md` for the map.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod mail;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+pub use clock::Clock;
+pub use config::{Config, Settings};
+pub use startup::Application;
+pub use state::App;

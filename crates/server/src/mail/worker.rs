@@ -1,0 +1,153 @@
+//! Sends queued mail. Runs in the background on every node; claims due mails
+//! with a lease, sends them, and on failure retries with exponential backoff
+//! (30 s, 1 min, 2 min, ... capped at 1 h). A slow or failing SMTP server
+//! delays mail but never a request, and loses none.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+
+use crate::clock::{HOUR, MINUTE, SECOND};
+use crate::state::App;
+use crate::store;
+
+const LEASE: i64 = 2 * MINUTE;
+const BATCH: i64 = 20;
+const POLL: Duration = Duration::from_secs(2);
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Outbox(PathBuf),
+}
+
+impl Transport {
+    fn from_app(app: &App) -> anyhow::Result<Transport> {
+        match &app.settings.smtp_url {
+            Some(url) => Ok(Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                    .context("smtp_url")?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build(),
+            )),
+            None => {
+                let dir = app.settings.data_dir.join("outbox");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                Ok(Transport::Outbox(dir))
+            }
+        }
+    }
+
+    async fn send(&self, message: Message, id: &str, text: &str) -> anyhow::Result<()> {
+        match self {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await.context("smtp")?;
+            }
+            Transport::Outbox(dir) => {
+                let path = dir.join(format!("{id}.eml"));
+                let tmp = dir.join(format!(".{id}.eml.tmp"));
+                tokio::fs::write(&tmp, message.formatted())
+                    .await
+                    .context("writing to the outbox")?;
+                tokio::fs::rename(&tmp, &path)
+                    .await
+                    .context("writing to the outbox")?;
+                let links: Vec<&str> = text
+                    .split_whitespace()
+                    .filter(|w| w.starts_with("http"))
+                    .collect();
+                tracing::info!(file = %path.display(), links = ?links, "mail written to the outbox");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn build(from: &Mailbox, m: &store::mail::QueuedMail) -> anyhow::Result<Message> {
+    let to: Mailbox = m.to_addr.parse().context("recipient address")?;
+    Ok(Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(&m.subject)
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(m.text_body.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(m.html_body.clone()),
+                ),
+        )?)
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
+    let transport = match Transport::from_app(&app) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = ?e, "mail worker cannot start; mail stays queued");
+            return;
+        }
+    };
+    let wake = app.mailer.notified();
+    loop {
+        if let Err(e) = deliver_due(&app, &transport).await {
+            tracing::warn!(error = ?e, "mail delivery round failed");
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
+    loop {
+        let now = app.clock.now();
+        let due = {
+            let mut c = app.store.conn().await?;
+            store::mail::claim_due(&mut c, now, LEASE, BATCH).await?
+        };
+        if due.is_empty() {
+            return Ok(());
+        }
+        for mail in due {
+            let outcome = match build(&app.settings.mail_from, &mail) {
+                Ok(message) => transport.send(message, &mail.id, &mail.text_body).await,
+                Err(e) => Err(e),
+            };
+            let mut c = app.store.conn().await?;
+            match outcome {
+                Ok(()) => {
+                    metrics::counter!("postroom_mails_total", "result" => "sent").increment(1);
+                    store::mail::delete(&mut c, &mail.id).await?;
+                }
+                Err(e) => {
+                    metrics::counter!("postroom_mails_total", "result" => "failed").increment(1);
+                    let backoff = (30 * SECOND)
+                        .saturating_mul(1 << mail.attempts.clamp(0, 10))
+                        .min(HOUR);
+                    tracing::warn!(mail = %mail.id, attempts = mail.attempts + 1, error = %format!("{e:#}"), "mail not sent; will retry");
+                    store::mail::reschedule(
+                        &mut c,
+                        &mail.id,
+                        app.clock.now() + backoff,
+                        &format!("{e:#}"),
+                    )
+                    .await?;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Building and running the server: [`Application::build`] binds the listener
+//! (port 0 picks a free one, for tests), connects the store, and starts the
+//! background tasks; [`Application::run`] serves until shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::clock::{Clock, DAY, HOUR};
+use crate::config::Settings;
+use crate::state::App;
+use crate::store;
+
+pub struct Application {
+    listener: TcpListener,
+    app: App,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let mut settings = settings;
+        if settings.public_url.port() == Some(0) {
+            // The default public URL follows the listen address; with port 0
+            // the real port is only known now.
+            let _ = settings.public_url.set_port(Some(addr.port()));
+        }
+        crate::telemetry::metrics_handle();
+        let app = App::new(settings, clock).await?;
+        Ok(Application {
+            listener,
+            app,
+            addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Serves until `shutdown` resolves, then finishes open requests.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(crate::mail::worker::run(self.app.clone(), stop_rx.clone()));
+        let janitor = tokio::spawn(janitor(self.app.clone(), stop_rx));
+        let router = crate::http::router(self.app.clone());
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop_tx.send(true);
+        let _ = tokio::join!(worker, janitor);
+        self.app.store.close().await;
+        served.context("serving HTTP")
+    }
+}
+
+/// Deletes what has expired: sessions, used or stale link tokens, old rate
+/// limit windows and spent captchas.
+async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = stop.changed() => return,
+        }
+        let now = app.clock.now();
+        let result: Result<(), sqlx::Error> = async {
+            let mut c = app.store.conn().await?;
+            store::sessions::delete_expired(&mut c, now).await?;
+            store::tokens::delete_stale(&mut c, now - 7 * DAY).await?;
+            store::limits::delete_windows_before(&mut c, now - 2 * HOUR).await?;
+            store::limits::delete_spent_captchas(&mut c, now).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cleanup failed");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}

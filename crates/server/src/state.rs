@@ -1,0 +1,119 @@
+//! What every request handler and background task shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use sha2::Sha256;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::captcha::Captcha;
+use crate::domain::passwords::Hasher;
+use crate::mail::Mailer;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: Settings,
+    pub store: Store,
+    pub clock: Clock,
+    pub hasher: Hasher,
+    pub captcha: Captcha,
+    pub mailer: Mailer,
+}
+
+impl Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    pub async fn new(settings: Settings, clock: Clock) -> anyhow::Result<App> {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let secret = server_key(&settings)?;
+        let store = Store::connect(
+            settings.database_url.expose_secret(),
+            settings.database_max_connections,
+        )
+        .await?;
+        let hasher = Hasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
+        let captcha = Captcha::new(derive_key(&secret, "captcha"), settings.captcha_difficulty);
+        Ok(App(Arc::new(Inner {
+            settings,
+            store,
+            clock,
+            hasher,
+            captcha,
+            mailer: Mailer::new(),
+        })))
+    }
+}
+
+/// The server's secret: from the configuration, or from `server.key` in the
+/// data directory, created (mode 0600) on first start.
+fn server_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
+    let hex_key = match &settings.secret_key {
+        Some(k) => k.expose_secret().to_owned(),
+        None => {
+            let path = settings.data_dir.join("server.key");
+            match std::fs::read_to_string(&path) {
+                Ok(s) => s.trim().to_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let mut key = [0u8; 32];
+                    rand::rngs::OsRng.fill_bytes(&mut key);
+                    let hex_key = hex::encode(key);
+                    write_private(&path, &hex_key)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    hex_key
+                }
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            }
+        }
+    };
+    let bytes = hex::decode(&hex_key)
+        .ok()
+        .filter(|b| b.len() == 32)
+        .context("the server key is not 64 hex characters")?;
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&bytes);
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// A key for one purpose, derived from the server key, so that a key leaked
+/// from one use does not open the others.
+pub fn derive_key(secret: &[u8; 32], purpose: &str) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}

@@ -1,0 +1,42 @@
+//! Applies the migrations compiled into the binary, using sqlx's migrator so
+//! that concurrent starts on PostgreSQL take its advisory lock.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use super::{Backend, Store};
+
+macro_rules! migrations {
+    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
+        vec![$(Migration::new(
+            $version,
+            Cow::Borrowed($name),
+            MigrationType::Simple,
+            Cow::Borrowed(include_str!(concat!("../../migrations/", $dir, "/", $name, ".sql"))),
+            false,
+        )),*]
+    };
+}
+
+fn sqlite() -> Vec<Migration> {
+    migrations!("sqlite": 1 "0001_accounts")
+}
+
+fn postgres() -> Vec<Migration> {
+    migrations!("postgres": 1 "0001_accounts")
+}
+
+pub async fn run(store: &Store) -> Result<(), sqlx::migrate::MigrateError> {
+    let migrations = match store.backend {
+        Backend::Sqlite => sqlite(),
+        Backend::Postgres => postgres(),
+    };
+    // The fields are public so that `migrate!()` can build a migrator; the
+    // version is pinned in the workspace, and this avoids the proc-macro.
+    let migrator = Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    };
+    migrator.run(&store.pool).await
+}

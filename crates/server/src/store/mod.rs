@@ -1,0 +1,129 @@
+//! All SQL lives here. One set of statements serves SQLite and PostgreSQL
+//! through sqlx's `Any` driver (see `migrations/README.md` for the shared
+//! conventions); only the migrations differ per backend. Functions take a
+//! `&mut AnyConnection`, so callers decide whether they run inside a
+//! transaction ([`Store::begin`]) or not ([`Store::conn`]).
+
+pub mod api_keys;
+pub mod avatars;
+pub mod events;
+pub mod limits;
+pub mod mail;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use sqlx::AnyConnection as Conn;
+
+mod migrate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+impl Store {
+    /// Connects, applies SQLite pragmas, and runs pending migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+        use anyhow::Context;
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            pool_options = pool_options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; FULL syncs the
+                    // log at every commit, so an acknowledged write survives
+                    // power loss too; a writer waits up to 5 s for the lock.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .context("connecting to the database")?;
+        let store = Store { pool, backend };
+        migrate::run(&store)
+            .await
+            .context("running database migrations")?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn conn(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes
+    /// waits for other writers instead of failing when it upgrades.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// A cheap round trip, for `/healthz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        let mut c = self.conn().await?;
+        sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+/// True when `err` broke the unique constraint named `constraint`
+/// (`<table>_<column>`), on either backend.
+pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    if !db.is_unique_violation() {
+        return false;
+    }
+    if db.constraint() == Some(constraint) {
+        return true;
+    }
+    // SQLite names the columns instead: "UNIQUE constraint failed: users.username_key".
+    let (table, column) = constraint.split_once('_').unwrap_or((constraint, ""));
+    db.message().contains(&format!("{table}.{column}"))
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,255 @@
+//! Accounts and their profile fields.
+
+use sqlx::FromRow;
+
+use super::{new_id, Conn};
+use crate::clock::Millis;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub email_verified_at: Option<i64>,
+    pub password_hash: String,
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub links: String,
+    pub profile_public: i64,
+    pub usage: Option<String>,
+    pub notification_prefs: String,
+    pub avatar_version: Option<i64>,
+    pub failed_sign_ins: i64,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, username, email, email_verified_at, password_hash, display_name, bio, links, \
+     profile_public, usage, notification_prefs, avatar_version, failed_sign_ins, locked_until, created_at";
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub email: &'a str,
+    pub email_key: &'a str,
+    pub password_hash: &'a str,
+}
+
+pub async fn insert(c: &mut Conn, u: &NewUser<'_>, now: Millis) -> Result<UserRow, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO users (id, username, username_key, email, email_key, password_hash, terms_accepted_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING {COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(new_id())
+        .bind(u.username)
+        .bind(u.username_key)
+        .bind(u.email)
+        .bind(u.email_key)
+        .bind(u.password_hash)
+        .bind(now)
+        .fetch_one(c)
+        .await
+}
+
+pub async fn by_id(c: &mut Conn, id: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}
+
+pub async fn by_email_key(c: &mut Conn, email_key: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email_key = $1"))
+        .bind(email_key)
+        .fetch_optional(c)
+        .await
+}
+
+pub async fn by_username_key(
+    c: &mut Conn,
+    username_key: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE username_key = $1"
+    ))
+    .bind(username_key)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn mark_email_verified(c: &mut Conn, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2), updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+pub async fn set_password_hash(
+    c: &mut Conn,
+    id: &str,
+    hash: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+pub async fn set_username(
+    c: &mut Conn,
+    id: &str,
+    username: &str,
+    key: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET username = $2, username_key = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(username)
+        .bind(key)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+/// Replaces the address; a confirmed change means the new one is verified.
+pub async fn set_email(
+    c: &mut Conn,
+    id: &str,
+    email: &str,
+    key: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET email = $2, email_key = $3, email_verified_at = $4, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(email)
+        .bind(key)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+pub struct ProfileFields<'a> {
+    pub display_name: Option<&'a str>,
+    pub bio: Option<&'a str>,
+    pub links_json: &'a str,
+    pub profile_public: bool,
+    pub usage: Option<&'a str>,
+}
+
+pub async fn set_profile(
+    c: &mut Conn,
+    id: &str,
+    p: &ProfileFields<'_>,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET display_name = $2, bio = $3, links = $4, profile_public = $5, usage = $6, updated_at = $7 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(p.display_name)
+    .bind(p.bio)
+    .bind(p.links_json)
+    .bind(p.profile_public as i64)
+    .bind(p.usage)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn set_notification_prefs(
+    c: &mut Conn,
+    id: &str,
+    prefs_json: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET notification_prefs = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(prefs_json)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+pub async fn set_avatar_version(
+    c: &mut Conn,
+    id: &str,
+    version: Option<i64>,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET avatar_version = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(version)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+/// Counts a failed sign-in; at `threshold` consecutive failures the account
+/// is locked until `lock_until`. Returns the new count.
+pub async fn record_failed_sign_in(
+    c: &mut Conn,
+    id: &str,
+    threshold: i64,
+    lock_until: Millis,
+) -> Result<i64, sqlx::Error> {
+    let (count,): (i64,) = sqlx::query_as(
+        "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, \
+         locked_until = CASE WHEN failed_sign_ins + 1 >= $2 THEN $3 ELSE locked_until END \
+         WHERE id = $1 RETURNING failed_sign_ins",
+    )
+    .bind(id)
+    .bind(threshold)
+    .bind(lock_until)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(count)
+}
+
+/// A successful sign-in ends a run of failures and any expired lock.
+pub async fn clear_failed_sign_ins(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1 AND (failed_sign_ins <> 0 OR locked_until IS NOT NULL)")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+/// Remembers a device for "new sign-in" notices; true when it was new.
+pub async fn remember_device(
+    c: &mut Conn,
+    user_id: &str,
+    device_hash: &str,
+    now: Millis,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "INSERT INTO known_devices (user_id, device_hash, first_seen_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, device_hash) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(device_hash)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether the account has ever signed in from any device.
+pub async fn has_devices(c: &mut Conn, user_id: &str) -> Result<bool, sqlx::Error> {
+    let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM known_devices WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(c)
+        .await?;
+    Ok(n.0 > 0)
+}
