@@ -44,21 +44,24 @@ impl Transport {
         }
     }
 
-    async fn send(&self, message: Message, id: &str, text: &str) -> anyhow::Result<()> {
+    async fn send(&self, message: Message, mail: &store::mail::QueuedMail) -> anyhow::Result<()> {
         match self {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.context("smtp")?;
             }
             Transport::Outbox(dir) => {
+                // The complete message, for mail clients, and its plain text
+                // part as is, for people and scripts.
+                let id = &mail.id;
+                let readable = format!(
+                    "To: {}\nSubject: {}\n\n{}\n",
+                    mail.to_addr, mail.subject, mail.text_body
+                );
+                write_atomically(&dir.join(format!("{id}.txt")), readable.as_bytes()).await?;
                 let path = dir.join(format!("{id}.eml"));
-                let tmp = dir.join(format!(".{id}.eml.tmp"));
-                tokio::fs::write(&tmp, message.formatted())
-                    .await
-                    .context("writing to the outbox")?;
-                tokio::fs::rename(&tmp, &path)
-                    .await
-                    .context("writing to the outbox")?;
-                let links: Vec<&str> = text
+                write_atomically(&path, &message.formatted()).await?;
+                let links: Vec<&str> = mail
+                    .text_body
                     .split_whitespace()
                     .filter(|w| w.starts_with("http"))
                     .collect();
@@ -67,6 +70,17 @@ impl Transport {
         }
         Ok(())
     }
+}
+
+async fn write_atomically(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    tokio::fs::write(&tmp, contents)
+        .await
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    tokio::fs::rename(&tmp, path)
+        .await
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 fn build(from: &Mailbox, m: &store::mail::QueuedMail) -> anyhow::Result<Message> {
@@ -124,7 +138,7 @@ async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
         }
         for mail in due {
             let outcome = match build(&app.settings.mail_from, &mail) {
-                Ok(message) => transport.send(message, &mail.id, &mail.text_body).await,
+                Ok(message) => transport.send(message, &mail).await,
                 Err(e) => Err(e),
             };
             let mut c = app.store.conn().await?;

@@ -1,0 +1,403 @@
+//! Signing in and sessions (A4, P6) and anti-abuse (A9), on SQLite and
+//! PostgreSQL. Time is moved with the test clock.
+
+mod common;
+
+use common::{Db, TestApp, PASSWORD};
+use postroom_core::api::CaptchaChallenge;
+use postroom_server::config::CaptchaMode;
+use postroom_server::domain::captcha::Captcha;
+use serde_json::json;
+
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 24 * 60 * MINUTE;
+
+on_both_databases!(
+    sign_in_by_email_or_username,
+    wrong_login_or_password_is_one_generic_error,
+    idle_sessions_end_after_thirty_minutes,
+    kept_sessions_last_thirty_days,
+    sessions_are_listed_and_revocable,
+    sign_out_ends_only_this_session,
+    sign_in_is_rate_limited_per_account_and_per_ip,
+    captcha_is_asked_when_limits_are_approached,
+    captcha_can_be_always_required,
+    repeated_failures_lock_the_account_for_a_while,
+);
+
+async fn sign_in_by_email_or_username(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.new_user("ada").await;
+    for login in ["ada", "ADA", "ada@example.com", "Ada@Example.com"] {
+        let r = t
+            .post(
+                "/api/v1/sessions",
+                None,
+                json!({ "login": login, "password": PASSWORD }),
+            )
+            .await;
+        r.assert(201, None);
+        assert!(r.body["token"].as_str().unwrap().starts_with("prs_"));
+        assert_eq!(r.body["user"]["username"], "ada");
+        assert_eq!(r.body["session"]["current"], true);
+        assert_eq!(r.body["session"]["keep_signed_in"], false);
+    }
+    let token = t.sign_in("ada", PASSWORD, true).await;
+    let me = t.get("/api/v1/me", Some(&token)).await;
+    me.assert(200, None);
+    assert_eq!(me.body["user"]["email"], "ada@example.com");
+}
+
+async fn wrong_login_or_password_is_one_generic_error(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.new_user("ada").await;
+    let wrong_password = t
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": "not the password" }),
+        )
+        .await;
+    let no_account = t
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "nobody", "password": "not the password" }),
+        )
+        .await;
+    let empty = t
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "", "password": "" }),
+        )
+        .await;
+    for r in [&wrong_password, &no_account, &empty] {
+        r.assert(401, Some("invalid_credentials"));
+    }
+    assert_eq!(wrong_password.body, no_account.body);
+    t.post("/api/v1/sessions", None, json!({ "login": "ada" }))
+        .await
+        .assert(422, Some("invalid_body"));
+}
+
+async fn idle_sessions_end_after_thirty_minutes(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let token = t.new_user("ada").await;
+    // Activity keeps the session alive...
+    for _ in 0..3 {
+        t.clock.advance(29 * MINUTE);
+        t.get("/api/v1/me", Some(&token)).await.assert(200, None);
+    }
+    // ...and 30 minutes without any ends it.
+    t.clock.advance(30 * MINUTE);
+    t.get("/api/v1/me", Some(&token))
+        .await
+        .assert(401, Some("unauthenticated"));
+    let list = t
+        .get(
+            "/api/v1/me/sessions",
+            Some(&t.sign_in("ada", PASSWORD, false).await),
+        )
+        .await;
+    assert_eq!(
+        list.body["sessions"].as_array().unwrap().len(),
+        1,
+        "the expired session is not listed"
+    );
+}
+
+async fn kept_sessions_last_thirty_days(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.new_user("ada").await;
+    let kept = t.sign_in("ada", PASSWORD, true).await;
+    // Idle for longer than 30 minutes: still signed in.
+    t.clock.advance(6 * 60 * MINUTE);
+    t.get("/api/v1/me", Some(&kept)).await.assert(200, None);
+    t.clock.advance(29 * DAY);
+    t.get("/api/v1/me", Some(&kept)).await.assert(200, None);
+    // Activity does not extend it past 30 days from sign-in.
+    t.clock.advance(DAY - 6 * 60 * MINUTE);
+    t.get("/api/v1/me", Some(&kept))
+        .await
+        .assert(401, Some("unauthenticated"));
+}
+
+async fn sessions_are_listed_and_revocable(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let a = t.new_user("ada").await;
+    let b = t.sign_in("ada", PASSWORD, true).await;
+    let c = t.sign_in("ada", PASSWORD, false).await;
+    let list = t.get("/api/v1/me/sessions", Some(&a)).await;
+    list.assert(200, None);
+    let sessions = list.body["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 3);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    for s in &sessions {
+        assert_eq!(s["ip"], "127.0.0.1");
+        assert!(s["user_agent"]
+            .as_str()
+            .unwrap()
+            .starts_with("postroom-tests"));
+        assert!(s["device"].as_str().unwrap().contains("Linux"));
+        assert!(s["created_at"].is_string() && s["last_active_at"].is_string());
+    }
+    // Revoke b's session from a.
+    let b_id = t.get("/api/v1/me/sessions", Some(&b)).await.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.delete(&format!("/api/v1/me/sessions/{b_id}"), Some(&a))
+        .await
+        .assert(204, None);
+    t.get("/api/v1/me", Some(&b))
+        .await
+        .assert(401, Some("unauthenticated"));
+    t.delete(&format!("/api/v1/me/sessions/{b_id}"), Some(&a))
+        .await
+        .assert(404, Some("not_found"));
+    t.delete("/api/v1/me/sessions/no-such-session", Some(&a))
+        .await
+        .assert(404, Some("not_found"));
+    // Revoke all others: c goes, a stays.
+    let r = t
+        .post("/api/v1/me/sessions/revoke-others", Some(&a), json!({}))
+        .await;
+    r.assert(200, None);
+    assert_eq!(r.body["revoked"], 1);
+    t.get("/api/v1/me", Some(&c))
+        .await
+        .assert(401, Some("unauthenticated"));
+    t.get("/api/v1/me", Some(&a)).await.assert(200, None);
+}
+
+async fn sign_out_ends_only_this_session(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let a = t.new_user("ada").await;
+    let b = t.sign_in("ada", PASSWORD, false).await;
+    t.delete("/api/v1/sessions/current", Some(&a))
+        .await
+        .assert(204, None);
+    t.get("/api/v1/me", Some(&a))
+        .await
+        .assert(401, Some("unauthenticated"));
+    t.delete("/api/v1/sessions/current", Some(&a))
+        .await
+        .assert(401, Some("unauthenticated"));
+    t.get("/api/v1/me", Some(&b)).await.assert(200, None);
+}
+
+async fn sign_in_is_rate_limited_per_account_and_per_ip(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.new_user("ada").await;
+    // Ten attempts per account in five minutes, right or wrong; signing up
+    // and in took the first.
+    for _ in 0..9 {
+        t.post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": "wrong" }),
+        )
+        .await
+        .assert(401, Some("invalid_credentials"));
+    }
+    let r = t
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": PASSWORD }),
+        )
+        .await;
+    r.assert(429, Some("rate_limited"));
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&retry), "retry after {retry}");
+    // Another account from the same address is not blocked yet...
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "someone-else", "password": "wrong" }),
+    )
+    .await
+    .assert(401, Some("invalid_credentials"));
+    // ...and after the window the account can sign in again.
+    t.clock.advance(5 * MINUTE);
+    t.sign_in("ada", PASSWORD, false).await;
+    // Sixty attempts per address in five minutes, whatever the account.
+    t.clock.advance(5 * MINUTE);
+    for i in 0..60 {
+        t.post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": format!("user{i}"), "password": "wrong" }),
+        )
+        .await
+        .assert(401, None);
+    }
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "fresh", "password": "wrong" }),
+    )
+    .await
+    .assert(429, Some("rate_limited"));
+}
+
+async fn solve(t: &TestApp) -> String {
+    let r = t.get("/api/v1/captcha", None).await;
+    r.assert(200, None);
+    let challenge: CaptchaChallenge = serde_json::from_value(r.body).unwrap();
+    Captcha::solve(&challenge).expect("the challenge is solvable")
+}
+
+async fn captcha_is_asked_when_limits_are_approached(db: Db) {
+    let t = TestApp::spawn_with(db, |c| {
+        c.captcha = CaptchaMode::Auto;
+        c.captcha_difficulty = 1_000;
+    })
+    .await;
+    t.new_user("ada").await;
+    // The first half of the per-account limit needs no captcha; signing up
+    // and in took the first attempt.
+    for _ in 0..4 {
+        t.post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": "wrong" }),
+        )
+        .await
+        .assert(401, Some("invalid_credentials"));
+    }
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "ada", "password": PASSWORD }),
+    )
+    .await
+    .assert(403, Some("captcha_required"));
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "ada", "password": PASSWORD, "captcha": "junk" }),
+    )
+    .await
+    .assert(403, Some("captcha_invalid"));
+    let solution = solve(&t).await;
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "ada", "password": PASSWORD, "captcha": solution }),
+    )
+    .await
+    .assert(201, None);
+    // A solution works once.
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "ada", "password": PASSWORD, "captcha": solution }),
+    )
+    .await
+    .assert(403, Some("captcha_invalid"));
+    // An expired challenge is refused.
+    let stale = solve(&t).await;
+    t.clock.advance(11 * MINUTE);
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "ada", "password": "wrong" }),
+    )
+    .await
+    .assert(401, None);
+    for _ in 0..5 {
+        t.post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": "wrong" }),
+        )
+        .await;
+    }
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "ada", "password": PASSWORD, "captcha": stale }),
+    )
+    .await
+    .assert(403, Some("captcha_invalid"));
+}
+
+async fn captcha_can_be_always_required(db: Db) {
+    let t = TestApp::spawn_with(db, |c| {
+        c.captcha = CaptchaMode::Always;
+        c.captcha_difficulty = 1_000;
+    })
+    .await;
+    let body = json!({ "email": "ada@example.com", "username": "ada", "password": PASSWORD, "accept_terms": true });
+    t.post("/api/v1/accounts", None, body.clone())
+        .await
+        .assert(403, Some("captcha_required"));
+    let mut with = body.clone();
+    with["captcha"] = json!(solve(&t).await);
+    t.post("/api/v1/accounts", None, with)
+        .await
+        .assert(201, None);
+    t.post(
+        "/api/v1/password-resets",
+        None,
+        json!({ "email": "ada@example.com" }),
+    )
+    .await
+    .assert(403, Some("captcha_required"));
+    t.post(
+        "/api/v1/password-resets",
+        None,
+        json!({ "email": "ada@example.com", "captcha": solve(&t).await }),
+    )
+    .await
+    .assert(202, None);
+}
+
+async fn repeated_failures_lock_the_account_for_a_while(db: Db) {
+    let t = TestApp::spawn_with(db, |c| {
+        c.lockout_threshold = 3;
+        c.lockout_minutes = 15;
+    })
+    .await;
+    t.new_user("ada").await;
+    for _ in 0..3 {
+        t.post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": "wrong" }),
+        )
+        .await
+        .assert(401, Some("invalid_credentials"));
+    }
+    // Locked: even the right password is refused, with the time to wait.
+    let r = t
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": PASSWORD }),
+        )
+        .await;
+    r.assert(429, Some("rate_limited"));
+    let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 10 * 60 && retry <= 15 * 60, "retry after {retry}");
+    t.clock.advance(15 * MINUTE);
+    t.sign_in("ada", PASSWORD, false).await;
+    // Success resets the count.
+    for _ in 0..2 {
+        t.post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": "wrong" }),
+        )
+        .await
+        .assert(401, None);
+    }
+    t.sign_in("ada", PASSWORD, false).await;
+}
