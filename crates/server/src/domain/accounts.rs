@@ -170,7 +170,7 @@ pub async fn sign_up(app: &App, req: &api::SignUpRequest, client: &Client) -> Re
 }
 
 pub async fn verify_email(app: &App, token: &str, client: &Client) -> Result<api::User> {
-    limits::guard(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)], None).await?;
+    limits::limit(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)]).await?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let used = store::tokens::consume(
@@ -285,7 +285,7 @@ pub async fn confirm_password_reset(
     req: &api::ResetConfirmRequest,
     client: &Client,
 ) -> Result<()> {
-    limits::guard(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)], None).await?;
+    limits::limit(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)]).await?;
     let token_hash = tokens::hash(req.token.trim());
     let user = {
         let mut c = app.store.conn().await?;
@@ -347,10 +347,9 @@ pub async fn change_password(
     actor: &Actor,
     req: &api::ChangePasswordRequest,
 ) -> Result<()> {
-    limits::guard(
+    limits::limit(
         app,
         &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
-        None,
     )
     .await?;
     let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
@@ -384,10 +383,9 @@ pub async fn request_email_change(
 ) -> Result<api::Accepted> {
     let new_email = Email::parse(&req.new_email)
         .map_err(|e| Error::field("new_email", "validation_failed", e.0))?;
-    limits::guard(
+    limits::limit(
         app,
         &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
-        None,
     )
     .await?;
     let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
@@ -453,7 +451,7 @@ pub async fn request_email_change(
 }
 
 pub async fn confirm_email_change(app: &App, token: &str, client: &Client) -> Result<api::User> {
-    limits::guard(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)], None).await?;
+    limits::limit(app, &[Check::new(limits::TOKEN_PER_IP, &client.ip)]).await?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let used = store::tokens::consume(

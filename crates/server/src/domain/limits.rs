@@ -65,30 +65,18 @@ impl<'a> Check<'a> {
     }
 }
 
-/// Counts one attempt against every check. Fails with 429 when a limit is
-/// passed, and, when the captcha is required (always, or in `auto` mode once
-/// half of a limit is used), with 403 unless `captcha` holds a fresh,
-/// unspent solution. A captcha-less attempt still counts.
+/// Counts one attempt against every check; fails with 429 when a limit is
+/// passed. For requests that offer no captcha (link tokens, requests of a
+/// signed-in person).
+pub async fn limit(app: &App, checks: &[Check<'_>]) -> Result<()> {
+    count(app, checks).await.map(|_| ())
+}
+
+/// Like [`limit`], and when the captcha is required (always, or in `auto`
+/// mode once half of a limit is used) also fails with 403 unless `captcha`
+/// holds a fresh, unspent solution. A captcha-less attempt still counts.
 pub async fn guard(app: &App, checks: &[Check<'_>], captcha: Option<&str>) -> Result<()> {
-    let now = app.clock.now();
-    let mut c = app.store.conn().await?;
-    let mut near_limit = false;
-    for check in checks {
-        let window_start = now - now.rem_euclid(check.rule.window);
-        let key = format!("{}:{}", check.rule.name, check.subject.to_lowercase());
-        let count = store::limits::hit(&mut c, &key, window_start).await?;
-        if count > check.rule.limit {
-            metrics::counter!("postroom_rate_limited_total", "rule" => check.rule.name)
-                .increment(1);
-            let retry_after = (window_start + check.rule.window - now + 999) / 1000;
-            return Err(Error::TooManyRequests {
-                code: "rate_limited",
-                message: "too many attempts; try again later".into(),
-                retry_after_secs: retry_after as u64,
-            });
-        }
-        near_limit |= count * 2 > check.rule.limit;
-    }
+    let near_limit = count(app, checks).await?;
     let required = match app.settings.captcha {
         CaptchaMode::Always => true,
         CaptchaMode::Never => false,
@@ -103,6 +91,8 @@ pub async fn guard(app: &App, checks: &[Check<'_>], captcha: Option<&str>) -> Re
             "solve the captcha from GET /api/v1/captcha and send it as `captcha`",
         ));
     };
+    let now = app.clock.now();
+    let mut c = app.store.conn().await?;
     match app.captcha.verify(solution, now) {
         Ok((spent_key, expires)) => {
             if store::limits::spend_captcha(&mut c, &spent_key, expires).await? {
@@ -123,4 +113,28 @@ pub async fn guard(app: &App, checks: &[Check<'_>], captcha: Option<&str>) -> Re
             "the captcha solution is not valid",
         )),
     }
+}
+
+/// Adds one to every counter; true when any is past half its limit.
+async fn count(app: &App, checks: &[Check<'_>]) -> Result<bool> {
+    let now = app.clock.now();
+    let mut c = app.store.conn().await?;
+    let mut near_limit = false;
+    for check in checks {
+        let window_start = now - now.rem_euclid(check.rule.window);
+        let key = format!("{}:{}", check.rule.name, check.subject.to_lowercase());
+        let count = store::limits::hit(&mut c, &key, window_start).await?;
+        if count > check.rule.limit {
+            metrics::counter!("postroom_rate_limited_total", "rule" => check.rule.name)
+                .increment(1);
+            let retry_after = (window_start + check.rule.window - now + 999) / 1000;
+            return Err(Error::TooManyRequests {
+                code: "rate_limited",
+                message: "too many attempts; try again later".into(),
+                retry_after_secs: retry_after as u64,
+            });
+        }
+        near_limit |= count * 2 > check.rule.limit;
+    }
+    Ok(near_limit)
 }

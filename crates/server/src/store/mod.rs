@@ -119,9 +119,24 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
     if db.constraint() == Some(constraint) {
         return true;
     }
-    // SQLite names the columns instead: "UNIQUE constraint failed: users.username_key".
-    let (table, column) = constraint.split_once('_').unwrap_or((constraint, ""));
-    db.message().contains(&format!("{table}.{column}"))
+    // SQLite names the columns instead: "UNIQUE constraint failed: users.username_key",
+    // or "events.scope, events.seq"; rebuild `<table>_<columns>` from that
+    // (table names may hold underscores too, as in `api_keys_key_hash`).
+    let Some(columns) = db.message().strip_prefix("UNIQUE constraint failed: ") else {
+        return false;
+    };
+    let mut name = String::new();
+    for (i, column) in columns.split(", ").enumerate() {
+        let Some((table, column)) = column.split_once('.') else {
+            return false;
+        };
+        if i == 0 {
+            name.push_str(table);
+        }
+        name.push('_');
+        name.push_str(column);
+    }
+    name == constraint
 }
 
 pub(crate) fn new_id() -> String {
