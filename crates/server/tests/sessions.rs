@@ -346,9 +346,13 @@ async fn captcha_can_be_always_required(db: Db) {
         .assert(201, None);
     // Following a mailed link needs no captcha.
     let token = t.link_token("ada@example.com", "/verify-email").await;
-    t.post("/api/v1/accounts/verify-email", None, json!({ "token": token }))
-        .await
-        .assert(200, None);
+    t.post(
+        "/api/v1/accounts/verify-email",
+        None,
+        json!({ "token": token }),
+    )
+    .await
+    .assert(200, None);
     t.post(
         "/api/v1/password-resets",
         None,

@@ -1,0 +1,1377 @@
+//! The store contract: every public function of every `store` module, called
+//! directly against a fresh database, on SQLite always and on PostgreSQL when
+//! `POSTROOM_TEST_DATABASE_URL` is set. The HTTP tests cover the flows; these
+//! pin down what each statement promises (cursors, expiry edges, ownership
+//! checks, leases, unique-violation mapping, transactions) on both backends.
+
+mod common;
+
+use common::{Db, PgDatabase, START as T0};
+use postroom_server::clock::{DAY, HOUR, MINUTE};
+use postroom_server::store::{
+    self, api_keys, avatars, events, limits, mail, sessions, tokens, users, Backend, Conn, Store,
+};
+use sessions::NewSession;
+use tokens::Purpose;
+use users::{NewUser, ProfileFields, UserRow};
+
+on_both_databases!(
+    users_round_trip_and_unique_keys,
+    users_failed_sign_ins_and_devices,
+    sessions_expire_touch_and_delete,
+    tokens_are_single_use_and_expire,
+    api_keys_lifecycle,
+    avatars_put_replace_get_delete,
+    events_number_per_scope_and_page,
+    notifications_page_count_and_mark_read,
+    limits_count_per_window_and_captchas_spend_once,
+    mail_queue_claims_with_a_lease,
+    rolled_back_transaction_leaves_nothing,
+    dropped_transaction_leaves_nothing,
+);
+
+/// A store on a fresh database; keeps the database alive as long as it lives.
+struct Fixture {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+async fn open(db: Db) -> Fixture {
+    match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+            let store = Store::connect(&url, 4).await.expect("connect to SQLite");
+            assert_eq!(store.backend(), Backend::Sqlite);
+            Fixture {
+                store,
+                _dir: Some(dir),
+                _pg: None,
+            }
+        }
+        Db::Postgres => {
+            let pg = PgDatabase::create().await;
+            let store = Store::connect(&pg.url, 4)
+                .await
+                .expect("connect to PostgreSQL");
+            assert_eq!(store.backend(), Backend::Postgres);
+            Fixture {
+                store,
+                _dir: None,
+                _pg: Some(pg),
+            }
+        }
+    }
+}
+
+/// Inserts `name` with lowercase keys and address `<name>@example.com`.
+async fn add_user(c: &mut Conn, name: &str) -> UserRow {
+    let key = name.to_lowercase();
+    users::insert(
+        c,
+        &NewUser {
+            username: name,
+            username_key: &key,
+            email: &format!("{name}@example.com"),
+            email_key: &format!("{key}@example.com"),
+            password_hash: "hash",
+        },
+        T0,
+    )
+    .await
+    .expect("insert a user")
+}
+
+async fn user(c: &mut Conn, id: &str) -> UserRow {
+    users::by_id(c, id).await.unwrap().expect("the user exists")
+}
+
+async fn users_round_trip_and_unique_keys(db: Db) {
+    let f = open(db).await;
+    f.store.ping().await.expect("ping");
+    let mut c = f.store.conn().await.unwrap();
+
+    let ada = users::insert(
+        &mut c,
+        &NewUser {
+            username: "Ada",
+            username_key: "ada",
+            email: "Ada@example.com",
+            email_key: "ada@example.com",
+            password_hash: "h1",
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ada.id.len(), 36, "a UUID: {}", ada.id);
+    assert_eq!(ada.username, "Ada");
+    assert_eq!(ada.email, "Ada@example.com");
+    assert_eq!(ada.email_verified_at, None);
+    assert_eq!(ada.password_hash, "h1");
+    assert_eq!(ada.display_name, None);
+    assert_eq!(ada.bio, None);
+    assert_eq!(ada.links, "[]");
+    assert_eq!(ada.profile_public, 0);
+    assert_eq!(ada.usage, None);
+    assert_eq!(ada.notification_prefs, "{}");
+    assert_eq!(ada.avatar_version, None);
+    assert_eq!(ada.failed_sign_ins, 0);
+    assert_eq!(ada.locked_until, None);
+    assert_eq!(ada.created_at, T0);
+
+    // Lookups go by id and by the exact keys.
+    assert_eq!(user(&mut c, &ada.id).await.username, "Ada");
+    assert!(users::by_id(&mut c, "no-such-id").await.unwrap().is_none());
+    let by_email = users::by_email_key(&mut c, "ada@example.com")
+        .await
+        .unwrap();
+    assert_eq!(by_email.map(|u| u.id), Some(ada.id.clone()));
+    assert!(users::by_email_key(&mut c, "Ada@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    let by_name = users::by_username_key(&mut c, "ada").await.unwrap();
+    assert_eq!(by_name.map(|u| u.id), Some(ada.id.clone()));
+    assert!(users::by_username_key(&mut c, "Ada")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Unique violations name the right constraint on both backends.
+    let err = users::insert(
+        &mut c,
+        &NewUser {
+            username: "ADA",
+            username_key: "ada",
+            email: "other@example.com",
+            email_key: "other@example.com",
+            password_hash: "h",
+        },
+        T0,
+    )
+    .await
+    .expect_err("the username key is taken");
+    assert!(
+        store::is_unique_violation(&err, "users_username_key"),
+        "{err}"
+    );
+    assert!(
+        !store::is_unique_violation(&err, "users_email_key"),
+        "{err}"
+    );
+    let err = users::insert(
+        &mut c,
+        &NewUser {
+            username: "other",
+            username_key: "other",
+            email: "ADA@example.com",
+            email_key: "ada@example.com",
+            password_hash: "h",
+        },
+        T0,
+    )
+    .await
+    .expect_err("the email key is taken");
+    assert!(store::is_unique_violation(&err, "users_email_key"), "{err}");
+    assert!(
+        !store::is_unique_violation(&err, "users_username_key"),
+        "{err}"
+    );
+    assert!(users::by_username_key(&mut c, "other")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!store::is_unique_violation(
+        &sqlx::Error::RowNotFound,
+        "users_username_key"
+    ));
+
+    // Renames and address changes hit the same constraints.
+    let bob = add_user(&mut c, "Bob").await;
+    let err = users::set_username(&mut c, &bob.id, "ADA", "ada", T0 + 1)
+        .await
+        .expect_err("taken");
+    assert!(
+        store::is_unique_violation(&err, "users_username_key"),
+        "{err}"
+    );
+    let err = users::set_email(
+        &mut c,
+        &bob.id,
+        "ada@Example.com",
+        "ada@example.com",
+        T0 + 1,
+    )
+    .await
+    .expect_err("taken");
+    assert!(store::is_unique_violation(&err, "users_email_key"), "{err}");
+    users::set_username(&mut c, &bob.id, "Robert", "robert", T0 + 1)
+        .await
+        .unwrap();
+    assert!(users::by_username_key(&mut c, "bob")
+        .await
+        .unwrap()
+        .is_none());
+    let robert = users::by_username_key(&mut c, "robert")
+        .await
+        .unwrap()
+        .expect("renamed");
+    assert_eq!(
+        (robert.id.as_str(), robert.username.as_str()),
+        (bob.id.as_str(), "Robert")
+    );
+
+    // The first confirmation time sticks.
+    users::mark_email_verified(&mut c, &ada.id, T0 + 10)
+        .await
+        .unwrap();
+    users::mark_email_verified(&mut c, &ada.id, T0 + 20)
+        .await
+        .unwrap();
+    assert_eq!(user(&mut c, &ada.id).await.email_verified_at, Some(T0 + 10));
+
+    // A confirmed address change replaces the address and counts as verified.
+    users::set_email(
+        &mut c,
+        &ada.id,
+        "Lovelace@example.com",
+        "lovelace@example.com",
+        T0 + 30,
+    )
+    .await
+    .unwrap();
+    let u = user(&mut c, &ada.id).await;
+    assert_eq!(u.email, "Lovelace@example.com");
+    assert_eq!(u.email_verified_at, Some(T0 + 30));
+    assert!(users::by_email_key(&mut c, "ada@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(users::by_email_key(&mut c, "lovelace@example.com")
+        .await
+        .unwrap()
+        .is_some());
+
+    users::set_password_hash(&mut c, &ada.id, "h2", T0 + 40)
+        .await
+        .unwrap();
+    assert_eq!(user(&mut c, &ada.id).await.password_hash, "h2");
+
+    users::set_profile(
+        &mut c,
+        &ada.id,
+        &ProfileFields {
+            display_name: Some("Ada Lovelace"),
+            bio: Some("Analyst"),
+            links_json: r#"["https://example.com/ada"]"#,
+            profile_public: true,
+            usage: Some("work"),
+        },
+        T0 + 50,
+    )
+    .await
+    .unwrap();
+    let u = user(&mut c, &ada.id).await;
+    assert_eq!(u.display_name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(u.bio.as_deref(), Some("Analyst"));
+    assert_eq!(u.links, r#"["https://example.com/ada"]"#);
+    assert_eq!(u.profile_public, 1);
+    assert_eq!(u.usage.as_deref(), Some("work"));
+    users::set_profile(
+        &mut c,
+        &ada.id,
+        &ProfileFields {
+            display_name: None,
+            bio: None,
+            links_json: "[]",
+            profile_public: false,
+            usage: None,
+        },
+        T0 + 60,
+    )
+    .await
+    .unwrap();
+    let u = user(&mut c, &ada.id).await;
+    assert_eq!(u.display_name, None);
+    assert_eq!(u.bio, None);
+    assert_eq!(u.links, "[]");
+    assert_eq!(u.profile_public, 0);
+    assert_eq!(u.usage, None);
+
+    users::set_notification_prefs(&mut c, &ada.id, r#"{"new_sign_in":false}"#, T0 + 70)
+        .await
+        .unwrap();
+    assert_eq!(
+        user(&mut c, &ada.id).await.notification_prefs,
+        r#"{"new_sign_in":false}"#
+    );
+
+    users::set_avatar_version(&mut c, &ada.id, Some(7), T0 + 80)
+        .await
+        .unwrap();
+    assert_eq!(user(&mut c, &ada.id).await.avatar_version, Some(7));
+    users::set_avatar_version(&mut c, &ada.id, None, T0 + 90)
+        .await
+        .unwrap();
+    assert_eq!(user(&mut c, &ada.id).await.avatar_version, None);
+
+    // None of that touched the other account.
+    let b = user(&mut c, &bob.id).await;
+    assert_eq!(b.email, "Bob@example.com");
+    assert_eq!(b.email_verified_at, None);
+    assert_eq!(b.password_hash, "hash");
+    assert_eq!(b.notification_prefs, "{}");
+}
+
+async fn users_failed_sign_ins_and_devices(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&mut c, "ada").await;
+    let bob = add_user(&mut c, "bob").await;
+    let carol = add_user(&mut c, "carol").await;
+    let lock = T0 + 15 * MINUTE;
+
+    // Below the threshold the count grows and nothing is locked.
+    for n in 1..=2 {
+        let count = users::record_failed_sign_in(&mut c, &ada.id, 3, lock)
+            .await
+            .unwrap();
+        assert_eq!(count, n);
+        let u = user(&mut c, &ada.id).await;
+        assert_eq!((u.failed_sign_ins, u.locked_until), (n, None));
+    }
+    // At the threshold the account locks.
+    assert_eq!(
+        users::record_failed_sign_in(&mut c, &ada.id, 3, lock)
+            .await
+            .unwrap(),
+        3
+    );
+    let u = user(&mut c, &ada.id).await;
+    assert_eq!((u.failed_sign_ins, u.locked_until), (3, Some(lock)));
+    // Beyond it, each failure moves the lock.
+    assert_eq!(
+        users::record_failed_sign_in(&mut c, &ada.id, 3, lock + MINUTE)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        user(&mut c, &ada.id).await.locked_until,
+        Some(lock + MINUTE)
+    );
+    // Other accounts keep their own count.
+    assert_eq!(user(&mut c, &bob.id).await.failed_sign_ins, 0);
+
+    users::clear_failed_sign_ins(&mut c, &ada.id).await.unwrap();
+    let u = user(&mut c, &ada.id).await;
+    assert_eq!((u.failed_sign_ins, u.locked_until), (0, None));
+    users::clear_failed_sign_ins(&mut c, &ada.id).await.unwrap();
+    assert_eq!(
+        users::record_failed_sign_in(&mut c, &ada.id, 3, lock)
+            .await
+            .unwrap(),
+        1,
+        "the run starts again"
+    );
+    assert_eq!(user(&mut c, &ada.id).await.locked_until, None);
+
+    // A new password also ends the run and the lock.
+    for _ in 0..3 {
+        users::record_failed_sign_in(&mut c, &bob.id, 2, lock)
+            .await
+            .unwrap();
+    }
+    assert_eq!(user(&mut c, &bob.id).await.locked_until, Some(lock));
+    users::set_password_hash(&mut c, &bob.id, "new", T0 + 1)
+        .await
+        .unwrap();
+    let u = user(&mut c, &bob.id).await;
+    assert_eq!((u.failed_sign_ins, u.locked_until), (0, None));
+
+    // Devices: new once per account.
+    assert!(!users::has_devices(&mut c, &ada.id).await.unwrap());
+    assert!(users::remember_device(&mut c, &ada.id, "d1", T0)
+        .await
+        .unwrap());
+    assert!(!users::remember_device(&mut c, &ada.id, "d1", T0 + 1)
+        .await
+        .unwrap());
+    assert!(users::remember_device(&mut c, &ada.id, "d2", T0 + 2)
+        .await
+        .unwrap());
+    assert!(users::remember_device(&mut c, &bob.id, "d1", T0 + 3)
+        .await
+        .unwrap());
+    assert!(users::has_devices(&mut c, &ada.id).await.unwrap());
+    assert!(users::has_devices(&mut c, &bob.id).await.unwrap());
+    assert!(!users::has_devices(&mut c, &carol.id).await.unwrap());
+}
+
+fn new_session<'a>(
+    id: &'a str,
+    user_id: &'a str,
+    token_hash: &'a str,
+    keep_signed_in: bool,
+    expires_at: i64,
+) -> NewSession<'a> {
+    NewSession {
+        id,
+        user_id,
+        token_hash,
+        keep_signed_in,
+        user_agent: None,
+        ip: None,
+        expires_at,
+    }
+}
+
+fn ids(rows: &[sessions::SessionRow]) -> Vec<&str> {
+    rows.iter().map(|s| s.id.as_str()).collect()
+}
+
+async fn sessions_expire_touch_and_delete(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&mut c, "ada").await;
+    let bob = add_user(&mut c, "bob").await;
+
+    let s1 = sessions::insert(
+        &mut c,
+        &NewSession {
+            user_agent: Some("Firefox"),
+            ip: Some("192.0.2.1"),
+            ..new_session("s1", &ada.id, "h1", false, T0 + HOUR)
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s1.id, "s1");
+    assert_eq!(s1.user_id, ada.id);
+    assert_eq!(s1.keep_signed_in, 0);
+    assert_eq!(s1.user_agent.as_deref(), Some("Firefox"));
+    assert_eq!(s1.ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!((s1.created_at, s1.last_active_at), (T0, T0));
+    assert_eq!(s1.expires_at, T0 + HOUR);
+    let s2 = sessions::insert(
+        &mut c,
+        &new_session("s2", &ada.id, "h2", true, T0 + 30 * DAY),
+        T0 + 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s2.keep_signed_in, 1);
+    assert_eq!((s2.user_agent, s2.ip), (None, None));
+    sessions::insert(
+        &mut c,
+        &new_session("s3", &bob.id, "h3", false, T0 + HOUR),
+        T0,
+    )
+    .await
+    .unwrap();
+    let err = sessions::insert(
+        &mut c,
+        &new_session("s9", &bob.id, "h1", false, T0 + HOUR),
+        T0,
+    )
+    .await
+    .expect_err("token hashes are unique");
+    assert!(
+        store::is_unique_violation(&err, "sessions_token_hash"),
+        "{err}"
+    );
+
+    // A session is found by its token hash until it expires, then hidden.
+    let found = sessions::by_token_hash(&mut c, "h1", T0 + HOUR - 1)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|s| s.id), Some("s1".to_owned()));
+    assert!(sessions::by_token_hash(&mut c, "h1", T0 + HOUR)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(sessions::by_token_hash(&mut c, "nope", T0)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Activity moves the expiry only for sessions that end when idle.
+    let t = T0 + 10 * MINUTE;
+    sessions::touch(&mut c, "s1", t, t + HOUR).await.unwrap();
+    let s = sessions::by_token_hash(&mut c, "h1", t)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((s.last_active_at, s.expires_at), (t, t + HOUR));
+    let t2 = T0 + 20 * MINUTE;
+    sessions::touch(&mut c, "s2", t2, t2 + HOUR).await.unwrap();
+    let s = sessions::by_token_hash(&mut c, "h2", t2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((s.last_active_at, s.expires_at), (t2, T0 + 30 * DAY));
+    // The touched session now outlives its original expiry.
+    assert!(sessions::by_token_hash(&mut c, "h1", T0 + HOUR)
+        .await
+        .unwrap()
+        .is_some());
+
+    // Live sessions, most recently active first, per user.
+    let live = sessions::list_live(&mut c, &ada.id, t2).await.unwrap();
+    assert_eq!(ids(&live), ["s2", "s1"]);
+    let live = sessions::list_live(&mut c, &ada.id, t + HOUR)
+        .await
+        .unwrap();
+    assert_eq!(ids(&live), ["s2"], "s1 expired");
+    let live = sessions::list_live(&mut c, &bob.id, T0).await.unwrap();
+    assert_eq!(ids(&live), ["s3"]);
+
+    // Only the owner can delete a session.
+    assert!(!sessions::delete_own(&mut c, &bob.id, "s1").await.unwrap());
+    assert!(sessions::by_token_hash(&mut c, "h1", t)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(!sessions::delete_own(&mut c, &ada.id, "s3").await.unwrap());
+    assert!(sessions::delete_own(&mut c, &ada.id, "s1").await.unwrap());
+    assert!(!sessions::delete_own(&mut c, &ada.id, "s1").await.unwrap());
+    assert!(sessions::by_token_hash(&mut c, "h1", t)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Signing out everywhere else keeps the named session and other users'.
+    for (id, hash) in [("s4", "h4"), ("s5", "h5")] {
+        sessions::insert(
+            &mut c,
+            &new_session(id, &ada.id, hash, false, T0 + HOUR),
+            T0,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        sessions::delete_all_except(&mut c, &ada.id, Some("s2"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        ids(&sessions::list_live(&mut c, &ada.id, T0).await.unwrap()),
+        ["s2"]
+    );
+    assert_eq!(
+        ids(&sessions::list_live(&mut c, &bob.id, T0).await.unwrap()),
+        ["s3"]
+    );
+    assert_eq!(
+        sessions::delete_all_except(&mut c, &ada.id, None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(sessions::list_live(&mut c, &ada.id, T0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(&sessions::list_live(&mut c, &bob.id, T0).await.unwrap()),
+        ["s3"]
+    );
+
+    // Cleanup removes sessions whose expiry has come, and only those.
+    sessions::insert(
+        &mut c,
+        &new_session("s6", &ada.id, "h6", false, T0 + 2 * HOUR),
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sessions::delete_expired(&mut c, T0 + HOUR).await.unwrap(),
+        1
+    );
+    assert!(sessions::list_live(&mut c, &bob.id, T0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(sessions::by_token_hash(&mut c, "h6", T0 + HOUR)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        sessions::delete_expired(&mut c, T0 + HOUR).await.unwrap(),
+        0
+    );
+}
+
+async fn tokens_are_single_use_and_expire(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&mut c, "ada").await;
+    let bob = add_user(&mut c, "bob").await;
+    assert_eq!(Purpose::VerifyEmail.as_str(), "verify_email");
+    assert_eq!(Purpose::ResetPassword.as_str(), "reset_password");
+    assert_eq!(Purpose::ChangeEmail.as_str(), "change_email");
+
+    let exp = T0 + HOUR;
+    tokens::insert(&mut c, "v1", &ada.id, Purpose::VerifyEmail, None, T0, exp)
+        .await
+        .unwrap();
+
+    // Peeking does not use the token up.
+    for _ in 0..2 {
+        let t = tokens::peek(&mut c, "v1", Purpose::VerifyEmail, T0)
+            .await
+            .unwrap()
+            .expect("live");
+        assert_eq!((t.user_id.as_str(), t.new_email), (ada.id.as_str(), None));
+    }
+    assert!(tokens::peek(&mut c, "v1", Purpose::ResetPassword, T0)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tokens::peek(&mut c, "v1", Purpose::VerifyEmail, exp)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tokens::peek(&mut c, "nope", Purpose::VerifyEmail, T0)
+        .await
+        .unwrap()
+        .is_none());
+
+    // The wrong purpose, or an expired token, is not consumed...
+    assert!(tokens::consume(&mut c, "v1", Purpose::ResetPassword, T0)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tokens::consume(&mut c, "v1", Purpose::VerifyEmail, exp)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tokens::consume(&mut c, "nope", Purpose::VerifyEmail, T0)
+        .await
+        .unwrap()
+        .is_none());
+    // ...so it still works once, and only once.
+    let used = tokens::consume(&mut c, "v1", Purpose::VerifyEmail, exp - 1)
+        .await
+        .unwrap()
+        .expect("consumed");
+    assert_eq!(
+        (used.user_id.as_str(), used.new_email),
+        (ada.id.as_str(), None)
+    );
+    assert!(tokens::consume(&mut c, "v1", Purpose::VerifyEmail, exp - 1)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tokens::peek(&mut c, "v1", Purpose::VerifyEmail, T0)
+        .await
+        .unwrap()
+        .is_none());
+
+    // An address change carries the new address.
+    tokens::insert(
+        &mut c,
+        "c1",
+        &ada.id,
+        Purpose::ChangeEmail,
+        Some("new@example.com"),
+        T0,
+        exp,
+    )
+    .await
+    .unwrap();
+    let peeked = tokens::peek(&mut c, "c1", Purpose::ChangeEmail, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(peeked.new_email.as_deref(), Some("new@example.com"));
+    let used = tokens::consume(&mut c, "c1", Purpose::ChangeEmail, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.user_id, ada.id);
+    assert_eq!(used.new_email.as_deref(), Some("new@example.com"));
+
+    // Voiding affects only that user's unused tokens of that purpose.
+    for (hash, user_id, purpose) in [
+        ("r1", &ada.id, Purpose::ResetPassword),
+        ("r2", &ada.id, Purpose::ResetPassword),
+        ("v2", &ada.id, Purpose::VerifyEmail),
+        ("r3", &bob.id, Purpose::ResetPassword),
+    ] {
+        tokens::insert(&mut c, hash, user_id, purpose, None, T0, exp)
+            .await
+            .unwrap();
+    }
+    tokens::void_unused(&mut c, &ada.id, Purpose::ResetPassword, T0 + 1)
+        .await
+        .unwrap();
+    for hash in ["r1", "r2"] {
+        assert!(
+            tokens::consume(&mut c, hash, Purpose::ResetPassword, T0 + 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(tokens::peek(&mut c, "v2", Purpose::VerifyEmail, T0 + 2)
+        .await
+        .unwrap()
+        .is_some());
+    let r3 = tokens::consume(&mut c, "r3", Purpose::ResetPassword, T0 + 2)
+        .await
+        .unwrap();
+    assert_eq!(r3.map(|t| t.user_id), Some(bob.id.clone()));
+
+    // Stale tokens go by expiry, used or not.
+    tokens::insert(
+        &mut c,
+        "late",
+        &bob.id,
+        Purpose::VerifyEmail,
+        None,
+        T0,
+        T0 + DAY,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tokens::delete_stale(&mut c, exp).await.unwrap(), 0);
+    assert_eq!(tokens::delete_stale(&mut c, exp + 1).await.unwrap(), 6);
+    assert!(tokens::peek(&mut c, "late", Purpose::VerifyEmail, T0)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(tokens::delete_stale(&mut c, exp + 1).await.unwrap(), 0);
+}
+
+fn new_key<'a>(id: &'a str, user_id: &'a str, hash: &'a str) -> api_keys::NewApiKey<'a> {
+    api_keys::NewApiKey {
+        id,
+        user_id,
+        name: "ci",
+        prefix: "prk_abcd",
+        key_hash: hash,
+        scopes: r#"["profile:read"]"#,
+    }
+}
+
+async fn api_keys_lifecycle(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&mut c, "ada").await;
+    let bob = add_user(&mut c, "bob").await;
+
+    let k1 = api_keys::insert(&mut c, &new_key("k1", &ada.id, "kh1"), T0)
+        .await
+        .unwrap();
+    assert_eq!(k1.id, "k1");
+    assert_eq!(k1.user_id, ada.id);
+    assert_eq!(k1.name, "ci");
+    assert_eq!(k1.prefix, "prk_abcd");
+    assert_eq!(k1.scopes, r#"["profile:read"]"#);
+    assert_eq!((k1.created_at, k1.last_used_at), (T0, None));
+    api_keys::insert(&mut c, &new_key("k2", &ada.id, "kh2"), T0 + 1)
+        .await
+        .unwrap();
+    api_keys::insert(&mut c, &new_key("k3", &bob.id, "kh3"), T0)
+        .await
+        .unwrap();
+    let err = api_keys::insert(&mut c, &new_key("k4", &bob.id, "kh1"), T0)
+        .await
+        .expect_err("key hashes are unique");
+    assert!(
+        store::is_unique_violation(&err, "api_keys_key_hash"),
+        "{err}"
+    );
+    assert!(
+        !store::is_unique_violation(&err, "users_username_key"),
+        "{err}"
+    );
+
+    let found = api_keys::by_hash(&mut c, "kh1").await.unwrap();
+    assert_eq!(found.map(|k| k.id), Some("k1".to_owned()));
+    assert!(api_keys::by_hash(&mut c, "nope").await.unwrap().is_none());
+    let list = api_keys::list_active(&mut c, &ada.id).await.unwrap();
+    assert_eq!(
+        list.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        ["k2", "k1"],
+        "newest first"
+    );
+    assert_eq!(api_keys::count_active(&mut c, &ada.id).await.unwrap(), 2);
+    assert_eq!(api_keys::count_active(&mut c, &bob.id).await.unwrap(), 1);
+
+    api_keys::touch(&mut c, "k1", T0 + 5).await.unwrap();
+    let k = api_keys::by_hash(&mut c, "kh1").await.unwrap().unwrap();
+    assert_eq!(k.last_used_at, Some(T0 + 5));
+
+    // Only the owner revokes, once; a revoked key is gone from every lookup.
+    assert!(!api_keys::revoke_own(&mut c, &bob.id, "k1", T0 + 6)
+        .await
+        .unwrap());
+    assert!(api_keys::by_hash(&mut c, "kh1").await.unwrap().is_some());
+    assert!(api_keys::revoke_own(&mut c, &ada.id, "k1", T0 + 7)
+        .await
+        .unwrap());
+    assert!(!api_keys::revoke_own(&mut c, &ada.id, "k1", T0 + 8)
+        .await
+        .unwrap());
+    assert!(api_keys::by_hash(&mut c, "kh1").await.unwrap().is_none());
+    let list = api_keys::list_active(&mut c, &ada.id).await.unwrap();
+    assert_eq!(
+        list.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        ["k2"]
+    );
+    assert_eq!(api_keys::count_active(&mut c, &ada.id).await.unwrap(), 1);
+    assert_eq!(api_keys::count_active(&mut c, &bob.id).await.unwrap(), 1);
+}
+
+async fn avatars_put_replace_get_delete(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&mut c, "ada").await;
+    let bob = add_user(&mut c, "bob").await;
+
+    assert!(avatars::get(&mut c, &ada.id).await.unwrap().is_none());
+    avatars::put(&mut c, &ada.id, "image/png", &[1, 2, 3], T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        avatars::get(&mut c, &ada.id).await.unwrap(),
+        Some(("image/png".to_owned(), vec![1, 2, 3]))
+    );
+    // A second put replaces the first; every byte value survives.
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    avatars::put(&mut c, &ada.id, "image/webp", &bytes, T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        avatars::get(&mut c, &ada.id).await.unwrap(),
+        Some(("image/webp".to_owned(), bytes))
+    );
+    assert!(avatars::get(&mut c, &bob.id).await.unwrap().is_none());
+
+    assert!(!avatars::delete(&mut c, &bob.id).await.unwrap());
+    assert!(avatars::delete(&mut c, &ada.id).await.unwrap());
+    assert!(avatars::get(&mut c, &ada.id).await.unwrap().is_none());
+    assert!(!avatars::delete(&mut c, &ada.id).await.unwrap());
+}
+
+fn seqs(rows: &[events::EventRow]) -> Vec<i64> {
+    rows.iter().map(|e| e.seq).collect()
+}
+
+async fn events_number_per_scope_and_page(db: Db) {
+    let f = open(db).await;
+    let mut tx = f.store.begin().await.unwrap();
+    let ada = add_user(&mut tx, "ada").await;
+
+    let e1 = events::append(&mut tx, "user:a", Some(&ada.id), "k1", r#"{"n":1}"#, T0)
+        .await
+        .unwrap();
+    assert_eq!(e1.scope, "user:a");
+    assert_eq!(e1.seq, 1);
+    assert_eq!(e1.actor_id.as_deref(), Some(ada.id.as_str()));
+    assert_eq!(e1.kind, "k1");
+    assert_eq!(e1.data, r#"{"n":1}"#);
+    assert_eq!(e1.created_at, T0);
+    let e2 = events::append(&mut tx, "user:a", None, "k2", "{}", T0 + 1)
+        .await
+        .unwrap();
+    let b1 = events::append(&mut tx, "user:b", None, "k1", "{}", T0 + 2)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Numbering carries on across transactions.
+    let mut c = f.store.conn().await.unwrap();
+    let e3 = events::append(&mut c, "user:a", None, "k3", "{}", T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!((e2.seq, e3.seq, b1.seq), (2, 3, 1));
+    assert_eq!(e2.actor_id, None);
+    let mut all_ids = vec![&e1.id, &e2.id, &e3.id, &b1.id];
+    all_ids.sort();
+    all_ids.dedup();
+    assert_eq!(all_ids.len(), 4, "event ids are distinct");
+
+    // `since` pages a scope oldest first, after a cursor.
+    let all = events::since(&mut c, "user:a", 0, 10).await.unwrap();
+    assert_eq!(seqs(&all), [1, 2, 3]);
+    assert_eq!(
+        all.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["k1", "k2", "k3"]
+    );
+    assert_eq!(all[0].id, e1.id);
+    assert_eq!(all[0].actor_id.as_deref(), Some(ada.id.as_str()));
+    assert_eq!(
+        seqs(&events::since(&mut c, "user:a", 0, 2).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(&events::since(&mut c, "user:a", 1, 1).await.unwrap()),
+        [2]
+    );
+    assert_eq!(
+        seqs(&events::since(&mut c, "user:a", 2, 10).await.unwrap()),
+        [3]
+    );
+    assert!(events::since(&mut c, "user:a", 3, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let b = events::since(&mut c, "user:b", 0, 10).await.unwrap();
+    assert_eq!(seqs(&b), [1]);
+    assert_eq!(b[0].id, b1.id);
+    assert!(events::since(&mut c, "user:none", 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The (scope, seq) pair is unique, and reported as such on both backends.
+    let err = sqlx::query(
+        "INSERT INTO events (id, scope, seq, actor_id, kind, data, created_at) \
+         VALUES ('dup', 'user:a', 2, NULL, 'k', '{}', 0)",
+    )
+    .execute(&mut *c)
+    .await
+    .expect_err("(scope, seq) is unique");
+    assert!(
+        store::is_unique_violation(&err, "events_scope_seq"),
+        "{err}"
+    );
+}
+
+async fn notifications_page_count_and_mark_read(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&mut c, "ada").await;
+    let bob = add_user(&mut c, "bob").await;
+    let ev = events::append(&mut c, "user:x", None, "k", "{}", T0)
+        .await
+        .unwrap();
+
+    for i in 1..=5 {
+        events::insert_notification(&mut c, &ada.id, &ev.id, "kind", &format!("m{i}"), T0 + i)
+            .await
+            .unwrap();
+    }
+    events::insert_notification(&mut c, &bob.id, &ev.id, "kind", "bob", T0)
+        .await
+        .unwrap();
+
+    // Newest first; `before` pages towards older ones.
+    let all = events::notifications_page(&mut c, &ada.id, None, 100)
+        .await
+        .unwrap();
+    let messages = |rows: &[events::NotificationRow]| -> Vec<String> {
+        rows.iter().map(|n| n.message.clone()).collect()
+    };
+    assert_eq!(messages(&all), ["m5", "m4", "m3", "m2", "m1"]);
+    assert_eq!(all[0].kind, "kind");
+    assert_eq!(all[0].created_at, T0 + 5);
+    assert!(all.iter().all(|n| n.read_at.is_none()));
+    let p1 = events::notifications_page(&mut c, &ada.id, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(messages(&p1), ["m5", "m4"]);
+    let p2 = events::notifications_page(&mut c, &ada.id, Some(&p1[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(messages(&p2), ["m3", "m2"]);
+    let p3 = events::notifications_page(&mut c, &ada.id, Some(&p2[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(messages(&p3), ["m1"]);
+    assert!(
+        events::notifications_page(&mut c, &ada.id, Some(&p3[0].id), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let bobs = events::notifications_page(&mut c, &bob.id, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(messages(&bobs), ["bob"]);
+
+    assert_eq!(events::unread_count(&mut c, &ada.id).await.unwrap(), 5);
+    assert_eq!(events::unread_count(&mut c, &bob.id).await.unwrap(), 1);
+
+    // Marking by id only touches the owner's notifications, once.
+    let chosen = vec![all[0].id.clone(), all[1].id.clone(), bobs[0].id.clone()];
+    assert_eq!(
+        events::mark_read(&mut c, &ada.id, Some(chosen.as_slice()), T0 + 100)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        events::mark_read(&mut c, &ada.id, Some(chosen.as_slice()), T0 + 101)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        events::mark_read(&mut c, &ada.id, Some(&[][..]), T0 + 101)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(events::unread_count(&mut c, &ada.id).await.unwrap(), 3);
+    assert_eq!(events::unread_count(&mut c, &bob.id).await.unwrap(), 1);
+    let p = events::notifications_page(&mut c, &ada.id, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.iter().map(|n| n.read_at).collect::<Vec<_>>(),
+        [Some(T0 + 100), Some(T0 + 100), None, None, None]
+    );
+
+    // Marking all reads the rest, keeping earlier read times, and no one else's.
+    assert_eq!(
+        events::mark_read(&mut c, &ada.id, None, T0 + 200)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(events::unread_count(&mut c, &ada.id).await.unwrap(), 0);
+    assert_eq!(events::unread_count(&mut c, &bob.id).await.unwrap(), 1);
+    let p = events::notifications_page(&mut c, &ada.id, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.iter().map(|n| n.read_at).collect::<Vec<_>>(),
+        [
+            Some(T0 + 100),
+            Some(T0 + 100),
+            Some(T0 + 200),
+            Some(T0 + 200),
+            Some(T0 + 200)
+        ]
+    );
+    assert_eq!(
+        events::mark_read(&mut c, &ada.id, None, T0 + 300)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        events::mark_read(&mut c, &bob.id, None, T0 + 300)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(events::unread_count(&mut c, &bob.id).await.unwrap(), 0);
+}
+
+async fn limits_count_per_window_and_captchas_spend_once(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let (w0, w1) = (T0, T0 + MINUTE);
+
+    for n in 1..=3 {
+        assert_eq!(limits::hit(&mut c, "ip:1", w0).await.unwrap(), n);
+    }
+    assert_eq!(limits::hit(&mut c, "ip:2", w0).await.unwrap(), 1);
+    assert_eq!(limits::hit(&mut c, "ip:1", w1).await.unwrap(), 1);
+
+    // Peeking reads without counting.
+    assert_eq!(limits::peek(&mut c, "ip:1", w0).await.unwrap(), 3);
+    assert_eq!(limits::peek(&mut c, "ip:1", w0).await.unwrap(), 3);
+    assert_eq!(limits::peek(&mut c, "ip:1", w1).await.unwrap(), 1);
+    assert_eq!(limits::peek(&mut c, "ip:2", w0).await.unwrap(), 1);
+    assert_eq!(limits::peek(&mut c, "ip:3", w0).await.unwrap(), 0);
+
+    // Old windows go; the current one stays.
+    assert_eq!(limits::delete_windows_before(&mut c, w0).await.unwrap(), 0);
+    assert_eq!(limits::delete_windows_before(&mut c, w1).await.unwrap(), 2);
+    assert_eq!(limits::peek(&mut c, "ip:1", w0).await.unwrap(), 0);
+    assert_eq!(limits::peek(&mut c, "ip:2", w0).await.unwrap(), 0);
+    assert_eq!(limits::peek(&mut c, "ip:1", w1).await.unwrap(), 1);
+    assert_eq!(limits::hit(&mut c, "ip:1", w0).await.unwrap(), 1);
+
+    // A captcha solution is spent once.
+    assert!(limits::spend_captcha(&mut c, "sol1", T0 + MINUTE)
+        .await
+        .unwrap());
+    assert!(!limits::spend_captcha(&mut c, "sol1", T0 + MINUTE)
+        .await
+        .unwrap());
+    assert!(limits::spend_captcha(&mut c, "sol2", T0 + 2 * MINUTE)
+        .await
+        .unwrap());
+    assert_eq!(
+        limits::delete_spent_captchas(&mut c, T0 + MINUTE)
+            .await
+            .unwrap(),
+        0,
+        "not expired yet"
+    );
+    assert_eq!(
+        limits::delete_spent_captchas(&mut c, T0 + MINUTE + 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!limits::spend_captcha(&mut c, "sol2", T0 + 2 * MINUTE)
+        .await
+        .unwrap());
+    assert!(limits::spend_captcha(&mut c, "sol1", T0 + MINUTE)
+        .await
+        .unwrap());
+}
+
+async fn mail_queue_claims_with_a_lease(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let lease = MINUTE;
+    assert_eq!(mail::pending(&mut c).await.unwrap(), 0);
+
+    let m1 = mail::enqueue(&mut c, "a@example.com", "S1", "text 1", "<p>1</p>", T0)
+        .await
+        .unwrap();
+    let m2 = mail::enqueue(&mut c, "b@example.com", "S2", "text 2", "<p>2</p>", T0 + 10)
+        .await
+        .unwrap();
+    assert_ne!(m1, m2);
+    assert_eq!(mail::pending(&mut c).await.unwrap(), 2);
+
+    // Only due mails are claimed, with their content.
+    let claimed = mail::claim_due(&mut c, T0, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let q = &claimed[0];
+    assert_eq!(q.id, m1);
+    assert_eq!(q.to_addr, "a@example.com");
+    assert_eq!(q.subject, "S1");
+    assert_eq!(q.text_body, "text 1");
+    assert_eq!(q.html_body, "<p>1</p>");
+    assert_eq!(q.attempts, 0);
+
+    // A claimed mail is not claimable again until its lease ends.
+    let claimed = mail::claim_due(&mut c, T0 + 10, lease, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| &m.id).collect::<Vec<_>>(), [&m2]);
+    assert!(mail::claim_due(&mut c, T0 + lease - 1, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        mail::pending(&mut c).await.unwrap(),
+        2,
+        "claimed still pending"
+    );
+
+    // Rescheduling counts the attempt, ends the lease and sets the next time.
+    mail::reschedule(&mut c, &m1, T0 + 5 * lease, "421 try again later")
+        .await
+        .unwrap();
+    assert!(mail::claim_due(&mut c, T0 + lease, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Once both are due: oldest due first, up to the limit.
+    let t = T0 + 5 * lease;
+    let claimed = mail::claim_due(&mut c, t, lease, 1).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((&claimed[0].id, claimed[0].attempts), (&m2, 0));
+    let claimed = mail::claim_due(&mut c, t, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((&claimed[0].id, claimed[0].attempts), (&m1, 1));
+    assert!(mail::claim_due(&mut c, t, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    mail::delete(&mut c, &m2).await.unwrap();
+    assert_eq!(mail::pending(&mut c).await.unwrap(), 1);
+    mail::delete(&mut c, &m1).await.unwrap();
+    mail::delete(&mut c, "no-such-mail").await.unwrap();
+    assert_eq!(mail::pending(&mut c).await.unwrap(), 0);
+    assert!(mail::claim_due(&mut c, t + DAY, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// What [`write_everything`] wrote, to look for afterwards.
+struct Written {
+    user_id: String,
+}
+
+/// One write through every module that writes, in whatever `c` is.
+async fn write_everything(c: &mut Conn) -> Written {
+    let u = add_user(c, "ada").await;
+    users::remember_device(c, &u.id, "device", T0)
+        .await
+        .unwrap();
+    sessions::insert(
+        c,
+        &new_session("s1", &u.id, "session-hash", false, T0 + HOUR),
+        T0,
+    )
+    .await
+    .unwrap();
+    tokens::insert(
+        c,
+        "token-hash",
+        &u.id,
+        Purpose::VerifyEmail,
+        None,
+        T0,
+        T0 + HOUR,
+    )
+    .await
+    .unwrap();
+    api_keys::insert(c, &new_key("k1", &u.id, "key-hash"), T0)
+        .await
+        .unwrap();
+    avatars::put(c, &u.id, "image/png", &[1, 2, 3], T0)
+        .await
+        .unwrap();
+    let e = events::append(c, "user:ada", Some(&u.id), "k", "{}", T0)
+        .await
+        .unwrap();
+    assert_eq!(e.seq, 1);
+    events::insert_notification(c, &u.id, &e.id, "k", "hello", T0)
+        .await
+        .unwrap();
+    mail::enqueue(c, "ada@example.com", "S", "t", "h", T0)
+        .await
+        .unwrap();
+    assert_eq!(limits::hit(c, "ip:1", T0).await.unwrap(), 1);
+    assert!(limits::spend_captcha(c, "solution", T0 + HOUR)
+        .await
+        .unwrap());
+    // The transaction reads its own writes.
+    assert!(users::by_id(c, &u.id).await.unwrap().is_some());
+    assert!(sessions::by_token_hash(c, "session-hash", T0)
+        .await
+        .unwrap()
+        .is_some());
+    Written { user_id: u.id }
+}
+
+async fn assert_written(c: &mut Conn, w: &Written) {
+    assert!(users::by_id(c, &w.user_id).await.unwrap().is_some());
+    assert!(users::by_username_key(c, "ada").await.unwrap().is_some());
+    assert!(users::has_devices(c, &w.user_id).await.unwrap());
+    assert!(sessions::by_token_hash(c, "session-hash", T0)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(tokens::peek(c, "token-hash", Purpose::VerifyEmail, T0)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(api_keys::by_hash(c, "key-hash").await.unwrap().is_some());
+    assert!(avatars::get(c, &w.user_id).await.unwrap().is_some());
+    assert_eq!(
+        seqs(&events::since(c, "user:ada", 0, 10).await.unwrap()),
+        [1]
+    );
+    assert_eq!(events::unread_count(c, &w.user_id).await.unwrap(), 1);
+    assert_eq!(mail::pending(c).await.unwrap(), 1);
+    assert_eq!(limits::peek(c, "ip:1", T0).await.unwrap(), 1);
+    assert!(!limits::spend_captcha(c, "solution", T0 + HOUR)
+        .await
+        .unwrap());
+}
+
+async fn assert_nothing_written(c: &mut Conn, w: &Written) {
+    assert!(users::by_id(c, &w.user_id).await.unwrap().is_none());
+    assert!(users::by_username_key(c, "ada").await.unwrap().is_none());
+    assert!(users::by_email_key(c, "ada@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!users::has_devices(c, &w.user_id).await.unwrap());
+    assert!(sessions::by_token_hash(c, "session-hash", T0)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tokens::peek(c, "token-hash", Purpose::VerifyEmail, T0)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(api_keys::by_hash(c, "key-hash").await.unwrap().is_none());
+    assert!(avatars::get(c, &w.user_id).await.unwrap().is_none());
+    assert!(events::since(c, "user:ada", 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(events::unread_count(c, &w.user_id).await.unwrap(), 0);
+    assert_eq!(mail::pending(c).await.unwrap(), 0);
+    assert_eq!(limits::peek(c, "ip:1", T0).await.unwrap(), 0);
+    // Counts everything spent; nothing is there to delete.
+    assert_eq!(limits::delete_spent_captchas(c, i64::MAX).await.unwrap(), 0);
+}
+
+/// After nothing stuck, the same writes succeed (keys free, the event counter
+/// back at zero) and a commit makes them visible to other connections.
+async fn write_again_and_commit(store: &Store) {
+    let mut tx = store.begin().await.unwrap();
+    let w = write_everything(&mut tx).await;
+    tx.commit().await.unwrap();
+    let mut c = store.conn().await.unwrap();
+    assert_written(&mut c, &w).await;
+}
+
+async fn rolled_back_transaction_leaves_nothing(db: Db) {
+    let f = open(db).await;
+    let mut tx = f.store.begin().await.unwrap();
+    let w = write_everything(&mut tx).await;
+    tx.rollback().await.unwrap();
+    let mut c = f.store.conn().await.unwrap();
+    assert_nothing_written(&mut c, &w).await;
+    drop(c);
+
+    // A unique violation inside a transaction is reported the same way, and
+    // rolling back leaves nothing of it either.
+    let mut tx = f.store.begin().await.unwrap();
+    add_user(&mut tx, "ada").await;
+    let err = users::insert(
+        &mut tx,
+        &NewUser {
+            username: "ADA",
+            username_key: "ada",
+            email: "x@example.com",
+            email_key: "x@example.com",
+            password_hash: "h",
+        },
+        T0,
+    )
+    .await
+    .expect_err("duplicate");
+    assert!(
+        store::is_unique_violation(&err, "users_username_key"),
+        "{err}"
+    );
+    tx.rollback().await.unwrap();
+    let mut c = f.store.conn().await.unwrap();
+    assert!(users::by_username_key(&mut c, "ada")
+        .await
+        .unwrap()
+        .is_none());
+    drop(c);
+
+    write_again_and_commit(&f.store).await;
+
+    // A closed store hands out no more connections.
+    f.store.close().await;
+    assert!(f.store.conn().await.is_err());
+}
+
+async fn dropped_transaction_leaves_nothing(db: Db) {
+    let f = open(db).await;
+    let mut tx = f.store.begin().await.unwrap();
+    let w = write_everything(&mut tx).await;
+    drop(tx);
+    let mut c = f.store.conn().await.unwrap();
+    assert_nothing_written(&mut c, &w).await;
+    drop(c);
+    write_again_and_commit(&f.store).await;
+}
