@@ -68,6 +68,9 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let application = Application::build(settings, Clock::System).await?;
     let url = application.app().settings.public_url.clone();
     tracing::info!(addr = %application.addr(), data_dir = %data_dir.display(), database = backend, "postroom is listening");
+    if !application.app().settings.rate_limits {
+        tracing::warn!("rate_limits = false: credential endpoints are not rate-limited (for benchmarks and tests only)");
+    }
     println!(
         "Postroom is running at {url}  (data in {}, {backend})",
         data_dir.display()

@@ -315,3 +315,78 @@ pub struct CaptchaChallenge {
     pub salt: String,
     pub signature: String,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SupportCategory {
+    Account,
+    Billing,
+    Teams,
+    Sync,
+    Bug,
+    Other,
+}
+
+impl SupportCategory {
+    pub const ALL: [SupportCategory; 6] = [
+        SupportCategory::Account,
+        SupportCategory::Billing,
+        SupportCategory::Teams,
+        SupportCategory::Sync,
+        SupportCategory::Bug,
+        SupportCategory::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupportCategory::Account => "account",
+            SupportCategory::Billing => "billing",
+            SupportCategory::Teams => "teams",
+            SupportCategory::Sync => "sync",
+            SupportCategory::Bug => "bug",
+            SupportCategory::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SupportCategory> {
+        SupportCategory::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SupportCategory::Account => "My account",
+            SupportCategory::Billing => "Plans and billing",
+            SupportCategory::Teams => "Teams",
+            SupportCategory::Sync => "Sync and data",
+            SupportCategory::Bug => "Something is broken",
+            SupportCategory::Other => "Something else",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateSupportRequest {
+    pub category: SupportCategory,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SupportRequest {
+    pub id: String,
+    pub category: SupportCategory,
+    pub subject: String,
+    pub body: String,
+    /// `open` until the operator answers.
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SupportRequestList {
+    pub support_requests: Vec<SupportRequest>,
+}

@@ -44,6 +44,7 @@ pub struct Config {
     pub trust_proxy: bool,
     pub captcha: CaptchaMode,
     pub captcha_difficulty: u64,
+    pub rate_limits: bool,
     pub lockout_threshold: u32,
     pub lockout_minutes: u32,
     pub argon2_memory_kib: u32,
@@ -66,6 +67,7 @@ pub struct Settings {
     pub trust_proxy: bool,
     pub captcha: CaptchaMode,
     pub captcha_difficulty: u64,
+    pub rate_limits: bool,
     pub lockout_threshold: u32,
     pub lockout_minutes: u32,
     pub argon2_memory_kib: u32,
@@ -196,6 +198,7 @@ impl Config {
             trust_proxy: self.trust_proxy,
             captcha: self.captcha,
             captcha_difficulty: self.captcha_difficulty,
+            rate_limits: self.rate_limits,
             lockout_threshold: self.lockout_threshold,
             lockout_minutes: self.lockout_minutes,
             argon2_memory_kib: self.argon2_memory_kib,
@@ -224,7 +227,7 @@ impl Settings {
             self.database_url.expose_secret().to_owned()
         };
         format!(
-            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\n",
+            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
             self.listen.to_string(),
             self.public_url.as_str(),
             self.data_dir.display().to_string(),
@@ -236,6 +239,7 @@ impl Settings {
             self.log_format,
             self.trust_proxy,
             self.captcha,
+            self.rate_limits,
         )
     }
 }

@@ -10,6 +10,7 @@ pub mod notify;
 pub mod passwords;
 pub mod profile;
 pub mod sessions;
+pub mod support;
 pub mod tokens;
 pub mod views;
 

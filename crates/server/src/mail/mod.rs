@@ -27,6 +27,7 @@ pub enum Template {
     EmailChanged,
     PasswordChanged,
     NewSignIn,
+    SupportRequest,
 }
 
 impl Template {
@@ -40,6 +41,7 @@ impl Template {
             Template::EmailChanged => "email_changed",
             Template::PasswordChanged => "password_changed",
             Template::NewSignIn => "new_sign_in",
+            Template::SupportRequest => "support_request",
         }
     }
 }
@@ -62,6 +64,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "email_changed",
     "password_changed",
     "new_sign_in",
+    "support_request",
 );
 
 #[derive(Clone)]
@@ -164,6 +167,7 @@ mod tests {
             Template::EmailChanged,
             Template::PasswordChanged,
             Template::NewSignIn,
+            Template::SupportRequest,
         ] {
             let r = m.render(t, &ctx).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty(), "{t:?}");

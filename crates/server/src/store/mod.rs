@@ -10,6 +10,7 @@ pub mod events;
 pub mod limits;
 pub mod mail;
 pub mod sessions;
+pub mod support;
 pub mod tokens;
 pub mod users;
 

@@ -21,11 +21,12 @@ pub struct UserRow {
     pub avatar_version: Option<i64>,
     pub failed_sign_ins: i64,
     pub locked_until: Option<i64>,
+    pub onboarded_at: Option<i64>,
     pub created_at: i64,
 }
 
 const COLUMNS: &str = "id, username, email, email_verified_at, password_hash, display_name, bio, links, \
-     profile_public, usage, notification_prefs, avatar_version, failed_sign_ins, locked_until, created_at";
+     profile_public, usage, notification_prefs, avatar_version, failed_sign_ins, locked_until, onboarded_at, created_at";
 
 pub struct NewUser<'a> {
     pub username: &'a str,
@@ -252,4 +253,14 @@ pub async fn has_devices(c: &mut Conn, user_id: &str) -> Result<bool, sqlx::Erro
         .fetch_one(c)
         .await?;
     Ok(n.0 > 0)
+}
+
+/// Records that the person finished or skipped onboarding.
+pub async fn mark_onboarded(c: &mut Conn, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET onboarded_at = COALESCE(onboarded_at, $2) WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
 }

@@ -8,6 +8,7 @@ mod captcha;
 mod me;
 mod notifications;
 mod sessions;
+mod support;
 mod users;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -61,4 +62,5 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(notifications::router())
         .merge(users::router())
         .merge(captcha::router())
+        .merge(support::router())
 }
