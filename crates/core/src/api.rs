@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::prefs::NotificationPrefs;
 
+mod teams;
+pub use teams::*;
+
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 

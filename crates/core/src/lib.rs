@@ -5,7 +5,9 @@
 
 pub mod api;
 pub mod prefs;
+pub mod teams;
 pub mod values;
 
 pub use prefs::{NotificationPrefs, Topic};
+pub use teams::{DomainName, Role, Slug};
 pub use values::{Email, Username, ValueError};

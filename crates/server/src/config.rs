@@ -40,6 +40,7 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
     pub support_email: Option<String>,
+    pub dns_resolver: Option<String>,
     pub log_format: LogFormat,
     pub trust_proxy: bool,
     pub captcha: CaptchaMode,
@@ -63,6 +64,8 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     pub mail_from: lettre::message::Mailbox,
     pub support_email: Option<lettre::message::Mailbox>,
+    /// The DNS server for domain verification; `None`: the system's.
+    pub dns_resolver: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub trust_proxy: bool,
     pub captcha: CaptchaMode,
@@ -156,6 +159,14 @@ impl Config {
             ),
             None => None,
         };
+        let dns_resolver = match &self.dns_resolver {
+            Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+                ConfigError(format!(
+                    "dns_resolver: {s:?} is not an address like 127.0.0.1:53"
+                ))
+            })?),
+            None => None,
+        };
         if let Some(k) = &self.secret_key {
             let k = k.expose_secret();
             if k.len() != 64 || hex::decode(k).is_err() {
@@ -194,6 +205,7 @@ impl Config {
             smtp_url: self.smtp_url,
             mail_from,
             support_email,
+            dns_resolver,
             log_format: self.log_format,
             trust_proxy: self.trust_proxy,
             captcha: self.captcha,

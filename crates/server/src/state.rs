@@ -12,6 +12,7 @@ use sha2::Sha256;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::captcha::Captcha;
+use crate::domain::dns::{Dns, HickoryResolver};
 use crate::domain::passwords::Hasher;
 use crate::mail::Mailer;
 use crate::store::Store;
@@ -26,6 +27,12 @@ pub struct Inner {
     pub hasher: Hasher,
     pub captcha: Captcha,
     pub mailer: Mailer,
+    /// The DNS resolver for team domain verification.
+    pub dns: Dns,
+    /// Derives team invite tokens from invite ids (see `domain::teams`).
+    pub invite_key: [u8; 32],
+    /// Signs the web forms' CSRF tokens.
+    pub csrf_key: [u8; 32],
 }
 
 impl Deref for App {
@@ -50,6 +57,7 @@ impl App {
         )
         .await?;
         let hasher = Hasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
+        let dns_resolver = settings.dns_resolver;
         let captcha = Captcha::new(derive_key(&secret, "captcha"), settings.captcha_difficulty);
         Ok(App(Arc::new(Inner {
             settings,
@@ -58,6 +66,9 @@ impl App {
             hasher,
             captcha,
             mailer: Mailer::new(),
+            dns: Dns::new(Arc::new(HickoryResolver::new(dns_resolver))),
+            invite_key: derive_key(&secret, "team-invite"),
+            csrf_key: derive_key(&secret, "csrf"),
         })))
     }
 }

@@ -122,23 +122,27 @@ async fn count(app: &App, checks: &[Check<'_>]) -> Result<bool> {
         return Ok(false);
     }
     let now = app.clock.now();
-    let mut c = app.store.conn().await?;
-    let mut near_limit = false;
+    // A transaction, so that on SQLite these writes wait their turn.
+    let mut tx = app.store.begin().await?;
+    let mut outcome = Ok(false);
     for check in checks {
         let window_start = now - now.rem_euclid(check.rule.window);
         let key = format!("{}:{}", check.rule.name, check.subject.to_lowercase());
-        let count = store::limits::hit(&mut c, &key, window_start).await?;
+        let count = store::limits::hit(&mut tx, &key, window_start).await?;
         if count > check.rule.limit {
             metrics::counter!("postroom_rate_limited_total", "rule" => check.rule.name)
                 .increment(1);
             let retry_after = (window_start + check.rule.window - now + 999) / 1000;
-            return Err(Error::TooManyRequests {
+            outcome = Err(Error::TooManyRequests {
                 code: "rate_limited",
                 message: "too many attempts; try again later".into(),
                 retry_after_secs: retry_after as u64,
             });
+            break;
         }
-        near_limit |= count * 2 > check.rule.limit;
+        outcome = outcome.map(|near: bool| near || count * 2 > check.rule.limit);
     }
-    Ok(near_limit)
+    // The attempts count even when one is refused.
+    tx.commit().await?;
+    outcome
 }

@@ -5,12 +5,16 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod captcha;
+pub mod dns;
 pub mod limits;
 pub mod notify;
 pub mod passwords;
+pub mod plans;
+pub mod policy;
 pub mod profile;
 pub mod sessions;
 pub mod support;
+pub mod teams;
 pub mod tokens;
 pub mod views;
 

@@ -27,14 +27,19 @@ pub async fn me(app: &App, actor: &Actor) -> Result<api::User> {
     Ok(views::user(app, &user))
 }
 
-/// Trims text; empty means "none"; too long is a field error.
+/// Trims text and turns CRLF line ends (as browsers send them) into LF;
+/// empty means "none"; too long is a field error.
 fn text(
     errors: &mut FieldErrors,
     field: &str,
     value: &Option<String>,
     max: usize,
 ) -> Option<String> {
-    let v = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+    let v = value.as_deref().map(|v| v.replace("\r\n", "\n"))?;
+    let v = v.trim();
+    if v.is_empty() {
+        return None;
+    }
     if v.chars().count() > max {
         errors.add(field, format!("{field} must be at most {max} characters"));
         return None;
@@ -232,6 +237,32 @@ pub async fn avatar(app: &App, viewer: Option<&Actor>, user_id: &str) -> Result<
     store::avatars::get(&mut c, user_id)
         .await?
         .ok_or(Error::NotFound { what: "avatar" })
+}
+
+/// Whether the person has yet to go through onboarding (A3).
+pub async fn needs_onboarding(app: &App, actor: &Actor) -> Result<bool> {
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    Ok(user.onboarded_at.is_none())
+}
+
+/// Finishes onboarding with the answers (display name, what Postroom is
+/// used for), or skips it when there are none.
+pub async fn complete_onboarding(
+    app: &App,
+    actor: &Actor,
+    answers: Option<(&str, &str)>,
+) -> Result<()> {
+    if let Some((display_name, usage)) = answers {
+        let req = api::UpdateMeRequest {
+            display_name: Some(Some(display_name.to_owned())),
+            usage: Some(Some(usage.to_owned())),
+            ..Default::default()
+        };
+        update_me(app, actor, &req).await?;
+    }
+    let mut c = app.store.conn().await?;
+    store::users::mark_onboarded(&mut c, &actor.user_id, app.clock.now()).await?;
+    Ok(())
 }
 
 pub const NOTIFICATIONS_PAGE: i64 = 50;

@@ -184,12 +184,17 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
         return Err(unauthenticated());
     }
     let now = app.clock.now();
-    let mut c = app.store.conn().await?;
-    let session = store::sessions::by_token_hash(&mut c, &tokens::hash(token), now)
-        .await?
-        .ok_or_else(unauthenticated)?;
+    let session = {
+        let mut c = app.store.conn().await?;
+        store::sessions::by_token_hash(&mut c, &tokens::hash(token), now)
+            .await?
+            .ok_or_else(unauthenticated)?
+    };
     if now - session.last_active_at >= TOUCH_EVERY {
-        store::sessions::touch(&mut c, &session.id, now, now + IDLE_TIMEOUT).await?;
+        // A write: in a transaction, to wait its turn on SQLite.
+        let mut tx = app.store.begin().await?;
+        store::sessions::touch(&mut tx, &session.id, now, now + IDLE_TIMEOUT).await?;
+        tx.commit().await?;
     }
     Ok(Actor {
         user_id: session.user_id,

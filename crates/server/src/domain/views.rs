@@ -11,9 +11,14 @@ pub fn links_of(user: &UserRow) -> Vec<String> {
 }
 
 pub fn avatar_url(app: &App, user: &UserRow) -> Option<String> {
-    user.avatar_version.map(|v| {
+    avatar_url_of(app, &user.id, user.avatar_version)
+}
+
+/// [`avatar_url`] from a user's id and avatar version.
+pub fn avatar_url_of(app: &App, user_id: &str, avatar_version: Option<i64>) -> Option<String> {
+    avatar_version.map(|v| {
         app.settings
-            .link(&format!("/api/v1/avatars/{}?v={v}", user.id))
+            .link(&format!("/api/v1/avatars/{user_id}?v={v}"))
     })
 }
 

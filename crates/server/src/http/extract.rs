@@ -164,3 +164,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         }
     }
 }
+
+/// Reads a whole upload of at most `max` bytes. A larger one is still read
+/// to its end (up to 16 MiB) before the 413 answer, so that the client,
+/// which is still sending, gets to read that answer.
+pub async fn read_upload(
+    request: Request,
+    max: usize,
+) -> Result<(Parts, axum::body::Bytes), Error> {
+    use http_body_util::BodyExt;
+    const DRAIN_CAP: usize = 16 * 1024 * 1024;
+    let (parts, mut body) = request.into_parts();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            Error::bad_request("invalid_body", format!("the upload was cut off: {e}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= max {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_CAP {
+                break;
+            }
+        }
+    }
+    if seen > max {
+        return Err(Error::TooLarge {
+            message: format!("the upload must be at most {} MB", max / (1024 * 1024)),
+        });
+    }
+    Ok((parts, buf.into()))
+}

@@ -4,7 +4,7 @@
 pub mod api;
 pub mod extract;
 mod ops;
-mod pages;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,8 +54,8 @@ pub fn router(app: App) -> Router {
             }),
         )
         .merge(ops::router())
-        .merge(pages::router())
-        .fallback(|| async { Error::NotFound { what: "page" } })
+        .merge(web::router(app.clone()))
+        .fallback(fallback)
         .method_not_allowed_fallback(|| async {
             let body = postroom_core::api::ErrorBody {
                 error: postroom_core::api::ErrorDetail {
@@ -83,6 +83,15 @@ pub fn router(app: App) -> Router {
             .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
+}
+
+/// Unknown paths: a JSON error under `/api/`, a page elsewhere.
+async fn fallback(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        axum::response::IntoResponse::into_response(Error::NotFound { what: "page" })
+    } else {
+        web::pages::error_status(axum::http::StatusCode::NOT_FOUND)
+    }
 }
 
 /// Counts requests and their latency per route, method and status.

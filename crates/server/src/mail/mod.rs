@@ -27,6 +27,7 @@ pub enum Template {
     EmailChanged,
     PasswordChanged,
     NewSignIn,
+    TeamInvite,
     SupportRequest,
 }
 
@@ -41,6 +42,7 @@ impl Template {
             Template::EmailChanged => "email_changed",
             Template::PasswordChanged => "password_changed",
             Template::NewSignIn => "new_sign_in",
+            Template::TeamInvite => "team_invite",
             Template::SupportRequest => "support_request",
         }
     }
@@ -64,6 +66,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "email_changed",
     "password_changed",
     "new_sign_in",
+    "team_invite",
     "support_request",
 );
 
@@ -167,6 +170,7 @@ mod tests {
             Template::EmailChanged,
             Template::PasswordChanged,
             Template::NewSignIn,
+            Template::TeamInvite,
             Template::SupportRequest,
         ] {
             let r = m.render(t, &ctx).unwrap();

@@ -11,10 +11,13 @@ pub mod limits;
 pub mod mail;
 pub mod sessions;
 pub mod support;
+pub mod teams;
 pub mod tokens;
 pub mod users;
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -35,9 +38,45 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time, and a writer that finds the lock
+    /// taken polls for it with sleeps (`busy_timeout`): under a steady stream
+    /// of writes an unlucky one kept missing it for 5 s and failed with a
+    /// 500. Writers on SQLite therefore queue here first, in arrival order.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
-pub type Tx = Transaction<'static, Any>;
+/// How long a writer waits for its turn before giving up.
+const WRITER_WAIT: Duration = Duration::from_secs(30);
+
+/// A transaction (it derefs to the connection, for the store's functions).
+/// On SQLite it holds the writer's turn until it ends.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.tx
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+}
 
 impl Store {
     /// Connects, applies SQLite pragmas, and runs pending migrations.
@@ -55,6 +94,10 @@ impl Store {
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
+            // A SQLite connection is a file handle in this process: it cannot
+            // go stale, and pinging it before every use cost a round trip to
+            // its worker thread per query (half of a read's database time).
+            pool_options = pool_options.test_before_acquire(false);
             pool_options = pool_options.after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets readers run beside the writer; FULL syncs the
@@ -72,7 +115,11 @@ impl Store {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            writer: Arc::default(),
+        };
         migrate::run(&store)
             .await
             .context("running database migrations")?;
@@ -87,13 +134,26 @@ impl Store {
         self.pool.acquire().await
     }
 
-    /// Starts a transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes
-    /// waits for other writers instead of failing when it upgrades.
+    /// Starts a transaction. On SQLite it waits for the writer's turn, then
+    /// takes the write lock at once (`BEGIN IMMEDIATE`), so a transaction
+    /// that reads before it writes waits for other writers instead of
+    /// failing when it upgrades. Every write on SQLite should go through a
+    /// transaction, even a single statement, to wait its turn in order.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
+                Ok(Tx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            }),
         }
     }
 

@@ -9,6 +9,7 @@ mod me;
 mod notifications;
 mod sessions;
 mod support;
+mod teams;
 mod users;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -28,6 +29,7 @@ use crate::state::App;
         (name = "me", description = "The signed-in person's account and settings"),
         (name = "users", description = "Public profiles and avatars"),
         (name = "captcha", description = "Proof-of-work captcha for credential endpoints"),
+        (name = "teams", description = "Teams, members and roles, invites, domains and discovery, audit log"),
     )
 )]
 struct ApiDoc;
@@ -63,4 +65,5 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(users::router())
         .merge(captcha::router())
         .merge(support::router())
+        .merge(teams::router())
 }

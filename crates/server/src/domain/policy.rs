@@ -1,0 +1,254 @@
+//! Who may do what to a team: the one place that decides it, for the API and
+//! the web pages alike. Every team operation names a [`TeamAction`] and asks
+//! [`authorize`] before anything else; handlers never decide.
+//!
+//! The rules:
+//! - Someone outside a team learns nothing about it: every action answers
+//!   404 "team not found", exactly as for a team that does not exist. The one
+//!   exception is what discovery shows (T8): a person whose verified email
+//!   domain the team verified, when discovery is on, may ask to join.
+//! - Any member (whatever their role) may see the team and its members, and
+//!   leave it.
+//! - Everything else is for admins; other members get 403 `admin_required`.
+//!
+//! Membership is read from the database on every request, never cached, so
+//! a removed member loses access on their very next request (T5).
+
+use postroom_core::{Email, Role, Slug};
+
+use super::sessions::Actor;
+use crate::error::{Error, Result};
+use crate::store::{
+    self,
+    teams::{MemberRow, TeamRow},
+    Conn,
+};
+
+/// Everything that can be done to a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamAction {
+    /// See the team (name, slug, seats, my membership).
+    View,
+    /// List the members and their roles.
+    ListMembers,
+    /// Remove oneself.
+    Leave,
+    Rename,
+    ListInvites,
+    Invite,
+    CancelInvite,
+    /// Remove another member.
+    RemoveMember,
+    /// Change a role, one's own included (stepping down).
+    ChangeRole,
+    /// Add, list, verify and remove email domains.
+    ManageDomains,
+    /// Turn discovery on or off.
+    ManageDiscovery,
+    /// List, approve and decline join requests.
+    ManageJoinRequests,
+    ReadAuditLog,
+    /// Ask to join: for non-members the team is discoverable to.
+    RequestToJoin,
+}
+
+impl TeamAction {
+    pub const ALL: [TeamAction; 14] = [
+        TeamAction::View,
+        TeamAction::ListMembers,
+        TeamAction::Leave,
+        TeamAction::Rename,
+        TeamAction::ListInvites,
+        TeamAction::Invite,
+        TeamAction::CancelInvite,
+        TeamAction::RemoveMember,
+        TeamAction::ChangeRole,
+        TeamAction::ManageDomains,
+        TeamAction::ManageDiscovery,
+        TeamAction::ManageJoinRequests,
+        TeamAction::ReadAuditLog,
+        TeamAction::RequestToJoin,
+    ];
+
+    fn rule(self) -> Rule {
+        match self {
+            TeamAction::View | TeamAction::ListMembers | TeamAction::Leave => Rule::AnyMember,
+            TeamAction::Rename
+            | TeamAction::ListInvites
+            | TeamAction::Invite
+            | TeamAction::CancelInvite
+            | TeamAction::RemoveMember
+            | TeamAction::ChangeRole
+            | TeamAction::ManageDomains
+            | TeamAction::ManageDiscovery
+            | TeamAction::ManageJoinRequests
+            | TeamAction::ReadAuditLog => Rule::Admin,
+            TeamAction::RequestToJoin => Rule::DiscoverableNonMember,
+        }
+    }
+}
+
+enum Rule {
+    AnyMember,
+    Admin,
+    DiscoverableNonMember,
+}
+
+/// The caller's standing in a team, as far as the policy cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Not a member, and the team is not discoverable to them.
+    Outsider,
+    /// Not a member, but discovery lists the team to them.
+    Discoverer,
+    Member(Role),
+}
+
+pub fn team_not_found() -> Error {
+    Error::NotFound { what: "team" }
+}
+
+/// The decision itself, without IO: may someone of this standing do this?
+pub fn decide(standing: Standing, action: TeamAction) -> Result<()> {
+    match (action.rule(), standing) {
+        (Rule::DiscoverableNonMember, Standing::Member(_)) => Err(Error::conflict(
+            "already_a_member",
+            None,
+            "you are already a member of this team",
+        )),
+        (Rule::DiscoverableNonMember, Standing::Discoverer) => Ok(()),
+        (_, Standing::Outsider | Standing::Discoverer) => Err(team_not_found()),
+        (Rule::AnyMember, Standing::Member(_)) => Ok(()),
+        (Rule::Admin, Standing::Member(Role::Admin)) => Ok(()),
+        (Rule::Admin, Standing::Member(_)) => Err(Error::forbidden(
+            "admin_required",
+            "only an admin of this team may do this",
+        )),
+    }
+}
+
+/// A team the caller was allowed to act on, with their membership (none
+/// for a discoverer asking to join).
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub team: TeamRow,
+    pub member: Option<MemberRow>,
+}
+
+impl Access {
+    pub fn role(&self) -> Option<Role> {
+        self.member.as_ref().and_then(|m| Role::parse(&m.role))
+    }
+}
+
+/// Whether to take the team's row lock (in a transaction) while checking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    No,
+    /// Writes that depend on seats or on the admins take the lock first, so
+    /// the check and the write see the same team.
+    Yes,
+}
+
+/// Looks the team up by slug and decides whether `actor` may do `action`
+/// to it. Unknown slugs and teams the actor may not see are both 404.
+pub async fn authorize(
+    c: &mut Conn,
+    actor: &Actor,
+    slug: &str,
+    action: TeamAction,
+    lock: Lock,
+) -> Result<Access> {
+    let slug = slug.trim().to_ascii_lowercase();
+    // Only what could be a slug reaches the database.
+    if slug.is_empty()
+        || slug.len() > Slug::MAX_LEN
+        || !slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(team_not_found());
+    }
+    let team = match lock {
+        Lock::Yes => store::teams::lock_by_slug(c, &slug).await?,
+        Lock::No => store::teams::by_slug(c, &slug).await?,
+    }
+    .ok_or_else(team_not_found)?;
+    let member = store::teams::member(c, &team.id, &actor.user_id).await?;
+    let standing = match &member {
+        Some(m) => Standing::Member(Role::parse(&m.role).unwrap_or(Role::Member)),
+        None if action == TeamAction::RequestToJoin
+            && discoverable_to(c, &team.id, &actor.user_id).await? =>
+        {
+            Standing::Discoverer
+        }
+        None => Standing::Outsider,
+    };
+    decide(standing, action)?;
+    Ok(Access { team, member })
+}
+
+/// Whether discovery lists the team to this person: their email is verified
+/// and its domain is one the team verified, with discovery on.
+async fn discoverable_to(c: &mut Conn, team_id: &str, user_id: &str) -> Result<bool> {
+    let Some(user) = store::users::by_id(c, user_id).await? else {
+        return Ok(false);
+    };
+    let Some(domain) = verified_email_domain(&user) else {
+        return Ok(false);
+    };
+    Ok(store::teams::is_discoverable_by(c, team_id, &domain).await?)
+}
+
+/// The domain of a person's email address, when they have verified it.
+pub fn verified_email_domain(user: &store::users::UserRow) -> Option<String> {
+    user.email_verified_at?;
+    Email::parse(&user.email)
+        .ok()
+        .map(|e| e.domain().to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(r: Result<()>) -> u16 {
+        match r {
+            Ok(()) => 200,
+            Err(e) => e.status().as_u16(),
+        }
+    }
+
+    /// The whole table: every action for every standing.
+    #[test]
+    fn every_action_for_every_standing() {
+        use TeamAction::*;
+        for action in TeamAction::ALL {
+            let outsider = status(decide(Standing::Outsider, action));
+            let discoverer = status(decide(Standing::Discoverer, action));
+            let member = status(decide(Standing::Member(Role::Member), action));
+            let billing = status(decide(Standing::Member(Role::Billing), action));
+            let admin = status(decide(Standing::Member(Role::Admin), action));
+            let expected = match action {
+                View | ListMembers | Leave => (404, 404, 200, 200, 200),
+                RequestToJoin => (404, 200, 409, 409, 409),
+                _ => (404, 404, 403, 403, 200),
+            };
+            assert_eq!(
+                (outsider, discoverer, member, billing, admin),
+                expected,
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn outsiders_get_the_same_answer_as_for_a_missing_team() {
+        for action in TeamAction::ALL {
+            if let Err(e) = decide(Standing::Outsider, action) {
+                assert_eq!(e.body().error.code, team_not_found().body().error.code);
+                assert_eq!(e.to_string(), team_not_found().to_string());
+            }
+        }
+    }
+}

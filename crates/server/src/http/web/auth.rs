@@ -1,0 +1,623 @@
+//! Pages for getting in: sign-up and email confirmation, sign-in (also of a
+//! second account), switching and signing out, account recovery, the pages
+//! mailed links open, and onboarding.
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use postroom_core::api;
+use serde::{Deserialize, Serialize};
+
+use super::pages::{error_response, local_path, see_other, FormError, Page};
+use super::session::{CsrfForm, SignedIn, WebSession};
+use crate::config::CaptchaMode;
+use crate::domain::sessions::{self, Actor, SignIn};
+use crate::domain::{accounts, profile};
+use crate::http::extract::ClientInfo;
+use crate::state::App;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/sign-up", get(sign_up_page).post(sign_up))
+        .route("/check-email", get(check_email))
+        .route("/resend-confirmation", post(resend))
+        .route("/verify-email", get(verify_page).post(verify))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-out", post(sign_out))
+        .route("/accounts/switch", post(switch))
+        .route("/trouble", get(trouble_page))
+        .route("/trouble/password", post(trouble_password))
+        .route("/trouble/username", post(trouble_username))
+        .route("/reset-password", get(reset_page).post(reset))
+        .route(
+            "/confirm-email",
+            get(confirm_email_page).post(confirm_email),
+        )
+        .route("/welcome", get(welcome_page).post(welcome))
+}
+
+fn always_captcha(app: &App) -> bool {
+    app.settings.captcha == CaptchaMode::Always
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct SignUpForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default, skip_serializing)]
+    password: String,
+    #[serde(default)]
+    accept_terms: Option<String>,
+    #[serde(default, skip_serializing)]
+    captcha: Option<String>,
+}
+
+fn sign_up_form(form: &SignUpForm, fe: FormError) -> Page {
+    Page::new("sign_up.html", "Sign up")
+        .with("narrow", true)
+        .with("form", form)
+        .with("error", fe.error)
+        .with("errors", fe.errors)
+}
+
+async fn sign_up_page(State(app): State<App>, session: WebSession) -> Response {
+    let fe = FormError {
+        captcha: always_captcha(&app),
+        ..Default::default()
+    };
+    let captcha = fe.captcha;
+    sign_up_form(&SignUpForm::default(), fe)
+        .with("captcha", captcha)
+        .render(&app, &session)
+        .await
+}
+
+async fn sign_up(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<SignUpForm>,
+) -> Response {
+    let req = api::SignUpRequest {
+        email: form.email.clone(),
+        username: form.username.clone(),
+        password: form.password.clone(),
+        accept_terms: form.accept_terms.is_some(),
+        captcha: form.captcha.clone(),
+    };
+    match accounts::sign_up(&app, &req, &client).await {
+        Ok(user) => see_other(&format!("/check-email?email={}", enc(&user.email))),
+        Err(e) => match FormError::from(&e) {
+            Some(fe) => {
+                let captcha = fe.captcha || always_captcha(&app);
+                sign_up_form(&form, fe)
+                    .with("captcha", captcha)
+                    .status(e.status())
+                    .render(&app, &session)
+                    .await
+            }
+            None => error_response(e),
+        },
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[derive(Deserialize)]
+struct EmailQuery {
+    #[serde(default)]
+    email: String,
+}
+
+async fn check_email(
+    State(app): State<App>,
+    session: WebSession,
+    Query(q): Query<EmailQuery>,
+) -> Response {
+    Page::new("check_email.html", "Check your email")
+        .with("narrow", true)
+        .with("email", &q.email)
+        .with("captcha", always_captcha(&app))
+        .render(&app, &session)
+        .await
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    captcha: Option<String>,
+}
+
+async fn resend(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<EmailForm>,
+) -> Response {
+    let req = api::EmailRequest {
+        email: form.email.clone(),
+        captcha: form.captcha,
+    };
+    let page = Page::new("check_email.html", "Check your email")
+        .with("narrow", true)
+        .with("email", &form.email);
+    match accounts::resend_verification(&app, &req, &client).await {
+        Ok(_) => {
+            page.with(
+                "flash",
+                serde_json::json!({ "kind": "ok", "text": "We sent the link again." }),
+            )
+            .with("captcha", always_captcha(&app))
+            .render(&app, &session)
+            .await
+        }
+        Err(e) => match FormError::from(&e) {
+            Some(fe) => {
+                page.with(
+                    "flash",
+                    serde_json::json!({ "kind": "error", "text": fe.error }),
+                )
+                .with("captcha", fe.captcha || always_captcha(&app))
+                .status(e.status())
+                .render(&app, &session)
+                .await
+            }
+            None => error_response(e),
+        },
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct TokenForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+fn token_page(heading: &str, text: &str, action: &str, button: &str, token: &str) -> Page {
+    Page::new("token_form.html", heading.to_owned())
+        .with("narrow", true)
+        .with("heading", heading)
+        .with("text", text)
+        .with("action", action)
+        .with("button", button)
+        .with("token", token)
+}
+
+fn message(title: &str, kind: &str, paragraphs: &[&str], action: Option<(&str, &str)>) -> Page {
+    Page::new("message.html", title.to_owned())
+        .with("narrow", true)
+        .with("heading", title)
+        .with("kind", kind)
+        .with("paragraphs", paragraphs)
+        .with(
+            "action",
+            action.map(|(href, label)| serde_json::json!({ "href": href, "label": label })),
+        )
+}
+
+async fn verify_page(
+    State(app): State<App>,
+    session: WebSession,
+    Query(q): Query<TokenForm>,
+) -> Response {
+    token_page(
+        "Confirm your email",
+        "Confirm the email address of your Postroom account.",
+        "/verify-email",
+        "Confirm my email",
+        &q.token,
+    )
+    .render(&app, &session)
+    .await
+}
+
+async fn verify(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> Response {
+    match accounts::verify_email(&app, &form.token, &client).await {
+        Ok(user) => {
+            let next = if session.active().is_some() {
+                ("/", "Go to Postroom")
+            } else {
+                ("/sign-in", "Sign in")
+            };
+            message(
+                "Email confirmed",
+                "ok",
+                &[&format!(
+                    "Thanks, {}: your email address is confirmed.",
+                    user.username
+                )],
+                Some(next),
+            )
+            .render(&app, &session)
+            .await
+        }
+        Err(e) => link_failed(&app, &session, e).await,
+    }
+}
+
+async fn link_failed(app: &App, session: &WebSession, e: crate::error::Error) -> Response {
+    match FormError::from(&e) {
+        Some(fe) => {
+            message(
+                "That link did not work",
+                "error",
+                &[fe.error.as_deref().unwrap_or_default()],
+                Some(("/", "Go to the home page")),
+            )
+            .status(e.status())
+            .render(app, session)
+            .await
+        }
+        None => error_response(e),
+    }
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct SignInForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default, skip_serializing)]
+    password: String,
+    #[serde(default)]
+    keep_signed_in: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default, skip_serializing)]
+    captcha: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SignInQuery {
+    next: Option<String>,
+    add: Option<String>,
+}
+
+fn sign_in_form(form: &SignInForm, adding: bool, fe: FormError) -> Page {
+    Page::new(
+        "sign_in.html",
+        if adding { "Add an account" } else { "Sign in" },
+    )
+    .with("narrow", true)
+    .with("adding", adding)
+    .with("next", local_path(form.next.as_deref()))
+    .with("form", form)
+    .with("error", fe.error)
+    .with("errors", fe.errors)
+}
+
+async fn sign_in_page(
+    State(app): State<App>,
+    session: WebSession,
+    Query(q): Query<SignInQuery>,
+) -> Response {
+    let adding = q.add.is_some();
+    if session.active().is_some() && !adding {
+        return see_other(&local_path(q.next.as_deref()));
+    }
+    let form = SignInForm {
+        next: q.next,
+        ..Default::default()
+    };
+    sign_in_form(&form, adding, FormError::default())
+        .with("captcha", always_captcha(&app))
+        .render(&app, &session)
+        .await
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<SignInForm>,
+) -> Response {
+    let keep = form.keep_signed_in.is_some();
+    let req = SignIn {
+        login: &form.login,
+        password: &form.password,
+        keep_signed_in: keep,
+        captcha: form.captcha.as_deref(),
+    };
+    match sessions::sign_in(&app, req, &client).await {
+        Ok(signed) => {
+            let actor = Actor {
+                user_id: signed.user.id.clone(),
+                session_id: Some(signed.session.id.clone()),
+                can_write: true,
+            };
+            session.add(signed.token, keep, actor.clone());
+            match profile::needs_onboarding(&app, &actor).await {
+                Ok(true) => see_other("/welcome"),
+                _ => see_other(&local_path(form.next.as_deref())),
+            }
+        }
+        Err(e) => match FormError::from(&e) {
+            Some(fe) => {
+                let captcha = fe.captcha || always_captcha(&app);
+                let adding = session.active().is_some();
+                sign_in_form(&form, adding, fe)
+                    .with("captcha", captcha)
+                    .status(e.status())
+                    .render(&app, &session)
+                    .await
+            }
+            None => error_response(e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct Nothing {}
+
+/// Signs out of the active account; the browser's other accounts stay.
+async fn sign_out(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> Response {
+    let _ = sessions::sign_out(&app, signed.actor()).await;
+    signed.session.remove(&signed.actor().user_id);
+    if signed.session.active().is_some() {
+        see_other("/?flash=signed_out")
+    } else {
+        see_other("/sign-in")
+    }
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    user_id: String,
+}
+
+async fn switch(session: WebSession, CsrfForm(form): CsrfForm<SwitchForm>) -> Response {
+    if session.switch(&form.user_id) {
+        see_other("/?flash=switched")
+    } else {
+        see_other("/sign-in?add=1")
+    }
+}
+
+#[derive(Serialize, Default)]
+struct TroubleFormView {
+    email: String,
+}
+
+fn trouble(which: &str, email: &str, fe: FormError, captcha: bool) -> Page {
+    Page::new("trouble.html", "Trouble signing in")
+        .with("narrow", true)
+        .with("which", which)
+        .with(
+            "form",
+            TroubleFormView {
+                email: email.to_owned(),
+            },
+        )
+        .with("error", fe.error)
+        .with("errors", fe.errors)
+        .with("captcha", captcha)
+}
+
+async fn trouble_page(State(app): State<App>, session: WebSession) -> Response {
+    let which = if always_captcha(&app) { "password" } else { "" };
+    trouble(which, "", FormError::default(), always_captcha(&app))
+        .render(&app, &session)
+        .await
+}
+
+async fn trouble_password(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<EmailForm>,
+) -> Response {
+    let req = api::EmailRequest {
+        email: form.email.clone(),
+        captcha: form.captcha,
+    };
+    match accounts::request_password_reset(&app, &req, &client).await {
+        Ok(_) => message(
+            "Check your email",
+            "ok",
+            &[&format!("If an account uses {}, we sent it a link to choose a new password. The link works for an hour.", form.email)],
+            Some(("/sign-in", "Back to sign in")),
+        )
+        .render(&app, &session)
+        .await,
+        Err(e) => match FormError::from(&e) {
+            Some(fe) => {
+                let captcha = fe.captcha || always_captcha(&app);
+                trouble("password", &form.email, fe, captcha).status(e.status()).render(&app, &session).await
+            }
+            None => error_response(e),
+        },
+    }
+}
+
+async fn trouble_username(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<EmailForm>,
+) -> Response {
+    let req = api::EmailRequest {
+        email: form.email.clone(),
+        captcha: form.captcha,
+    };
+    match accounts::username_reminder(&app, &req, &client).await {
+        Ok(_) => {
+            message(
+                "Check your email",
+                "ok",
+                &[&format!(
+                    "If an account uses {}, we mailed it its username.",
+                    form.email
+                )],
+                Some(("/sign-in", "Back to sign in")),
+            )
+            .render(&app, &session)
+            .await
+        }
+        Err(e) => match FormError::from(&e) {
+            Some(fe) => {
+                let captcha = fe.captcha || always_captcha(&app);
+                trouble("username", &form.email, fe, captcha)
+                    .status(e.status())
+                    .render(&app, &session)
+                    .await
+            }
+            None => error_response(e),
+        },
+    }
+}
+
+fn reset_form(token: &str, fe: FormError) -> Page {
+    token_page(
+        "Choose a new password",
+        "Choose the new password for your account. Every session will be signed out.",
+        "/reset-password",
+        "Set new password",
+        token,
+    )
+    .with("password", true)
+    .with("error", fe.error)
+    .with("errors", fe.errors)
+}
+
+async fn reset_page(
+    State(app): State<App>,
+    session: WebSession,
+    Query(q): Query<TokenForm>,
+) -> Response {
+    reset_form(&q.token, FormError::default())
+        .render(&app, &session)
+        .await
+}
+
+async fn reset(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> Response {
+    let req = api::ResetConfirmRequest {
+        token: form.token.clone(),
+        new_password: form.new_password.clone(),
+    };
+    match accounts::confirm_password_reset(&app, &req, &client).await {
+        Ok(()) => message(
+            "Password changed",
+            "ok",
+            &["Your password was changed and every session was signed out. Sign in with the new password."],
+            Some(("/sign-in", "Sign in")),
+        )
+        .render(&app, &session)
+        .await,
+        Err(e @ crate::error::Error::Invalid { .. }) => {
+            let fe = FormError::from(&e).unwrap_or_default();
+            reset_form(&form.token, fe).status(e.status()).render(&app, &session).await
+        }
+        Err(e) => link_failed(&app, &session, e).await,
+    }
+}
+
+async fn confirm_email_page(
+    State(app): State<App>,
+    session: WebSession,
+    Query(q): Query<TokenForm>,
+) -> Response {
+    token_page(
+        "Confirm your new email",
+        "Use this address for your Postroom account from now on.",
+        "/confirm-email",
+        "Confirm the new address",
+        &q.token,
+    )
+    .render(&app, &session)
+    .await
+}
+
+async fn confirm_email(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> Response {
+    match accounts::confirm_email_change(&app, &form.token, &client).await {
+        Ok(user) => {
+            message(
+                "Email changed",
+                "ok",
+                &[&format!("Your account now uses {}.", user.email)],
+                Some(("/", "Go to Postroom")),
+            )
+            .render(&app, &session)
+            .await
+        }
+        Err(e) => link_failed(&app, &session, e).await,
+    }
+}
+
+const USAGES: &[&str] = &[
+    "Building and testing APIs",
+    "Exploring and using other people's APIs",
+    "API documentation",
+    "Automated tests and monitoring",
+    "Learning",
+    "Something else",
+];
+
+#[derive(Deserialize, Serialize, Default)]
+struct WelcomeForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    usage: String,
+    #[serde(default, skip_serializing)]
+    action: String,
+}
+
+async fn welcome_page(State(app): State<App>, signed: SignedIn) -> Response {
+    Page::new("welcome.html", "Welcome")
+        .with("usages", USAGES)
+        .with("form", WelcomeForm::default())
+        .render(&app, &signed.session)
+        .await
+}
+
+async fn welcome(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<WelcomeForm>,
+) -> Response {
+    let answers =
+        (form.action != "skip").then_some((form.display_name.as_str(), form.usage.as_str()));
+    match profile::complete_onboarding(&app, signed.actor(), answers).await {
+        Ok(()) => see_other("/"),
+        Err(e) => match FormError::from(&e) {
+            Some(fe) => {
+                Page::new("welcome.html", "Welcome")
+                    .with("usages", USAGES)
+                    .with("form", &form)
+                    .with("error", fe.error)
+                    .with("errors", fe.errors)
+                    .status(e.status())
+                    .render(&app, &signed.session)
+                    .await
+            }
+            None => error_response(e),
+        },
+    }
+}

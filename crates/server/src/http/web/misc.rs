@@ -1,0 +1,209 @@
+//! Home, notifications, support and public profiles.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use postroom_core::api::{self, SupportCategory};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::pages::{error_response, flash, initial, local_avatar_url, see_other, FormError, Page};
+use super::session::{CsrfForm, SignedIn, WebSession};
+use crate::domain::{profile, support};
+use crate::error::Error;
+use crate::state::App;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/", get(home))
+        .route("/notifications", get(notifications))
+        .route("/notifications/read", axum::routing::post(mark_read))
+        .route("/support", get(support_page).post(send_support))
+        .route("/u/{username}", get(public_profile))
+        .route("/avatars/{id}", get(avatar))
+}
+
+#[derive(Deserialize)]
+struct FlashQuery {
+    flash: Option<String>,
+}
+
+async fn home(
+    State(app): State<App>,
+    session: WebSession,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    let Some(account) = session.active() else {
+        return Page::new("landing.html", "Welcome")
+            .render(&app, &session)
+            .await;
+    };
+    if let Ok(true) = profile::needs_onboarding(&app, &account.actor).await {
+        return see_other("/welcome");
+    }
+    Page::new("home.html", "Home")
+        .with("nav", "home")
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &session)
+        .await
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    before: Option<String>,
+    flash: Option<String>,
+}
+
+async fn notifications(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    match profile::notifications(&app, signed.actor(), q.before.as_deref(), Some(25)).await {
+        Ok(page) => {
+            Page::new("notifications.html", "Notifications")
+                .with("nav", "notifications")
+                .with("page", page)
+                .with("flash", flash(q.flash.as_deref()))
+                .render(&app, &signed.session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReadForm {
+    id: Option<String>,
+}
+
+async fn mark_read(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<ReadForm>,
+) -> Response {
+    let ids = form.id.map(|id| vec![id]);
+    match profile::mark_notifications_read(&app, signed.actor(), ids.as_deref()).await {
+        Ok(_) => see_other("/notifications?flash=read"),
+        Err(e) => error_response(e),
+    }
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct SupportForm {
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn support_view(app: &App, signed: &SignedIn, form: &SupportForm) -> Result<Page, Error> {
+    let list = support::list(app, signed.actor()).await?;
+    let requests: Vec<_> = list
+        .support_requests
+        .iter()
+        .map(|r| json!({ "subject": r.subject, "category_label": r.category.label(), "created_at": r.created_at, "status": r.status }))
+        .collect();
+    let categories: Vec<_> = SupportCategory::ALL
+        .iter()
+        .map(|c| json!({ "value": c.as_str(), "label": c.label() }))
+        .collect();
+    Ok(Page::new("support.html", "Support")
+        .with("nav", "support")
+        .with("requests", requests)
+        .with("categories", categories)
+        .with("form", form))
+}
+
+async fn support_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    match support_view(&app, &signed, &SupportForm::default()).await {
+        Ok(page) => {
+            page.with("flash", flash(q.flash.as_deref()))
+                .render(&app, &signed.session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+async fn send_support(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<SupportForm>,
+) -> Response {
+    let category = SupportCategory::parse(&form.category).unwrap_or(SupportCategory::Other);
+    let req = api::CreateSupportRequest {
+        category,
+        subject: form.subject.clone(),
+        // Browsers send a textarea's line breaks as CRLF.
+        body: form.body.replace("\r\n", "\n"),
+    };
+    match support::submit(&app, signed.actor(), &req).await {
+        Ok(_) => see_other("/support?flash=support_sent"),
+        Err(e) => match (
+            FormError::from(&e),
+            support_view(&app, &signed, &form).await,
+        ) {
+            (Some(fe), Ok(page)) => {
+                page.with("error", fe.error)
+                    .with("errors", fe.errors)
+                    .status(e.status())
+                    .render(&app, &signed.session)
+                    .await
+            }
+            _ => error_response(e),
+        },
+    }
+}
+
+async fn public_profile(
+    State(app): State<App>,
+    session: WebSession,
+    Path(username): Path<String>,
+) -> Response {
+    match profile::public_profile(&app, &username).await {
+        Ok(p) => {
+            let name = p.display_name.clone().unwrap_or_else(|| p.username.clone());
+            let mut p = p;
+            p.avatar_url = p.avatar_url.map(|u| local_avatar_url(&app, &u));
+            Page::new("public_profile.html", name.clone())
+                .with("profile", &p)
+                .with("initial", initial(&name))
+                .render(&app, &session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+/// An avatar for the pages. The API's avatar URL only shows a private
+/// profile's picture to a request carrying its owner's token, which a page's
+/// `<img>` cannot send; here the browser's signed-in accounts count instead:
+/// public avatars for anyone, a private one where its owner is signed in.
+async fn avatar(State(app): State<App>, session: WebSession, Path(id): Path<String>) -> Response {
+    let accounts = session.accounts();
+    let viewer = accounts
+        .iter()
+        .find(|a| a.actor.user_id == id)
+        .or(accounts.first())
+        .map(|a| &a.actor);
+    match profile::avatar(&app, viewer, &id).await {
+        Ok((content_type, data)) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+            ],
+            data,
+        )
+            .into_response(),
+        Err(e) => error_response(e),
+    }
+}

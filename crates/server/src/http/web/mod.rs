@@ -1,0 +1,30 @@
+//! The web dashboard (C1): server-rendered pages for everything the account
+//! core offers. Pages call the same domain functions as the JSON API; forms
+//! work without JavaScript, and `assets/app.js` only enhances them.
+//!
+//! - `session`: the accounts signed in in this browser, CSRF.
+//! - `pages`: rendering, flash messages, error pages.
+//! - `auth`: sign-up, sign-in, switching accounts, recovery, mailed links, onboarding.
+//! - `settings`: profile, account, notifications, sessions, API keys.
+//! - `misc`: home, notifications, support, public profiles.
+
+mod assets;
+mod auth;
+mod misc;
+pub mod pages;
+pub mod session;
+mod settings;
+
+use axum::middleware;
+use axum::Router;
+
+use crate::state::App;
+
+pub fn router(app: App) -> Router<App> {
+    Router::new()
+        .merge(auth::router())
+        .merge(settings::router())
+        .merge(misc::router())
+        .layer(middleware::from_fn_with_state(app, session::middleware))
+        .merge(assets::router())
+}

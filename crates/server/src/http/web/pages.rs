@@ -1,0 +1,579 @@
+//! Rendering pages: the templates compiled into the binary, the context every
+//! page shares (who is signed in, the CSRF token, a flash message), and the
+//! error pages.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::{Environment, State, Value};
+use serde::Serialize;
+use serde_json::json;
+
+use super::session::WebSession;
+use crate::clock::{Millis, DAY, HOUR, MINUTE};
+use crate::domain::views;
+use crate::error::Error;
+use crate::state::App;
+use crate::store;
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => { &[$(($name, include_str!(concat!("templates/", $name)))),*] };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "macros.html",
+    "sign_up.html",
+    "check_email.html",
+    "sign_in.html",
+    "trouble.html",
+    "message.html",
+    "token_form.html",
+    "welcome.html",
+    "home.html",
+    "landing.html",
+    "error.html",
+    "settings_base.html",
+    "settings_profile.html",
+    "settings_account.html",
+    "settings_notifications.html",
+    "settings_sessions.html",
+    "settings_api_keys.html",
+    "notifications.html",
+    "support.html",
+    "public_profile.html",
+);
+
+const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .expect("page templates parse");
+        }
+        env.add_function("asset", |name: String| {
+            Value::from_safe_string(super::assets::url(&name))
+        });
+        env.add_function("avatar", avatar);
+        env.add_function("when", when);
+        env
+    })
+}
+
+/// An avatar image, or the initial of the name when there is none.
+fn avatar(user: Value, size: Option<String>) -> Value {
+    let class = match size.as_deref() {
+        Some(s) if !s.is_empty() => format!("avatar {s}"),
+        _ => "avatar".to_owned(),
+    };
+    let url = user
+        .get_attr("avatar_url")
+        .ok()
+        .filter(|v| !v.is_none() && !v.is_undefined());
+    let initial = user
+        .get_attr("initial")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let html = match url {
+        Some(url) => format!(
+            "<img class=\"{class}\" src=\"{}\" alt=\"\">",
+            escape(&url.to_string())
+        ),
+        None => format!(
+            "<span class=\"{class}\" aria-hidden=\"true\">{}</span>",
+            escape(&initial)
+        ),
+    };
+    Value::from_safe_string(html)
+}
+
+/// `<time>` with a relative text ("5 minutes ago") and the full UTC time on hover.
+fn when(state: &State, iso: String) -> Value {
+    let now: Millis = state
+        .lookup("now")
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(0);
+    let Ok(t) = time::OffsetDateTime::parse(&iso, &time::format_description::well_known::Rfc3339)
+    else {
+        return Value::from(iso);
+    };
+    let ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    let ago = now - ms;
+    let relative = match ago {
+        a if a < MINUTE => "just now".to_owned(),
+        a if a < HOUR => plural(a / MINUTE, "minute"),
+        a if a < DAY => plural(a / HOUR, "hour"),
+        a if a < 30 * DAY => plural(a / DAY, "day"),
+        _ => format!("on {}", iso.get(..10).unwrap_or(&iso)),
+    };
+    let full = format!("{} UTC", iso.get(..16).unwrap_or(&iso).replace('T', " "));
+    Value::from_safe_string(format!(
+        "<time datetime=\"{}\" title=\"{}\">{}</time>",
+        escape(&iso),
+        escape(&full),
+        escape(&relative)
+    ))
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit} ago")
+    } else {
+        format!("{n} {unit}s ago")
+    }
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Messages shown after a redirect, chosen by `?flash=<key>`.
+const FLASHES: &[(&str, &str, &str)] = &[
+    ("profile_saved", "ok", "Your profile was saved."),
+    ("avatar_saved", "ok", "Your new avatar is up."),
+    ("avatar_removed", "ok", "Your avatar was removed."),
+    ("username_changed", "ok", "Your username was changed."),
+    (
+        "email_change_sent",
+        "ok",
+        "Check your new address: we sent it a link. Your email changes when you open it.",
+    ),
+    (
+        "password_changed",
+        "ok",
+        "Your password was changed. Your other sessions were signed out.",
+    ),
+    (
+        "prefs_saved",
+        "ok",
+        "Your notification preferences were saved.",
+    ),
+    ("session_revoked", "ok", "That session was signed out."),
+    (
+        "sessions_revoked",
+        "ok",
+        "All your other sessions were signed out.",
+    ),
+    ("key_revoked", "ok", "The API key was revoked."),
+    (
+        "support_sent",
+        "ok",
+        "Your request was sent. We will answer by email.",
+    ),
+    ("signed_out", "info", "You were signed out."),
+    ("switched", "info", "You switched accounts."),
+    ("read", "ok", "Marked as read."),
+];
+
+pub fn flash(key: Option<&str>) -> Option<serde_json::Value> {
+    let key = key?;
+    FLASHES
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, kind, text)| json!({ "kind": kind, "text": text }))
+}
+
+/// A page to render: a template, its title, and its own context.
+pub struct Page {
+    template: &'static str,
+    title: String,
+    status: StatusCode,
+    ctx: serde_json::Value,
+}
+
+impl Page {
+    pub fn new(template: &'static str, title: impl Into<String>) -> Page {
+        Page {
+            template,
+            title: title.into(),
+            status: StatusCode::OK,
+            ctx: json!({}),
+        }
+    }
+
+    pub fn status(mut self, status: StatusCode) -> Page {
+        self.status = status;
+        self
+    }
+
+    /// Adds `key` to the template's context.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Page {
+        self.ctx[key] = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self
+    }
+
+    /// Renders with the signed-in account, its other accounts and the CSRF token.
+    pub async fn render(self, app: &App, session: &WebSession) -> Response {
+        match self.context(app, session).await {
+            Ok(ctx) => self.finish(ctx),
+            Err(e) => error_response(e),
+        }
+    }
+
+    async fn context(&self, app: &App, session: &WebSession) -> Result<serde_json::Value, Error> {
+        let mut ctx = self.ctx.clone();
+        let accounts = session.accounts();
+        if let Some(active) = accounts.first() {
+            let mut c = app.store.conn().await?;
+            let user = store::users::by_id(&mut c, &active.actor.user_id)
+                .await?
+                .ok_or(Error::NotFound { what: "user" })?;
+            let unread = store::events::unread_count(&mut c, &user.id).await?;
+            let mut me = person(app, &user);
+            me["email"] = json!(user.email);
+            me["unread"] = json!(unread);
+            me["verified"] = json!(user.email_verified_at.is_some());
+            me["public"] = json!(user.profile_public != 0);
+            ctx["me"] = me;
+            let mut others = Vec::new();
+            for other in accounts.iter().skip(1) {
+                if let Some(u) = store::users::by_id(&mut c, &other.actor.user_id).await? {
+                    others.push(person(app, &u));
+                }
+            }
+            ctx["others"] = json!(others);
+        }
+        ctx["csrf"] = json!(session.csrf_token());
+        ctx["now"] = json!(app.clock.now());
+        Ok(ctx)
+    }
+
+    fn finish(self, mut ctx: serde_json::Value) -> Response {
+        ctx["title"] = json!(self.title);
+        render_response(self.status, self.template, ctx)
+    }
+}
+
+fn person(app: &App, user: &store::users::UserRow) -> serde_json::Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "avatar_url": views::avatar_url(app, user).map(|u| local_avatar_url(app, &u)),
+        "initial": initial(user.display_name.as_deref().unwrap_or(&user.username)),
+    })
+}
+
+/// The pages' own URL for an avatar the API links as `{public_url}/api/v1/avatars/{id}?v=..`:
+/// the path of the `/avatars/{id}` page route, which knows this browser's
+/// accounts (see `misc::avatar`). Relative, so it also works when the server
+/// is reached under another name than `public_url`.
+pub fn local_avatar_url(app: &App, api_url: &str) -> String {
+    let path = api_url
+        .strip_prefix(&app.settings.link(""))
+        .unwrap_or(api_url);
+    match path.strip_prefix("/api/v1/avatars/") {
+        Some(rest) => format!("/avatars/{rest}"),
+        None => path.to_owned(),
+    }
+}
+
+pub fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default()
+}
+
+fn render_response(status: StatusCode, template: &str, ctx: serde_json::Value) -> Response {
+    let rendered = env()
+        .get_template(template)
+        .and_then(|t| t.render(Value::from_serialize(&ctx)));
+    let mut response = match rendered {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, template, "page template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A 303 to a local path.
+pub fn see_other(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+/// Only local paths are followed after signing in.
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.contains("://") =>
+        {
+            p.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// A page for an error status, in the dashboard's look.
+pub fn error_status(status: StatusCode) -> Response {
+    let (heading, text) = match status.as_u16() {
+        403 => (
+            "You can't do that",
+            "You don't have access to this page or action.",
+        ),
+        404 => (
+            "Page not found",
+            "There is nothing here. The link may be old or mistyped.",
+        ),
+        413 => (
+            "That was too large",
+            "What you sent is larger than this server accepts.",
+        ),
+        429 => (
+            "Slow down",
+            "There were too many attempts. Wait a few minutes and try again.",
+        ),
+        400 | 422 => (
+            "That did not work",
+            "The request could not be understood. Go back and try again.",
+        ),
+        _ => (
+            "Something went wrong",
+            "It was logged, and it is not your fault. Try again in a moment.",
+        ),
+    };
+    error_page(
+        status,
+        json!({ "title": heading, "status": status.as_u16(), "heading": heading, "text": text, "narrow": true }),
+    )
+}
+
+pub fn csrf_refused() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        json!({
+            "title": "This form has expired", "status": 403, "heading": "This form has expired",
+            "text": "It was opened too long ago or did not come from this site. Go back, reload the page and try again.",
+            "narrow": true,
+        }),
+    )
+}
+
+/// Marks a response as an error page, with the context it was rendered from.
+#[derive(Clone)]
+struct ErrorPage(serde_json::Value);
+
+/// Error pages are made where no session is at hand (extractors, rejections),
+/// so they render as if nobody were signed in; [`with_session`] renders them
+/// again with the signed-in account once the session middleware has one.
+fn error_page(status: StatusCode, ctx: serde_json::Value) -> Response {
+    let mut response = render_response(status, "error.html", ctx.clone());
+    response.extensions_mut().insert(ErrorPage(ctx));
+    response
+}
+
+/// An error page rendered again for the browser's signed-in account, so its
+/// header shows the account menu rather than "Sign in"; other responses as they are.
+pub async fn with_session(response: Response, app: &App, session: &WebSession) -> Response {
+    let Some(ErrorPage(ctx)) = response.extensions().get::<ErrorPage>().cloned() else {
+        return response;
+    };
+    if session.active().is_none() {
+        return response;
+    }
+    let page = Page {
+        template: "error.html",
+        title: ctx["title"].as_str().unwrap_or_default().to_owned(),
+        status: response.status(),
+        ctx,
+    };
+    let mut again = match page.context(app, session).await {
+        Ok(ctx) => page.finish(ctx),
+        Err(_) => return response,
+    };
+    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+        again
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
+    }
+    again
+}
+
+/// The page for an error a form cannot show next to its fields.
+pub fn error_response(e: Error) -> Response {
+    if let Error::Internal(cause) = &e {
+        tracing::error!(error = ?cause, "page failed");
+    }
+    let status = e.status();
+    let mut response = error_status(status);
+    if let Error::TooManyRequests {
+        retry_after_secs, ..
+    } = e
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs.max(1)),
+        );
+    }
+    response
+}
+
+/// How a form shows an error from the domain: a message, per-field
+/// messages, and whether to show the captcha.
+#[derive(Default, Serialize)]
+pub struct FormError {
+    pub error: Option<String>,
+    pub errors: BTreeMap<String, String>,
+    pub captcha: bool,
+}
+
+impl FormError {
+    /// None for errors that are not about the form (they get an error page).
+    pub fn from(e: &Error) -> Option<FormError> {
+        let body = e.body().error;
+        match e {
+            Error::Invalid { fields, .. } => Some(FormError {
+                error: Some(if fields.is_empty() {
+                    capitalise(&body.message)
+                } else {
+                    "Please fix the fields below.".into()
+                }),
+                errors: fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), capitalise(v)))
+                    .collect(),
+                captcha: false,
+            }),
+            Error::Conflict { .. }
+            | Error::BadRequest { .. }
+            | Error::Unauthenticated { .. }
+            | Error::TooManyRequests { .. } => {
+                let errors = body
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), capitalise(v)))
+                    .collect();
+                let mut fe = FormError {
+                    error: Some(capitalise(&body.message)),
+                    errors,
+                    captcha: false,
+                };
+                if !fe.errors.is_empty() {
+                    fe.error = Some("Please fix the fields below.".into());
+                }
+                Some(fe)
+            }
+            Error::Forbidden { code, .. } if code.starts_with("captcha") => Some(FormError {
+                error: Some(
+                    "Please complete the check that you are not a robot, then send the form again."
+                        .into(),
+                ),
+                errors: BTreeMap::new(),
+                captcha: true,
+            }),
+            Error::TooLarge { .. } | Error::UnsupportedMedia { .. } => Some(FormError {
+                error: Some(capitalise(&body.message)),
+                errors: BTreeMap::new(),
+                captcha: false,
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn status(e: &Error) -> StatusCode {
+        e.status()
+    }
+}
+
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Content-Security-Policy allows no inline style or script: a
+    /// `style` attribute or an inline handler would be blocked in the browser.
+    #[test]
+    fn templates_need_nothing_the_csp_blocks() {
+        for (name, source) in TEMPLATES {
+            for banned in [
+                " style=",
+                "<style",
+                "<script>",
+                " onclick=",
+                " onsubmit=",
+                "javascript:",
+            ] {
+                assert!(!source.contains(banned), "{name} uses {banned:?}");
+            }
+        }
+    }
+
+    /// Every template renders, signed in and not, so a typo in one shows up here.
+    #[test]
+    fn every_template_renders() {
+        let me = json!({
+            "id": "u1", "username": "ada", "display_name": "Ada", "email": "ada@example.com", "avatar_url": null,
+            "initial": "A", "unread": 2, "verified": false, "public": true,
+        });
+        let when = "2026-01-01T00:00:00Z";
+        let ctx = json!({
+            "title": "T", "csrf": "c", "now": 1_767_225_900_000i64, "me": me, "others": [me],
+            "form": {}, "errors": {"email": "bad"}, "error": "oops", "captcha": true, "flash": {"kind": "ok", "text": "done"},
+            "sessions": [{"id": "s", "device": "Firefox on Linux", "ip": "127.0.0.1", "created_at": when, "last_active_at": when, "current": true, "keep_signed_in": true}],
+            "keys": [{"id": "k", "name": "laptop", "prefix": "prk_abcdef", "scopes": ["read"], "created_at": when, "last_used_at": null}],
+            "created": {"key": "prk_secret"},
+            "page": {"notifications": [{"id": "n", "message": "m", "created_at": when, "read": false}], "unread_count": 1, "next_cursor": "n"},
+            "requests": [{"subject": "s", "category_label": "Bug", "created_at": when, "status": "open"}],
+            "categories": [{"value": "bug", "label": "Bug"}], "topics": [{"key": "security", "label": "Security", "hint": "h", "email": true, "in_app": false}],
+            "usages": ["Learning"], "profile": {"username": "ada", "display_name": "Ada", "bio": "b", "links": ["https://a.example"], "avatar_url": null},
+            "paragraphs": ["p"], "action": {"href": "/", "label": "Home"}, "heading": "H", "text": "t", "status": 404, "which": "password",
+            "token": "t", "password": true, "section": "profile", "section_error": "profile", "email": "ada@example.com",
+        });
+        for (name, _) in TEMPLATES {
+            if *name == "macros.html" {
+                continue;
+            }
+            for signed_in in [true, false] {
+                let mut ctx = ctx.clone();
+                if !signed_in {
+                    ctx["me"] = serde_json::Value::Null;
+                }
+                let html = env()
+                    .get_template(name)
+                    .unwrap()
+                    .render(Value::from_serialize(&ctx));
+                assert!(html.is_ok(), "{name}: {:?}", html.err());
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Who is signed in in this browser, and CSRF protection for its forms.
+//!
+//! One browser can hold several accounts at once (A6): the accounts cookie
+//! lists their session tokens, the active one first. Every page request
+//! checks each token (a revoked or expired session drops out of the list at
+//! once) and the [`WebSession`] handle lets a handler add, switch or remove
+//! accounts; the middleware writes the cookie back when it changed.
+//!
+//! CSRF: a random value in its own cookie; forms carry an HMAC of it, which
+//! [`CsrfForm`] checks. Cookies are HttpOnly and SameSite=Lax, and Secure with
+//! the `__Host-` prefix when the server is reached over HTTPS.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::domain::sessions::{self, Actor};
+use crate::domain::tokens;
+use crate::state::App;
+
+/// At most this many accounts are signed in in one browser.
+pub const MAX_ACCOUNTS: usize = 5;
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub token: String,
+    pub keep: bool,
+    pub actor: Actor,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    accounts: Vec<Account>,
+    dirty: bool,
+}
+
+/// The accounts signed in in this browser; the first is the one acting.
+#[derive(Clone)]
+pub struct WebSession {
+    state: Arc<Mutex<State>>,
+    csrf_token: String,
+}
+
+impl WebSession {
+    pub fn accounts(&self) -> Vec<Account> {
+        self.state.lock().expect("session lock").accounts.clone()
+    }
+
+    pub fn active(&self) -> Option<Account> {
+        self.state
+            .lock()
+            .expect("session lock")
+            .accounts
+            .first()
+            .cloned()
+    }
+
+    /// The token forms must carry.
+    pub fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    /// Makes a newly signed-in account the active one.
+    pub fn add(&self, token: String, keep: bool, actor: Actor) {
+        let mut s = self.state.lock().expect("session lock");
+        s.accounts.retain(|a| a.actor.user_id != actor.user_id);
+        s.accounts.insert(0, Account { token, keep, actor });
+        s.accounts.truncate(MAX_ACCOUNTS);
+        s.dirty = true;
+    }
+
+    /// Makes the account of `user_id` the active one; false if it is not signed in here.
+    pub fn switch(&self, user_id: &str) -> bool {
+        let mut s = self.state.lock().expect("session lock");
+        let Some(i) = s.accounts.iter().position(|a| a.actor.user_id == user_id) else {
+            return false;
+        };
+        let a = s.accounts.remove(i);
+        s.accounts.insert(0, a);
+        s.dirty = true;
+        true
+    }
+
+    /// Forgets the account of `user_id` in this browser and returns it.
+    pub fn remove(&self, user_id: &str) -> Option<Account> {
+        let mut s = self.state.lock().expect("session lock");
+        let i = s.accounts.iter().position(|a| a.actor.user_id == user_id)?;
+        s.dirty = true;
+        Some(s.accounts.remove(i))
+    }
+}
+
+fn cookie_name(app: &App, base: &str) -> String {
+    if secure(app) {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+fn secure(app: &App) -> bool {
+    app.settings.public_url.scheme() == "https"
+}
+
+fn build_cookie(app: &App, base: &str, value: String, persistent: bool) -> Cookie<'static> {
+    let mut c = Cookie::build((cookie_name(app, base), value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure(app));
+    if persistent {
+        c = c.max_age(cookie::time::Duration::days(30));
+    }
+    c.build()
+}
+
+fn csrf_for(app: &App, secret: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&app.csrf_key).expect("HMAC takes any key length");
+    mac.update(secret.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+const ACCOUNTS: &str = "postroom_accounts";
+const CSRF: &str = "postroom_csrf";
+
+/// Resolves the signed-in accounts before a page handler runs, and writes
+/// the cookies back after it when they changed.
+pub async fn middleware(
+    axum::extract::State(app): axum::extract::State<App>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let mut accounts_cookie = None;
+    let mut csrf_cookie = None;
+    for value in req.headers().get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for c in Cookie::split_parse(value).flatten() {
+            if c.name() == cookie_name(&app, ACCOUNTS) {
+                accounts_cookie = Some(c.value().to_owned());
+            } else if c.name() == cookie_name(&app, CSRF) {
+                csrf_cookie = Some(c.value().to_owned());
+            }
+        }
+    }
+    let mut state = State::default();
+    for entry in accounts_cookie
+        .as_deref()
+        .unwrap_or_default()
+        .split('.')
+        .filter(|e| !e.is_empty())
+        .take(MAX_ACCOUNTS)
+    {
+        let (keep, token) = match entry.split_at_checked(1) {
+            Some(("k", t)) => (true, t),
+            Some(("s", t)) => (false, t),
+            _ => {
+                state.dirty = true;
+                continue;
+            }
+        };
+        match sessions::authenticate(&app, token).await {
+            Ok(actor)
+                if !state
+                    .accounts
+                    .iter()
+                    .any(|a| a.actor.user_id == actor.user_id) =>
+            {
+                state.accounts.push(Account {
+                    token: token.to_owned(),
+                    keep,
+                    actor,
+                })
+            }
+            // Revoked, expired or a duplicate: forget it.
+            _ => state.dirty = true,
+        }
+    }
+    let new_csrf = match &csrf_cookie {
+        Some(v) if tokens::well_formed(v, "") => None,
+        _ => Some(tokens::random_token(32)),
+    };
+    let csrf_secret = new_csrf.clone().or(csrf_cookie).unwrap_or_default();
+    let session = WebSession {
+        state: Arc::new(Mutex::new(state)),
+        csrf_token: csrf_for(&app, &csrf_secret),
+    };
+    req.extensions_mut().insert(session.clone());
+    let response = next.run(req).await;
+    let mut response = super::pages::with_session(response, &app, &session).await;
+
+    let state = session.state.lock().expect("session lock");
+    let headers = response.headers_mut();
+    if state.dirty {
+        let value: Vec<String> = state
+            .accounts
+            .iter()
+            .map(|a| format!("{}{}", if a.keep { "k" } else { "s" }, a.token))
+            .collect();
+        let persistent = state.accounts.iter().any(|a| a.keep);
+        let mut c = build_cookie(&app, ACCOUNTS, value.join("."), persistent);
+        if state.accounts.is_empty() {
+            c.make_removal();
+        }
+        if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    if let Some(secret) = new_csrf {
+        if let Ok(v) = HeaderValue::from_str(&build_cookie(&app, CSRF, secret, false).to_string()) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WebSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<WebSession>()
+            .cloned()
+            .ok_or_else(|| {
+                super::pages::error_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+            })
+    }
+}
+
+/// Checks a submitted form's `csrf` field against the browser's CSRF cookie.
+pub fn check_csrf(session: &WebSession, submitted: Option<&str>) -> bool {
+    let expected = session.csrf_token.as_bytes();
+    submitted.is_some_and(|s| s.as_bytes().ct_eq(expected).into())
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    csrf: Option<String>,
+}
+
+/// A URL-encoded form whose CSRF token was checked. A form without a valid
+/// token is refused with a 403 page and nothing is done.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<App> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let session = req.extensions().get::<WebSession>().cloned();
+        let bytes = axum::body::Bytes::from_request(req, app)
+            .await
+            .map_err(|_| super::pages::error_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE))?;
+        let csrf: Option<CsrfField> = serde_urlencoded::from_bytes(&bytes).ok();
+        let ok = session
+            .as_ref()
+            .is_some_and(|s| check_csrf(s, csrf.and_then(|c| c.csrf).as_deref()));
+        if !ok {
+            return Err(super::pages::csrf_refused());
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CsrfForm)
+            .map_err(|_| super::pages::error_status(axum::http::StatusCode::BAD_REQUEST))
+    }
+}
+
+/// A page that needs someone signed in: the active account and the
+/// session handle. Anyone else is sent to the sign-in page, and back after.
+pub struct SignedIn {
+    pub account: Account,
+    pub session: WebSession,
+}
+
+impl SignedIn {
+    pub fn actor(&self) -> &Actor {
+        &self.account.actor
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let session = WebSession::from_request_parts(parts, state).await?;
+        match session.active() {
+            Some(account) => Ok(SignedIn { account, session }),
+            None => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let target = format!(
+                    "/sign-in?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                Err(axum::response::Redirect::to(&target).into_response())
+            }
+        }
+    }
+}

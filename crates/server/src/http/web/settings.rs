@@ -1,0 +1,525 @@
+//! Settings pages: profile and avatar, account (username, email, password),
+//! notification preferences, active sessions and API keys.
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use postroom_core::api::{self, ApiKeyScope};
+use postroom_core::{NotificationPrefs, Topic};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::pages::{error_response, flash, see_other, FormError, Page};
+use super::session::{check_csrf, CsrfForm, SignedIn};
+use crate::domain::{accounts, api_keys, profile, sessions};
+use crate::error::Error;
+use crate::http::extract::read_upload;
+use crate::state::App;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route(
+            "/settings",
+            get(|| async { see_other("/settings/profile") }),
+        )
+        .route("/settings/profile", get(profile_page).post(save_profile))
+        .route(
+            "/settings/avatar",
+            post(upload_avatar).layer(DefaultBodyLimit::max(profile::MAX_AVATAR_BYTES + 64 * 1024)),
+        )
+        .route("/settings/avatar/delete", post(delete_avatar))
+        .route("/settings/account", get(account_page))
+        .route("/settings/account/username", post(change_username))
+        .route("/settings/account/email", post(change_email))
+        .route("/settings/account/password", post(change_password))
+        .route("/settings/notifications", get(prefs_page).post(save_prefs))
+        .route("/settings/sessions", get(sessions_page))
+        .route("/settings/sessions/revoke-others", post(revoke_others))
+        .route("/settings/sessions/{id}/revoke", post(revoke_session))
+        .route("/settings/api-keys", get(keys_page).post(create_key))
+        .route("/settings/api-keys/{id}/revoke", post(revoke_key))
+}
+
+#[derive(Deserialize)]
+struct FlashQuery {
+    flash: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct ProfileForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    bio: String,
+    #[serde(default)]
+    links: String,
+    #[serde(default)]
+    usage: String,
+    #[serde(default)]
+    profile_public: Option<String>,
+}
+
+fn settings(template: &'static str, section: &str, title: &str) -> Page {
+    Page::new(template, title.to_owned())
+        .with("nav", "settings")
+        .with("section", section)
+}
+
+async fn profile_form(app: &App, signed: &SignedIn) -> Result<ProfileForm, Error> {
+    let me = profile::me(app, signed.actor()).await?;
+    Ok(ProfileForm {
+        display_name: me.display_name.unwrap_or_default(),
+        bio: me.bio.unwrap_or_default(),
+        links: me.links.join("\n"),
+        usage: me.usage.unwrap_or_default(),
+        profile_public: me.profile_public.then(|| "on".to_owned()),
+    })
+}
+
+async fn profile_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    match profile_form(&app, &signed).await {
+        Ok(form) => {
+            settings("settings_profile.html", "profile", "Profile")
+                .with("form", form)
+                .with("flash", flash(q.flash.as_deref()))
+                .render(&app, &signed.session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+async fn save_profile(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<ProfileForm>,
+) -> Response {
+    let req = api::UpdateMeRequest {
+        display_name: Some(Some(form.display_name.clone())),
+        // Browsers send a textarea's line breaks as CRLF; a bio keeps plain
+        // newlines (and refuses a lone carriage return as a control character).
+        bio: Some(Some(form.bio.replace("\r\n", "\n"))),
+        links: Some(form.links.lines().map(str::to_owned).collect()),
+        usage: Some(Some(form.usage.clone())),
+        profile_public: Some(form.profile_public.is_some()),
+        ..Default::default()
+    };
+    match profile::update_me(&app, signed.actor(), &req).await {
+        Ok(_) => see_other("/settings/profile?flash=profile_saved"),
+        Err(e) => match FormError::from(&e) {
+            Some(fe) => {
+                settings("settings_profile.html", "profile", "Profile")
+                    .with("form", &form)
+                    .with("section_error", "profile")
+                    .with("error", fe.error)
+                    .with("errors", fe.errors)
+                    .status(e.status())
+                    .render(&app, &signed.session)
+                    .await
+            }
+            None => error_response(e),
+        },
+    }
+}
+
+/// The avatar form is multipart, so its CSRF field is read here.
+async fn upload_avatar(State(app): State<App>, signed: SignedIn, request: Request) -> Response {
+    let too_large = || Error::TooLarge {
+        message: "the image must be at most 2 MB".into(),
+    };
+    let (parts, bytes) = match read_upload(request, profile::MAX_AVATAR_BYTES + 64 * 1024).await {
+        Ok(read) => read,
+        Err(Error::TooLarge { .. }) => return avatar_error(&app, &signed, too_large()).await,
+        Err(e) => return error_response(e),
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let Ok(mut form) = Multipart::from_request(request, &()).await else {
+        return super::pages::error_status(StatusCode::BAD_REQUEST);
+    };
+    let mut csrf = None;
+    let mut image = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("csrf") => csrf = field.text().await.ok(),
+                Some("avatar") => match field.bytes().await {
+                    Ok(b) => image = Some(b.to_vec()),
+                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        return avatar_error(
+                            &app,
+                            &signed,
+                            Error::TooLarge {
+                                message: "the image must be at most 2 MB".into(),
+                            },
+                        )
+                        .await
+                    }
+                    Err(_) => return super::pages::error_status(StatusCode::BAD_REQUEST),
+                },
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return avatar_error(
+                    &app,
+                    &signed,
+                    Error::TooLarge {
+                        message: "the image must be at most 2 MB".into(),
+                    },
+                )
+                .await
+            }
+            Err(_) => return super::pages::error_status(StatusCode::BAD_REQUEST),
+        }
+    }
+    if !check_csrf(&signed.session, csrf.as_deref()) {
+        return super::pages::csrf_refused();
+    }
+    let Some(image) = image.filter(|i| !i.is_empty()) else {
+        return avatar_error(
+            &app,
+            &signed,
+            Error::field("avatar", "validation_failed", "choose an image to upload"),
+        )
+        .await;
+    };
+    match profile::set_avatar(&app, signed.actor(), image).await {
+        Ok(_) => see_other("/settings/profile?flash=avatar_saved"),
+        Err(e) => avatar_error(&app, &signed, e).await,
+    }
+}
+
+async fn avatar_error(app: &App, signed: &SignedIn, e: Error) -> Response {
+    let Some(fe) = FormError::from(&e) else {
+        return error_response(e);
+    };
+    let message = fe
+        .errors
+        .values()
+        .next()
+        .cloned()
+        .or(fe.error)
+        .map(|m| super::pages::capitalise(&m));
+    match profile_form(app, signed).await {
+        Ok(form) => {
+            settings("settings_profile.html", "profile", "Profile")
+                .with("form", form)
+                .with("section_error", "avatar")
+                .with("error", message)
+                .status(e.status())
+                .render(app, &signed.session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Nothing {}
+
+async fn delete_avatar(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> Response {
+    match profile::delete_avatar(&app, signed.actor()).await {
+        Ok(()) | Err(Error::NotFound { .. }) => see_other("/settings/profile?flash=avatar_removed"),
+        Err(e) => error_response(e),
+    }
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct AccountForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    new_email: String,
+    #[serde(default, skip_serializing)]
+    password: String,
+    #[serde(default, skip_serializing)]
+    current_password: String,
+    #[serde(default, skip_serializing)]
+    new_password: String,
+}
+
+fn account(form: &AccountForm) -> Page {
+    settings("settings_account.html", "account", "Account").with("form", form)
+}
+
+async fn account_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    account(&AccountForm::default())
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await
+}
+
+async fn account_error(
+    app: &App,
+    signed: &SignedIn,
+    form: &AccountForm,
+    section: &str,
+    e: Error,
+) -> Response {
+    match FormError::from(&e) {
+        Some(fe) => {
+            account(form)
+                .with("section_error", section)
+                .with("error", fe.error)
+                .with("errors", fe.errors)
+                .status(e.status())
+                .render(app, &signed.session)
+                .await
+        }
+        None => error_response(e),
+    }
+}
+
+async fn change_username(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Response {
+    let req = api::UpdateMeRequest {
+        username: Some(form.username.clone()),
+        ..Default::default()
+    };
+    match profile::update_me(&app, signed.actor(), &req).await {
+        Ok(_) => see_other("/settings/account?flash=username_changed"),
+        Err(e) => account_error(&app, &signed, &form, "username", e).await,
+    }
+}
+
+async fn change_email(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Response {
+    let req = api::ChangeEmailRequest {
+        new_email: form.new_email.clone(),
+        password: form.password.clone(),
+    };
+    match accounts::request_email_change(&app, signed.actor(), &req).await {
+        Ok(_) => see_other("/settings/account?flash=email_change_sent"),
+        Err(e) => account_error(&app, &signed, &form, "email", e).await,
+    }
+}
+
+async fn change_password(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Response {
+    let req = api::ChangePasswordRequest {
+        current_password: form.current_password.clone(),
+        new_password: form.new_password.clone(),
+    };
+    match accounts::change_password(&app, signed.actor(), &req).await {
+        Ok(()) => see_other("/settings/account?flash=password_changed"),
+        Err(e) => account_error(&app, &signed, &form, "password", e).await,
+    }
+}
+
+const TOPICS: &[(Topic, &str, &str, &str)] = &[
+    (
+        Topic::Security,
+        "security",
+        "Security",
+        "New sign-ins, password and email changes.",
+    ),
+    (
+        Topic::Usage,
+        "usage",
+        "Usage",
+        "Limits and usage of your plan.",
+    ),
+    (
+        Topic::Monitors,
+        "monitors",
+        "Monitors",
+        "Results of scheduled runs.",
+    ),
+    (
+        Topic::Comments,
+        "comments",
+        "Comments",
+        "Comments and mentions on your collections.",
+    ),
+];
+
+async fn prefs_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    match profile::notification_prefs(&app, signed.actor()).await {
+        Ok(prefs) => {
+            let topics: Vec<_> = TOPICS
+                .iter()
+                .map(|(t, key, label, hint)| {
+                    json!({ "key": key, "label": label, "hint": hint, "email": prefs.email.wants(*t), "in_app": prefs.in_app.wants(*t) })
+                })
+                .collect();
+            settings(
+                "settings_notifications.html",
+                "notifications",
+                "Notifications",
+            )
+            .with("topics", topics)
+            .with("flash", flash(q.flash.as_deref()))
+            .render(&app, &signed.session)
+            .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+async fn save_prefs(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
+) -> Response {
+    let on = |name: &str| form.contains_key(name);
+    let mut prefs = NotificationPrefs::default();
+    prefs.email.security = on("email_security");
+    prefs.email.usage = on("email_usage");
+    prefs.email.monitors = on("email_monitors");
+    prefs.email.comments = on("email_comments");
+    prefs.in_app.security = on("in_app_security");
+    prefs.in_app.usage = on("in_app_usage");
+    prefs.in_app.monitors = on("in_app_monitors");
+    prefs.in_app.comments = on("in_app_comments");
+    match profile::set_notification_prefs(&app, signed.actor(), &prefs).await {
+        Ok(_) => see_other("/settings/notifications?flash=prefs_saved"),
+        Err(e) => error_response(e),
+    }
+}
+
+async fn sessions_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    match sessions::list(&app, signed.actor()).await {
+        Ok(list) => {
+            settings("settings_sessions.html", "sessions", "Active sessions")
+                .with("sessions", list.sessions)
+                .with("flash", flash(q.flash.as_deref()))
+                .render(&app, &signed.session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+async fn revoke_session(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> Response {
+    match sessions::revoke(&app, signed.actor(), &id).await {
+        Ok(()) => see_other("/settings/sessions?flash=session_revoked"),
+        Err(e) => error_response(e),
+    }
+}
+
+async fn revoke_others(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> Response {
+    match sessions::revoke_others(&app, signed.actor()).await {
+        Ok(_) => see_other("/settings/sessions?flash=sessions_revoked"),
+        Err(e) => error_response(e),
+    }
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct KeyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    read_only: Option<String>,
+}
+
+async fn keys(app: &App, signed: &SignedIn, form: &KeyForm) -> Result<Page, Error> {
+    let list = api_keys::list(app, signed.actor()).await?;
+    Ok(settings("settings_api_keys.html", "api-keys", "API keys")
+        .with("keys", list.api_keys)
+        .with("form", form))
+}
+
+async fn keys_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    match keys(&app, &signed, &KeyForm::default()).await {
+        Ok(page) => {
+            page.with("flash", flash(q.flash.as_deref()))
+                .render(&app, &signed.session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+/// Creates a key and shows it once, on this response only.
+async fn create_key(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<KeyForm>,
+) -> Response {
+    let scopes = if form.read_only.is_some() {
+        vec![ApiKeyScope::Read]
+    } else {
+        vec![ApiKeyScope::Read, ApiKeyScope::Write]
+    };
+    let req = api::CreateApiKeyRequest {
+        name: form.name.clone(),
+        scopes: Some(scopes),
+    };
+    match api_keys::create(&app, signed.actor(), &req).await {
+        Ok(created) => match keys(&app, &signed, &KeyForm::default()).await {
+            Ok(page) => {
+                page.with("created", created)
+                    .status(StatusCode::CREATED)
+                    .render(&app, &signed.session)
+                    .await
+            }
+            Err(e) => error_response(e),
+        },
+        Err(e) => match (FormError::from(&e), keys(&app, &signed, &form).await) {
+            (Some(fe), Ok(page)) => {
+                page.with("error", fe.error)
+                    .with("errors", fe.errors)
+                    .status(e.status())
+                    .render(&app, &signed.session)
+                    .await
+            }
+            _ => error_response(e),
+        },
+    }
+}
+
+async fn revoke_key(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> Response {
+    match api_keys::revoke(&app, signed.actor(), &id).await {
+        Ok(()) => see_other("/settings/api-keys?flash=key_revoked"),
+        Err(e) => error_response(e),
+    }
+}

@@ -1,0 +1,354 @@
+//! Operations: the health check, request ids, Prometheus metrics, the
+//! OpenAPI document, JSON answers for unknown routes and wrong methods, and
+//! configuration validation.
+
+mod common;
+
+use common::{Db, TestApp, PASSWORD};
+use postroom_server::Config;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+on_both_databases!(
+    health_check_answers_ok,
+    every_response_carries_a_request_id,
+    metrics_count_requests_sign_ins_and_mails,
+);
+
+async fn health_check_answers_ok(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let r = t.get("/healthz", None).await;
+    r.assert(200, None);
+    assert_eq!(r.body, json!({ "status": "ok" }));
+    t.stop().await;
+}
+
+async fn every_response_carries_a_request_id(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let mut seen = Vec::new();
+    for r in [
+        t.get("/healthz", None).await,
+        t.get("/api/v1/captcha", None).await,
+        t.get("/api/v1/me", None).await,
+        t.post("/api/v1/sessions", None, json!({})).await,
+        t.get("/no/such/page", None).await,
+        t.request(Method::PUT, "/api/v1/sessions", None, None).await,
+        t.get("/api/openapi.json", None).await,
+    ] {
+        let id = r
+            .headers
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("no x-request-id on a {} answer", r.status))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!id.is_empty());
+        seen.push(id);
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "each request gets its own id");
+
+    // An id the caller (or a proxy in front) sends is kept and echoed.
+    for path in ["/healthz", "/api/v1/me", "/nowhere"] {
+        let r = t
+            .client
+            .get(t.url(path))
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers().get("x-request-id").unwrap(),
+            "trace-me-42",
+            "{path}"
+        );
+    }
+    t.stop().await;
+}
+
+async fn metrics_count_requests_sign_ins_and_mails(db: Db) {
+    let t = TestApp::spawn(db).await;
+    // `new_user` signs up (a mail goes out) and signs in.
+    let token = t.new_user("ada").await;
+    t.get("/api/v1/me", Some(&token)).await.assert(200, None);
+    t.post(
+        "/api/v1/sessions",
+        None,
+        json!({ "login": "ada", "password": "not the password" }),
+    )
+    .await
+    .assert(401, Some("invalid_credentials"));
+    t.sign_in("ada", PASSWORD, false).await;
+    t.mail_settled().await;
+
+    let r = t
+        .client
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(r.status(), 200);
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = r.text().await.unwrap();
+    for name in [
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "postroom_sign_ins_total",
+        "postroom_mails_total",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "/metrics has {name}:\n{text}"
+        );
+    }
+    // Requests are counted per matched route, not per raw path.
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total")
+            && l.contains(r#"route="/api/v1/sessions""#)
+            && l.contains(r#"status="201""#)),
+        "sign-ins are counted under their route:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("postroom_sign_ins_total") && l.contains(r#"result="ok""#)),
+        "successful sign-ins are counted:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("postroom_sign_ins_total") && l.contains(r#"result="failed""#)),
+        "failed sign-ins are counted:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("postroom_mails_total") && l.contains(r#"result="sent""#)),
+        "sent mails are counted:\n{text}"
+    );
+    t.stop().await;
+}
+
+/// Every operation the API offers, as (method, path) in the OpenAPI document.
+const OPERATIONS: &[(&str, &str)] = &[
+    ("post", "/api/v1/accounts"),
+    ("post", "/api/v1/accounts/verify-email"),
+    ("post", "/api/v1/accounts/verify-email/resend"),
+    ("post", "/api/v1/sessions"),
+    ("delete", "/api/v1/sessions/current"),
+    ("get", "/api/v1/me"),
+    ("patch", "/api/v1/me"),
+    ("get", "/api/v1/me/sessions"),
+    ("delete", "/api/v1/me/sessions/{id}"),
+    ("post", "/api/v1/me/sessions/revoke-others"),
+    ("post", "/api/v1/me/password"),
+    ("post", "/api/v1/password-resets"),
+    ("post", "/api/v1/password-resets/confirm"),
+    ("post", "/api/v1/username-reminders"),
+    ("post", "/api/v1/me/email"),
+    ("post", "/api/v1/me/email/confirm"),
+    ("get", "/api/v1/me/notification-preferences"),
+    ("put", "/api/v1/me/notification-preferences"),
+    ("get", "/api/v1/me/notifications"),
+    ("post", "/api/v1/me/notifications/read"),
+    ("get", "/api/v1/me/api-keys"),
+    ("post", "/api/v1/me/api-keys"),
+    ("delete", "/api/v1/me/api-keys/{id}"),
+    ("put", "/api/v1/me/avatar"),
+    ("delete", "/api/v1/me/avatar"),
+    ("get", "/api/v1/users/{username}"),
+    ("get", "/api/v1/avatars/{id}"),
+    ("get", "/api/v1/captcha"),
+    ("get", "/api/v1/me/support-requests"),
+    ("post", "/api/v1/me/support-requests"),
+];
+
+/// Operations that take no input and need no credentials, so no 4xx answer
+/// is possible to document: a fresh captcha challenge is always handed out.
+const CANNOT_FAIL: &[(&str, &str)] = &[("get", "/api/v1/captcha")];
+
+const HTTP_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_describes_every_route() {
+    let t = TestApp::spawn(Db::Sqlite).await;
+    let r = t.get("/api/openapi.json", None).await;
+    r.assert(200, None);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{:?}",
+        r.headers["content-type"]
+    );
+    let doc = r.body;
+    let version = doc["openapi"].as_str().expect("an openapi version");
+    assert!(version.starts_with("3.1"), "OpenAPI 3.1, got {version}");
+    assert!(doc["info"]["title"].is_string());
+    assert!(
+        doc["components"]["schemas"]["ErrorBody"].is_object(),
+        "ErrorBody is a component schema"
+    );
+
+    let paths = doc["paths"].as_object().expect("paths");
+    for (method, path) in OPERATIONS {
+        assert!(
+            paths
+                .get(*path)
+                .is_some_and(|p| p.get(*method).is_some_and(Value::is_object)),
+            "the document has {} {path}; it has: {:?}",
+            method.to_uppercase(),
+            paths
+                .iter()
+                .map(|(p, item)| (
+                    p,
+                    item.as_object()
+                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                ))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    let mut operations = 0;
+    for (path, item) in paths {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            if !HTTP_METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let name = format!("{} {path}", method.to_uppercase());
+            let documents_error_body = op["responses"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name} has responses"))
+                .iter()
+                .filter(|(status, _)| status.starts_with('4'))
+                .any(|(_, resp)| {
+                    resp["content"]["application/json"]["schema"]["$ref"]
+                        .as_str()
+                        .is_some_and(|s| s.ends_with("/ErrorBody"))
+                });
+            let exempt = CANNOT_FAIL.iter().any(|(m, p)| m == method && p == path);
+            assert!(
+                documents_error_body || exempt,
+                "{name} documents a 4xx answer with an ErrorBody: {op}"
+            );
+            if let Some(json_body) = op["requestBody"]["content"].get("application/json") {
+                let schema = &json_body["schema"];
+                assert!(
+                    schema.is_object() && !schema.as_object().unwrap().is_empty(),
+                    "{name} has a schema for its JSON body: {op}"
+                );
+                if let Some(reference) = schema["$ref"].as_str() {
+                    let component = reference.trim_start_matches("#/components/schemas/");
+                    assert!(
+                        doc["components"]["schemas"][component].is_object(),
+                        "{name}: {reference} exists"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        operations >= OPERATIONS.len(),
+        "{operations} operations under /api/v1"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_wrong_methods_answer_json() {
+    let t = TestApp::spawn(Db::Sqlite).await;
+    // Under /api/ the answer is a JSON error; elsewhere a page for people.
+    t.get("/no/such/page", None).await.assert(404, None);
+    for path in [
+        "/api/v1/nothing-here",
+        "/api/v1/me/nothing-here",
+        "/api/v2/accounts",
+    ] {
+        let r = t.get(path, None).await;
+        r.assert(404, Some("not_found"));
+        assert!(r.body["error"]["message"].is_string(), "{}", r.body);
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+    }
+    for (method, path, allowed) in [
+        (Method::PUT, "/api/v1/sessions", "POST"),
+        (Method::GET, "/api/v1/accounts", "POST"),
+        (Method::DELETE, "/api/v1/me/password", "POST"),
+        (Method::POST, "/healthz", "GET,HEAD"),
+    ] {
+        let r = t.request(method.clone(), path, None, None).await;
+        r.assert(405, Some("method_not_allowed"));
+        assert_eq!(
+            r.headers.get("allow").map(|v| v.to_str().unwrap()),
+            Some(allowed),
+            "{method} {path} says which methods are allowed"
+        );
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{method} {path}"
+        );
+    }
+    t.stop().await;
+}
+
+#[test]
+fn bad_configuration_names_the_field_and_hides_secrets() {
+    Config::defaults()
+        .validate()
+        .expect("the defaults are valid");
+
+    let mut c = Config::defaults();
+    c.listen = "nowhere".into();
+    let err = c.validate().unwrap_err().to_string();
+    assert!(err.contains("listen"), "{err}");
+
+    let secret = "s3cret-hunter2";
+    for smtp in [
+        format!("http://user:{secret}@x"),
+        format!("user:{secret} not a url"),
+    ] {
+        let mut c = Config::defaults();
+        c.smtp_url = Some(smtp.clone().into());
+        assert!(
+            !format!("{c:?}").contains(secret),
+            "Debug hides the SMTP URL"
+        );
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("smtp_url"), "{err}");
+        assert!(!err.contains(secret), "the secret leaks: {err}");
+    }
+
+    let mut c = Config::defaults();
+    c.database_url = Some(format!("mysql://root:{secret}@db/postroom").into());
+    let err = c.validate().unwrap_err().to_string();
+    assert!(err.contains("database_url"), "{err}");
+    assert!(!err.contains(secret), "the secret leaks: {err}");
+
+    let mut c = Config::defaults();
+    c.secret_key = Some(secret.to_owned().into());
+    let err = c.validate().unwrap_err().to_string();
+    assert!(err.contains("secret_key"), "{err}");
+    assert!(!err.contains(secret), "the secret leaks: {err}");
+
+    // A valid SMTP URL with a password stays out of the redacted view.
+    let mut c = Config::defaults();
+    c.smtp_url = Some(format!("smtp://user:{secret}@mail.example.com:587").into());
+    let settings = c.validate().expect("a valid smtp URL");
+    assert!(!settings.redacted().contains(secret));
+    assert!(!format!("{settings:?}").contains(secret));
+}
