@@ -195,9 +195,22 @@ impl Browser {
             .connect(&driver.url)
             .await
             .expect("a ChromeDriver session");
-        c.set_window_size(WIDTH, HEIGHT)
+        // Pages are seen, and screenshot, in a WIDTH x HEIGHT viewport.
+        let viewport = c
+            .execute("return [window.innerWidth, window.innerHeight]", vec![])
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_value::<(u32, u32)>(v).ok());
+        if viewport != Some((WIDTH, HEIGHT)) {
+            let (outer_w, outer_h) = c.get_window_size().await.expect("the window size");
+            let (inner_w, inner_h) = viewport.unwrap_or((outer_w as u32, outer_h as u32));
+            c.set_window_size(
+                WIDTH + outer_w as u32 - inner_w,
+                HEIGHT + outer_h as u32 - inner_h,
+            )
             .await
             .expect("set the window size");
+        }
         Browser {
             c,
             base: base.to_owned(),
@@ -237,9 +250,20 @@ impl Browser {
     /// No Content-Security-Policy violation or uncaught script error was
     /// logged since the last check.
     async fn assert_clean_console(&self) {
+        let bad = self.console_problems().await;
+        assert!(
+            bad.is_empty(),
+            "the browser console reports problems on {}:\n{}",
+            self.path().await,
+            bad.join("\n")
+        );
+    }
+
+    /// Content-Security-Policy violations and uncaught script errors logged
+    /// since the last check.
+    async fn console_problems(&self) -> Vec<String> {
         let log = self.c.issue_cmd(BrowserLog).await.expect("the browser log");
-        let bad: Vec<&str> = log
-            .as_array()
+        log.as_array()
             .into_iter()
             .flatten()
             .filter_map(|e| e["message"].as_str())
@@ -248,13 +272,8 @@ impl Browser {
                     || m.contains("Content-Security-Policy")
                     || m.contains("Uncaught")
             })
-            .collect();
-        assert!(
-            bad.is_empty(),
-            "the browser console reports problems on {}:\n{}",
-            self.path().await,
-            bad.join("\n")
-        );
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The current path and query.
@@ -701,7 +720,11 @@ where
     std::fs::create_dir_all(&dir).expect("create target/screenshots");
     let others = web.others.lock().unwrap().clone();
     let browsers = std::iter::once(web.b.clone()).chain(others);
+    let mut console = Vec::new();
     for (i, b) in browsers.enumerate() {
+        if outcome.is_ok() {
+            console.extend(b.console_problems().await);
+        }
         let file = if i == 0 {
             format!("{name}.png")
         } else {
@@ -718,6 +741,11 @@ where
         }
         panic!("the test was cancelled: {e}");
     }
+    assert!(
+        console.is_empty(),
+        "the browser console reports problems on the last pages:\n{}",
+        console.join("\n")
+    );
 }
 
 /// A small PNG of a colour gradient, as an avatar to upload.
@@ -1298,119 +1326,5 @@ async fn forms_without_the_csrf_token_are_refused() {
         // Back to the refusal, for the screenshot.
         post(None).await;
     })
-    .await;
-}
-
-// TEMPORARY: a tour of every page for the visual review.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_tour() {
-    run(
-        "zz_tour",
-        |c| c.support_email = Some("help@example.com".into()),
-        |w| async move {
-            let b = &w.b;
-            let dir = screenshot_dir().join("tour");
-            std::fs::create_dir_all(&dir).unwrap();
-            let snap = |name: &'static str| {
-                let dir = dir.clone();
-                async move {
-                    std::fs::write(
-                        dir.join(format!("{name}.png")),
-                        b.screenshot().await.unwrap(),
-                    )
-                    .unwrap();
-                }
-            };
-            b.goto("/").await;
-            snap("01_landing").await;
-            b.goto("/sign-up").await;
-            snap("02_sign_up").await;
-            b.fill("Email", "not-an-email").await;
-            b.fill("Username", "a").await;
-            b.fill("Password", "short").await;
-            b.press("Create account").await;
-            snap("03_sign_up_errors").await;
-            b.goto("/check-email?email=ada%40example.com").await;
-            snap("04_check_email").await;
-            b.goto("/verify-email?token=abc").await;
-            snap("05_verify").await;
-            b.press("Confirm my email").await;
-            snap("06_verify_failed").await;
-            b.goto("/trouble").await;
-            snap("07_trouble").await;
-            b.goto("/reset-password?token=abc").await;
-            snap("08_reset").await;
-            b.goto("/sign-in").await;
-            b.fill("Email or username", "ada").await;
-            b.fill("Password", "nope nope").await;
-            b.press("Sign in").await;
-            snap("09_sign_in_error").await;
-            let r = w.t.sign_up("ada@example.com", "ada").await;
-            r.assert(201, None);
-            w.account("grace", "Grace Hopper").await;
-            b.sign_in("ada", PASSWORD, false).await;
-            snap("10_welcome").await;
-            b.press("Skip for now").await;
-            snap("11_home_unverified").await;
-            b.goto("/settings/profile").await;
-            snap("12_settings_profile").await;
-            b.goto("/settings/account").await;
-            snap("13_settings_account").await;
-            b.press("Change username").await;
-            b.goto("/settings/account").await;
-            b.fill("Username", "x").await;
-            b.press("Change username").await;
-            snap("14_account_error").await;
-            b.goto("/settings/notifications").await;
-            snap("15_notifications_prefs").await;
-            b.goto("/settings/sessions").await;
-            snap("16_sessions").await;
-            b.goto("/settings/api-keys").await;
-            b.fill("Name", "laptop").await;
-            b.press("Create key").await;
-            snap("17_api_key_created").await;
-            b.goto("/settings/api-keys").await;
-            snap("18_api_keys").await;
-            b.goto("/notifications").await;
-            snap("19_notifications").await;
-            b.goto("/support").await;
-            b.press("Send request").await;
-            snap("20_support_error").await;
-            b.open_menu().await;
-            b.follow("Add a new account").await;
-            snap("21_add_account").await;
-            b.sign_in_here("grace", PASSWORD, false).await;
-            b.open_menu().await;
-            snap("22_menu_two_accounts").await;
-            b.goto("/nowhere").await;
-            snap("23_unknown_404").await;
-            b.goto("/u/ada").await;
-            snap("24_private_404").await;
-            b.c.set_window_size(390, 844).await.unwrap();
-            b.goto("/").await;
-            snap("25_mobile_home").await;
-            b.goto("/settings/profile").await;
-            snap("26_mobile_settings").await;
-            b.goto("/support").await;
-            snap("27_mobile_support").await;
-            b.open_menu().await;
-            snap("28_mobile_menu").await;
-            b.c.set_window_size(WIDTH, HEIGHT).await.unwrap();
-            let tmp = tempfile::tempdir().unwrap();
-            b.goto("/settings/profile").await;
-            b.field("Upload a new picture")
-                .await
-                .send_keys(&avatar_png(tmp.path()).display().to_string())
-                .await
-                .unwrap();
-            snap("29_avatar_preview").await;
-            b.press("Upload").await;
-            snap("30_avatar_uploaded").await;
-            b.goto("/").await;
-            b.open_menu().await;
-            snap("31_menu_with_avatars").await;
-            b.c.set_window_size(WIDTH, HEIGHT).await.unwrap();
-        },
-    )
     .await;
 }
