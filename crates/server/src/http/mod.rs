@@ -55,7 +55,6 @@ pub fn router(app: App) -> Router {
         )
         .merge(ops::router())
         .merge(web::router(app.clone()))
-        .fallback(fallback)
         .method_not_allowed_fallback(|| async {
             let body = postroom_core::api::ErrorBody {
                 error: postroom_core::api::ErrorDetail {
@@ -85,8 +84,9 @@ pub fn router(app: App) -> Router {
     )
 }
 
-/// Unknown paths: a JSON error under `/api/`, a page elsewhere.
-async fn fallback(uri: axum::http::Uri) -> Response {
+/// Unknown paths: a JSON error under `/api/`, a page elsewhere. It is the
+/// dashboard router's fallback, so the page shows who is signed in.
+pub(crate) async fn fallback(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
         axum::response::IntoResponse::into_response(Error::NotFound { what: "page" })
     } else {

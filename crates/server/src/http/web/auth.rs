@@ -53,6 +53,17 @@ struct SignUpForm {
     accept_terms: Option<String>,
     #[serde(default, skip_serializing)]
     captcha: Option<String>,
+    /// Where to go once signed in (an invite link), carried through.
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `?next=` for a link, when there is somewhere to come back to.
+fn next_query(next: Option<&str>, sep: char) -> String {
+    match local_path(next).as_str() {
+        "/" => String::new(),
+        p => format!("{sep}next={}", enc(p)),
+    }
 }
 
 fn sign_up_form(form: &SignUpForm, fe: FormError) -> Page {
@@ -63,13 +74,21 @@ fn sign_up_form(form: &SignUpForm, fe: FormError) -> Page {
         .with("errors", fe.errors)
 }
 
-async fn sign_up_page(State(app): State<App>, session: WebSession) -> Response {
+async fn sign_up_page(
+    State(app): State<App>,
+    session: WebSession,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let fe = FormError {
         captcha: always_captcha(&app),
         ..Default::default()
     };
     let captcha = fe.captcha;
-    sign_up_form(&SignUpForm::default(), fe)
+    let form = SignUpForm {
+        next: q.next.filter(|n| local_path(Some(n)) != "/"),
+        ..Default::default()
+    };
+    sign_up_form(&form, fe)
         .with("captcha", captcha)
         .render(&app, &session)
         .await
@@ -89,7 +108,11 @@ async fn sign_up(
         captcha: form.captcha.clone(),
     };
     match accounts::sign_up(&app, &req, &client).await {
-        Ok(user) => see_other(&format!("/check-email?email={}", enc(&user.email))),
+        Ok(user) => see_other(&format!(
+            "/check-email?email={}{}",
+            enc(&user.email),
+            next_query(form.next.as_deref(), '&')
+        )),
         Err(e) => match FormError::from(&e) {
             Some(fe) => {
                 let captcha = fe.captcha || always_captcha(&app);
@@ -112,6 +135,13 @@ fn enc(s: &str) -> String {
 struct EmailQuery {
     #[serde(default)]
     email: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
 }
 
 async fn check_email(
@@ -122,6 +152,7 @@ async fn check_email(
     Page::new("check_email.html", "Check your email")
         .with("narrow", true)
         .with("email", &q.email)
+        .with("next_query", next_query(q.next.as_deref(), '?'))
         .with("captcha", always_captcha(&app))
         .render(&app, &session)
         .await
@@ -340,7 +371,10 @@ async fn sign_in(
             };
             session.add(signed.token, keep, actor.clone());
             match profile::needs_onboarding(&app, &actor).await {
-                Ok(true) => see_other("/welcome"),
+                Ok(true) => see_other(&format!(
+                    "/welcome{}",
+                    next_query(form.next.as_deref(), '?')
+                )),
                 _ => see_other(&local_path(form.next.as_deref())),
             }
         }
@@ -587,12 +621,32 @@ struct WelcomeForm {
     usage: String,
     #[serde(default, skip_serializing)]
     action: String,
+    /// Where to go afterwards (an invite link), carried through.
+    #[serde(default)]
+    next: Option<String>,
 }
 
-async fn welcome_page(State(app): State<App>, signed: SignedIn) -> Response {
+/// Onboarding's team step (A3): the teams discovery lists to me.
+async fn welcome_teams(app: &App, signed: &SignedIn) -> Vec<api::DiscoverableTeam> {
+    crate::domain::teams::discoverable(app, signed.actor())
+        .await
+        .map(|l| l.teams)
+        .unwrap_or_default()
+}
+
+async fn welcome_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let form = WelcomeForm {
+        next: q.next.filter(|n| local_path(Some(n)) != "/"),
+        ..Default::default()
+    };
     Page::new("welcome.html", "Welcome")
         .with("usages", USAGES)
-        .with("form", WelcomeForm::default())
+        .with("discoverable", welcome_teams(&app, &signed).await)
+        .with("form", form)
         .render(&app, &signed.session)
         .await
 }
@@ -605,11 +659,12 @@ async fn welcome(
     let answers =
         (form.action != "skip").then_some((form.display_name.as_str(), form.usage.as_str()));
     match profile::complete_onboarding(&app, signed.actor(), answers).await {
-        Ok(()) => see_other("/"),
+        Ok(()) => see_other(&local_path(form.next.as_deref())),
         Err(e) => match FormError::from(&e) {
             Some(fe) => {
                 Page::new("welcome.html", "Welcome")
                     .with("usages", USAGES)
+                    .with("discoverable", welcome_teams(&app, &signed).await)
                     .with("form", &form)
                     .with("error", fe.error)
                     .with("errors", fe.errors)

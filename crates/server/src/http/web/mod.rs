@@ -7,6 +7,8 @@
 //! - `auth`: sign-up, sign-in, switching accounts, recovery, mailed links, onboarding.
 //! - `settings`: profile, account, notifications, sessions, API keys.
 //! - `misc`: home, notifications, support, public profiles.
+//! - `teams`: my teams, a team's members and invites, discovery, join
+//!   requests, the audit log, the invite landing page, "Join a team".
 
 mod assets;
 mod auth;
@@ -14,6 +16,7 @@ mod misc;
 pub mod pages;
 pub mod session;
 mod settings;
+mod teams;
 
 use axum::middleware;
 use axum::Router;
@@ -25,6 +28,8 @@ pub fn router(app: App) -> Router<App> {
         .merge(auth::router())
         .merge(settings::router())
         .merge(misc::router())
+        .merge(teams::router())
+        .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())
 }

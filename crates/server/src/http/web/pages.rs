@@ -44,6 +44,14 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "notifications.html",
     "support.html",
     "public_profile.html",
+    "team_base.html",
+    "team_list.html",
+    "team_home.html",
+    "team_discovery.html",
+    "team_requests.html",
+    "team_audit.html",
+    "team_join.html",
+    "team_invite.html",
 );
 
 const CSP: &str =
@@ -181,6 +189,51 @@ const FLASHES: &[(&str, &str, &str)] = &[
     ("signed_out", "info", "You were signed out."),
     ("switched", "info", "You switched accounts."),
     ("read", "ok", "Marked as read."),
+    (
+        "team_created",
+        "ok",
+        "Your team was created. Invite your teammates below.",
+    ),
+    ("team_renamed", "ok", "The team was renamed."),
+    ("invite_sent", "ok", "The invite was sent by email."),
+    (
+        "invite_link_created",
+        "ok",
+        "The invite link was created. Copy it and share it with the person you invite.",
+    ),
+    (
+        "invite_cancelled",
+        "ok",
+        "The invite was cancelled: its link no longer works.",
+    ),
+    ("role_changed", "ok", "The role was changed."),
+    (
+        "member_removed",
+        "ok",
+        "The member was removed and lost access at once.",
+    ),
+    ("left_team", "info", "You left the team."),
+    ("joined_team", "ok", "Welcome to the team!"),
+    (
+        "domain_added",
+        "ok",
+        "The domain was added. Create its DNS record, then verify it.",
+    ),
+    ("domain_verified", "ok", "The domain is verified."),
+    ("domain_removed", "ok", "The domain was removed."),
+    ("discovery_on", "ok", "Discovery is on."),
+    ("discovery_off", "ok", "Discovery is off."),
+    (
+        "join_requested",
+        "ok",
+        "Your request was sent. An admin of the team will decide.",
+    ),
+    (
+        "request_approved",
+        "ok",
+        "The request was approved: they are a member now.",
+    ),
+    ("request_declined", "info", "The request was declined."),
 ];
 
 pub fn flash(key: Option<&str>) -> Option<serde_json::Value> {
@@ -559,6 +612,63 @@ mod tests {
             "paragraphs": ["p"], "action": {"href": "/", "label": "Home"}, "heading": "H", "text": "t", "status": 404, "which": "password",
             "token": "t", "password": true, "section": "profile", "section_error": "profile", "email": "ada@example.com",
         });
+        // The team pages (web/teams.rs).
+        let seats = json!({"total": 3, "members": 1, "pending_invites": 1, "available": 1});
+        let team = json!({"id": "t1", "name": "Acme", "slug": "acme", "plan": "free", "seats": seats, "discoverable": true,
+            "membership": {"role": "admin", "support_only": false, "joined_at": when}, "created_at": when});
+        let user = json!({"id": "u2", "username": "bob", "display_name": null, "email": "bob@example.com", "avatar_url": null, "initial": "B"});
+        let invite = json!({"id": "i1", "email": null, "status": "pending", "link": "http://x/invite?token=t", "token": "t",
+            "invited_by": "ada", "created_at": when, "expires_at": when});
+        let mut ctx = ctx;
+        for (k, v) in [
+            ("team", team.clone()),
+            ("admin", json!(true)),
+            ("seats", seats),
+            ("teams", json!([team])),
+            (
+                "members",
+                json!([{"user": user, "role": "member", "support_only": false, "joined_at": when, "me": false, "choice": "member"}]),
+            ),
+            (
+                "invites",
+                json!([invite.clone(), {"id": "i2", "email": "carol@example.com", "status": "pending", "link": "l", "token": "t", "invited_by": null, "created_at": when, "expires_at": when}]),
+            ),
+            ("new_invite", invite),
+            (
+                "role_choices",
+                json!([{"value": "member", "label": "Member"}, {"value": "admin:support", "label": "Admin, support only"}]),
+            ),
+            ("failed", json!("invite")),
+            ("invite_email", json!("x@example.com")),
+            (
+                "domains",
+                json!([{"domain": "acme.test", "verified": false, "verified_at": null, "txt_name": "_postroom-verification.acme.test", "txt_value": "postroom-verification=x", "created_at": when},
+                {"domain": "acme.example", "verified": true, "verified_at": when, "txt_name": "n", "txt_value": "v", "created_at": when}]),
+            ),
+            ("any_verified", json!(true)),
+            (
+                "join_requests",
+                json!([{"id": "r1", "team_slug": "acme", "user": user, "status": "pending", "created_at": when, "decided_at": null}]),
+            ),
+            (
+                "log",
+                json!({"entries": [{"seq": 2, "kind": "invited", "actor": {"id": "u1", "username": "ada"}, "summary": "ada created an invite link", "data": {}, "created_at": when},
+                {"seq": 1, "kind": "domain_verified", "actor": null, "summary": "The operator verified", "data": {}, "created_at": when}], "next_cursor": "1"}),
+            ),
+            ("older", json!(true)),
+            (
+                "discoverable",
+                json!([{"name": "Acme", "slug": "acme", "members": 2, "join_request_pending": false}, {"name": "Beta", "slug": "beta", "members": 1, "join_request_pending": true}]),
+            ),
+            (
+                "invite",
+                json!({"team_name": "Acme", "team_slug": "acme", "email": "bob@example.com", "invited_by": "ada", "expires_at": when}),
+            ),
+            ("next", json!("%2Finvite%3Ftoken%3Dt")),
+            ("next_query", json!("?next=%2F")),
+        ] {
+            ctx[k] = v;
+        }
         for (name, _) in TEMPLATES {
             if *name == "macros.html" {
                 continue;
