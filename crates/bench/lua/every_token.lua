@@ -3,9 +3,12 @@
 local tokens = {}
 local next_token = 0
 local answers = 0
+local started = 0
 statuses = {}
+took = -1
 
 function init(args)
+  started = os.time()
   for line in io.lines(os.getenv("BENCH_TOKENS")) do
     if line ~= "" then
       table.insert(tokens, line)
@@ -22,6 +25,7 @@ function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
   answers = answers + 1
   if answers >= #tokens then
+    took = os.time() - started
     wrk.thread:stop()
   end
 end

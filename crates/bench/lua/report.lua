@@ -10,7 +10,12 @@ end
 
 function done(summary, latency, requests)
   local counts = {}
+  local took = -1
   for _, t in ipairs(threads) do
+    local t_took = t:get("took")
+    if type(t_took) == "number" and t_took > took then
+      took = t_took
+    end
     local s = t:get("statuses")
     if type(s) == "table" then
       for status, n in pairs(s) do
@@ -26,8 +31,8 @@ function done(summary, latency, requests)
   io.write(string.format(
     '\nWRK_JSON {"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,' ..
     '"write_errors":%d,"status_errors":%d,"timeouts":%d,"p50_us":%d,"p90_us":%d,' ..
-    '"p99_us":%d,"max_us":%d,"statuses":{%s}}\n',
+    '"p99_us":%d,"max_us":%d,"took_s":%d,"statuses":{%s}}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     math.floor(latency:percentile(50)), math.floor(latency:percentile(90)),
-    math.floor(latency:percentile(99)), math.floor(latency.max), table.concat(parts, ",")))
+    math.floor(latency:percentile(99)), math.floor(latency.max), took, table.concat(parts, ",")))
 end

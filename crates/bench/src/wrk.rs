@@ -60,6 +60,8 @@ pub struct Outcome {
     pub p90_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+    /// Seconds until a script that stops by itself was done (-1: not such a script).
+    pub took_s: i64,
     /// Answers per status, for scripts that count them.
     pub statuses: BTreeMap<String, u64>,
 }

@@ -43,6 +43,9 @@ pub struct Store {
     /// of writes an unlucky one kept missing it for 5 s and failed with a
     /// 500. Writers on SQLite therefore queue here first, in arrival order.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite only: one connection with `synchronous = NORMAL`, for
+    /// [`Store::begin_relaxed`].
+    relaxed: Option<AnyPool>,
 }
 
 /// How long a writer waits for its turn before giving up.
@@ -112,13 +115,30 @@ impl Store {
             });
         }
         let pool = pool_options
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .context("connecting to the database")?;
+        let relaxed = (backend == Backend::Sqlite).then(|| {
+            AnyPoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy_with(options.clone())
+        });
         let store = Store {
             pool,
             backend,
             writer: Arc::default(),
+            relaxed,
         };
         migrate::run(&store)
             .await
@@ -157,6 +177,34 @@ impl Store {
         }
     }
 
+    /// A transaction for bookkeeping that harms no one if a power failure
+    /// loses it (session activity), whose commit does not wait for the disk:
+    /// with `synchronous = FULL` every SQLite commit costs an fsync, and one
+    /// per session every 15 s made reads wait on the disk. On SQLite it runs
+    /// on a connection with `synchronous = NORMAL` (its WAL frames are synced
+    /// by the next ordinary commit or checkpoint), on PostgreSQL with
+    /// `synchronous_commit = off`. If Postroom itself crashes, nothing is lost.
+    pub async fn begin_relaxed(&self) -> Result<Tx, sqlx::Error> {
+        match &self.relaxed {
+            Some(pool) => {
+                let turn = tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
+                Ok(Tx {
+                    tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
+            None => {
+                let mut tx = self.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
     /// A cheap round trip, for `/healthz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         let mut c = self.conn().await?;
@@ -164,6 +212,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(relaxed) = &self.relaxed {
+            relaxed.close().await;
+        }
         self.pool.close().await
     }
 }
