@@ -461,23 +461,12 @@ async fn trouble_password(
         email: form.email.clone(),
         captcha: form.captcha,
     };
-    match accounts::request_password_reset(&app, &req, &client).await {
-        Ok(_) => message(
-            "Check your email",
-            "ok",
-            &[&format!("If an account uses {}, we sent it a link to choose a new password. The link works for an hour.", form.email)],
-            Some(("/sign-in", "Back to sign in")),
-        )
-        .render(&app, &session)
-        .await,
-        Err(e) => match FormError::from(&e) {
-            Some(fe) => {
-                let captcha = fe.captcha || always_captcha(&app);
-                trouble("password", &form.email, fe, captcha).status(e.status()).render(&app, &session).await
-            }
-            None => error_response(e),
-        },
-    }
+    let done = format!(
+        "If an account uses {}, we sent it a link to choose a new password. The link works for an hour.",
+        form.email
+    );
+    let outcome = accounts::request_password_reset(&app, &req, &client).await;
+    trouble_answer(&app, &session, "password", &form.email, &done, outcome).await
 }
 
 async fn trouble_username(
@@ -490,26 +479,40 @@ async fn trouble_username(
         email: form.email.clone(),
         captcha: form.captcha,
     };
-    match accounts::username_reminder(&app, &req, &client).await {
+    let done = format!(
+        "If an account uses {}, we mailed it its username.",
+        form.email
+    );
+    let outcome = accounts::username_reminder(&app, &req, &client).await;
+    trouble_answer(&app, &session, "username", &form.email, &done, outcome).await
+}
+
+/// "Check your email" after a recovery request, or its form again with the error.
+async fn trouble_answer(
+    app: &App,
+    session: &WebSession,
+    which: &str,
+    email: &str,
+    done: &str,
+    outcome: crate::error::Result<api::Accepted>,
+) -> Response {
+    match outcome {
         Ok(_) => {
             message(
                 "Check your email",
                 "ok",
-                &[&format!(
-                    "If an account uses {}, we mailed it its username.",
-                    form.email
-                )],
+                &[done],
                 Some(("/sign-in", "Back to sign in")),
             )
-            .render(&app, &session)
+            .render(app, session)
             .await
         }
         Err(e) => match FormError::from(&e) {
             Some(fe) => {
-                let captcha = fe.captcha || always_captcha(&app);
-                trouble("username", &form.email, fe, captcha)
+                let captcha = fe.captcha || always_captcha(app);
+                trouble(which, email, fe, captcha)
                     .status(e.status())
-                    .render(&app, &session)
+                    .render(app, session)
                     .await
             }
             None => error_response(e),
