@@ -57,6 +57,8 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(crate::mail::worker::run(self.app.clone(), stop_rx.clone()));
         let janitor = tokio::spawn(janitor(self.app.clone(), stop_rx));
+        let listener = tokio::spawn(store::cache::listen(self.app.store.clone()));
+        let upkeep = tokio::spawn(crate::telemetry::metrics_upkeep());
         let router = crate::http::router(self.app.clone());
         let served = axum::serve(
             self.listener,
@@ -66,13 +68,15 @@ impl Application {
         .await;
         let _ = stop_tx.send(true);
         let _ = tokio::join!(worker, janitor);
+        listener.abort();
+        upkeep.abort();
         self.app.store.close().await;
         served.context("serving HTTP")
     }
 }
 
 /// Deletes what has expired: sessions, used or stale link tokens, old rate
-/// limit windows and spent captchas.
+/// limit windows and spent captchas; drops cache entries past their age.
 async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -80,13 +84,14 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         let now = app.clock.now();
+        app.store.cache().sweep(now);
         let result: Result<(), sqlx::Error> = async {
-            let mut c = app.store.conn().await?;
-            store::sessions::delete_expired(&mut c, now).await?;
-            store::tokens::delete_stale(&mut c, now - 7 * DAY).await?;
-            store::limits::delete_windows_before(&mut c, now - 2 * HOUR).await?;
-            store::limits::delete_spent_captchas(&mut c, now).await?;
-            Ok(())
+            let mut tx = app.store.begin().await?;
+            store::sessions::delete_expired(&mut tx, now).await?;
+            store::tokens::delete_stale(&mut tx, now - 7 * DAY).await?;
+            store::limits::delete_windows_before(&mut tx, now - 2 * HOUR).await?;
+            store::limits::delete_spent_captchas(&mut tx, now).await?;
+            tx.commit().await
         }
         .await;
         if let Err(e) = result {

@@ -1,6 +1,8 @@
 //! Logs (text or JSON, level from `RUST_LOG`) and the Prometheus recorder.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -11,7 +13,11 @@ use crate::config::LogFormat;
 pub fn init_logging(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a person at a terminal (they cost time on every
+    // request span, and a log file or collector does not want them).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -34,4 +40,15 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// Folds recorded histogram samples into their buckets every few seconds.
+/// Without it, samples pile up in memory until someone scrapes `/metrics`.
+pub async fn metrics_upkeep() {
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        metrics_handle().run_upkeep();
+    }
 }

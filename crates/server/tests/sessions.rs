@@ -410,3 +410,66 @@ async fn repeated_failures_lock_the_account_for_a_while(db: Db) {
     }
     t.sign_in("ada", PASSWORD, false).await;
 }
+
+/// Two nodes on one PostgreSQL database: a session revoked or an account
+/// changed through one node stops being served from the other's cache at
+/// once (the nodes' clocks stand still, so only the notification can do it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_every_node() {
+    if common::postgres_url().is_none() {
+        eprintln!("skipped: set POSTROOM_TEST_DATABASE_URL to run this test on PostgreSQL");
+        return;
+    }
+    let a = TestApp::spawn(Db::Postgres).await;
+    let b = a.spawn_node().await;
+    for node in [&a, &b] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !node.app.store.cache().is_enabled() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the node never listened"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    let kept = a.new_user("ada").await;
+    let revoked = a.sign_in("ada", PASSWORD, false).await;
+    for token in [&kept, &revoked] {
+        b.get("/api/v1/me", Some(token)).await.assert(200, None);
+    }
+
+    a.delete("/api/v1/sessions/current", Some(&revoked))
+        .await
+        .assert(204, None);
+    eventually(|| async { b.get("/api/v1/me", Some(&revoked)).await.status.as_u16() == 401 }).await;
+
+    a.patch(
+        "/api/v1/me",
+        Some(&kept),
+        json!({ "display_name": "Ada L." }),
+    )
+    .await
+    .assert(200, None);
+    eventually(|| async {
+        b.get("/api/v1/me", Some(&kept)).await.body["user"]["display_name"] == "Ada L."
+    })
+    .await;
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Waits up to 3 s (well under the cache's own 10 s bound) for `check`.
+async fn eventually<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other node still serves the old state"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -83,6 +83,21 @@ async fn add_user(c: &mut Conn, name: &str) -> UserRow {
     .expect("insert a user")
 }
 
+/// Runs one store write in a transaction of its own, as the domain does:
+/// committed when it succeeds, rolled back when it fails.
+macro_rules! write {
+    ($store:expr, |$tx:ident| $call:expr) => {{
+        let mut $tx = $store.begin().await.unwrap();
+        let result = $call;
+        if result.is_ok() {
+            $tx.commit().await.unwrap();
+        } else {
+            $tx.rollback().await.unwrap();
+        }
+        result
+    }};
+}
+
 async fn user(c: &mut Conn, id: &str) -> UserRow {
     users::by_id(c, id).await.unwrap().expect("the user exists")
 }
@@ -190,26 +205,38 @@ async fn users_round_trip_and_unique_keys(db: Db) {
 
     // Renames and address changes hit the same constraints.
     let bob = add_user(&mut c, "Bob").await;
-    let err = users::set_username(&mut c, &bob.id, "ADA", "ada", T0 + 1)
-        .await
-        .expect_err("taken");
+    let err = write!(f.store, |t| users::set_username(
+        &mut t,
+        &bob.id,
+        "ADA",
+        "ada",
+        T0 + 1
+    )
+    .await)
+    .expect_err("taken");
     assert!(
         store::is_unique_violation(&err, "users_username_key"),
         "{err}"
     );
-    let err = users::set_email(
-        &mut c,
+    let err = write!(f.store, |t| users::set_email(
+        &mut t,
         &bob.id,
         "ada@Example.com",
         "ada@example.com",
         T0 + 1,
     )
-    .await
+    .await)
     .expect_err("taken");
     assert!(store::is_unique_violation(&err, "users_email_key"), "{err}");
-    users::set_username(&mut c, &bob.id, "Robert", "robert", T0 + 1)
-        .await
-        .unwrap();
+    write!(f.store, |t| users::set_username(
+        &mut t,
+        &bob.id,
+        "Robert",
+        "robert",
+        T0 + 1
+    )
+    .await)
+    .unwrap();
     assert!(users::by_username_key(&mut c, "bob")
         .await
         .unwrap()
@@ -224,23 +251,31 @@ async fn users_round_trip_and_unique_keys(db: Db) {
     );
 
     // The first confirmation time sticks.
-    users::mark_email_verified(&mut c, &ada.id, T0 + 10)
-        .await
-        .unwrap();
-    users::mark_email_verified(&mut c, &ada.id, T0 + 20)
-        .await
-        .unwrap();
+    write!(f.store, |t| users::mark_email_verified(
+        &mut t,
+        &ada.id,
+        T0 + 10
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| users::mark_email_verified(
+        &mut t,
+        &ada.id,
+        T0 + 20
+    )
+    .await)
+    .unwrap();
     assert_eq!(user(&mut c, &ada.id).await.email_verified_at, Some(T0 + 10));
 
     // A confirmed address change replaces the address and counts as verified.
-    users::set_email(
-        &mut c,
+    write!(f.store, |t| users::set_email(
+        &mut t,
         &ada.id,
         "Lovelace@example.com",
         "lovelace@example.com",
         T0 + 30,
     )
-    .await
+    .await)
     .unwrap();
     let u = user(&mut c, &ada.id).await;
     assert_eq!(u.email, "Lovelace@example.com");
@@ -254,13 +289,18 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         .unwrap()
         .is_some());
 
-    users::set_password_hash(&mut c, &ada.id, "h2", T0 + 40)
-        .await
-        .unwrap();
+    write!(f.store, |t| users::set_password_hash(
+        &mut t,
+        &ada.id,
+        "h2",
+        T0 + 40
+    )
+    .await)
+    .unwrap();
     assert_eq!(user(&mut c, &ada.id).await.password_hash, "h2");
 
-    users::set_profile(
-        &mut c,
+    write!(f.store, |t| users::set_profile(
+        &mut t,
         &ada.id,
         &ProfileFields {
             display_name: Some("Ada Lovelace"),
@@ -271,7 +311,7 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         },
         T0 + 50,
     )
-    .await
+    .await)
     .unwrap();
     let u = user(&mut c, &ada.id).await;
     assert_eq!(u.display_name.as_deref(), Some("Ada Lovelace"));
@@ -279,8 +319,8 @@ async fn users_round_trip_and_unique_keys(db: Db) {
     assert_eq!(u.links, r#"["https://example.com/ada"]"#);
     assert_eq!(u.profile_public, 1);
     assert_eq!(u.usage.as_deref(), Some("work"));
-    users::set_profile(
-        &mut c,
+    write!(f.store, |t| users::set_profile(
+        &mut t,
         &ada.id,
         &ProfileFields {
             display_name: None,
@@ -291,7 +331,7 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         },
         T0 + 60,
     )
-    .await
+    .await)
     .unwrap();
     let u = user(&mut c, &ada.id).await;
     assert_eq!(u.display_name, None);
@@ -300,21 +340,36 @@ async fn users_round_trip_and_unique_keys(db: Db) {
     assert_eq!(u.profile_public, 0);
     assert_eq!(u.usage, None);
 
-    users::set_notification_prefs(&mut c, &ada.id, r#"{"new_sign_in":false}"#, T0 + 70)
-        .await
-        .unwrap();
+    write!(f.store, |t| users::set_notification_prefs(
+        &mut t,
+        &ada.id,
+        r#"{"new_sign_in":false}"#,
+        T0 + 70
+    )
+    .await)
+    .unwrap();
     assert_eq!(
         user(&mut c, &ada.id).await.notification_prefs,
         r#"{"new_sign_in":false}"#
     );
 
-    users::set_avatar_version(&mut c, &ada.id, Some(7), T0 + 80)
-        .await
-        .unwrap();
+    write!(f.store, |t| users::set_avatar_version(
+        &mut t,
+        &ada.id,
+        Some(7),
+        T0 + 80
+    )
+    .await)
+    .unwrap();
     assert_eq!(user(&mut c, &ada.id).await.avatar_version, Some(7));
-    users::set_avatar_version(&mut c, &ada.id, None, T0 + 90)
-        .await
-        .unwrap();
+    write!(f.store, |t| users::set_avatar_version(
+        &mut t,
+        &ada.id,
+        None,
+        T0 + 90
+    )
+    .await)
+    .unwrap();
     assert_eq!(user(&mut c, &ada.id).await.avatar_version, None);
 
     // None of that touched the other account.
@@ -335,27 +390,36 @@ async fn users_failed_sign_ins_and_devices(db: Db) {
 
     // Below the threshold the count grows and nothing is locked.
     for n in 1..=2 {
-        let count = users::record_failed_sign_in(&mut c, &ada.id, 3, lock)
-            .await
-            .unwrap();
+        let count = write!(f.store, |t| users::record_failed_sign_in(
+            &mut t, &ada.id, 3, lock
+        )
+        .await)
+        .unwrap();
         assert_eq!(count, n);
         let u = user(&mut c, &ada.id).await;
         assert_eq!((u.failed_sign_ins, u.locked_until), (n, None));
     }
     // At the threshold the account locks.
     assert_eq!(
-        users::record_failed_sign_in(&mut c, &ada.id, 3, lock)
-            .await
-            .unwrap(),
+        write!(f.store, |t| users::record_failed_sign_in(
+            &mut t, &ada.id, 3, lock
+        )
+        .await)
+        .unwrap(),
         3
     );
     let u = user(&mut c, &ada.id).await;
     assert_eq!((u.failed_sign_ins, u.locked_until), (3, Some(lock)));
     // Beyond it, each failure moves the lock.
     assert_eq!(
-        users::record_failed_sign_in(&mut c, &ada.id, 3, lock + MINUTE)
-            .await
-            .unwrap(),
+        write!(f.store, |t| users::record_failed_sign_in(
+            &mut t,
+            &ada.id,
+            3,
+            lock + MINUTE
+        )
+        .await)
+        .unwrap(),
         4
     );
     assert_eq!(
@@ -365,14 +429,20 @@ async fn users_failed_sign_ins_and_devices(db: Db) {
     // Other accounts keep their own count.
     assert_eq!(user(&mut c, &bob.id).await.failed_sign_ins, 0);
 
-    users::clear_failed_sign_ins(&mut c, &ada.id).await.unwrap();
+    write!(f.store, |t| users::clear_failed_sign_ins(&mut t, &ada.id)
+        .await)
+    .unwrap();
     let u = user(&mut c, &ada.id).await;
     assert_eq!((u.failed_sign_ins, u.locked_until), (0, None));
-    users::clear_failed_sign_ins(&mut c, &ada.id).await.unwrap();
+    write!(f.store, |t| users::clear_failed_sign_ins(&mut t, &ada.id)
+        .await)
+    .unwrap();
     assert_eq!(
-        users::record_failed_sign_in(&mut c, &ada.id, 3, lock)
-            .await
-            .unwrap(),
+        write!(f.store, |t| users::record_failed_sign_in(
+            &mut t, &ada.id, 3, lock
+        )
+        .await)
+        .unwrap(),
         1,
         "the run starts again"
     );
@@ -380,14 +450,21 @@ async fn users_failed_sign_ins_and_devices(db: Db) {
 
     // A new password also ends the run and the lock.
     for _ in 0..3 {
-        users::record_failed_sign_in(&mut c, &bob.id, 2, lock)
-            .await
-            .unwrap();
+        write!(f.store, |t| users::record_failed_sign_in(
+            &mut t, &bob.id, 2, lock
+        )
+        .await)
+        .unwrap();
     }
     assert_eq!(user(&mut c, &bob.id).await.locked_until, Some(lock));
-    users::set_password_hash(&mut c, &bob.id, "new", T0 + 1)
-        .await
-        .unwrap();
+    write!(f.store, |t| users::set_password_hash(
+        &mut t,
+        &bob.id,
+        "new",
+        T0 + 1
+    )
+    .await)
+    .unwrap();
     let u = user(&mut c, &bob.id).await;
     assert_eq!((u.failed_sign_ins, u.locked_until), (0, None));
 
@@ -530,14 +607,30 @@ async fn sessions_expire_touch_and_delete(db: Db) {
     assert_eq!(ids(&live), ["s3"]);
 
     // Only the owner can delete a session.
-    assert!(!sessions::delete_own(&mut c, &bob.id, "s1").await.unwrap());
+    assert!(
+        !write!(f.store, |t| sessions::delete_own(&mut t, &bob.id, "s1")
+            .await)
+        .unwrap()
+    );
     assert!(sessions::by_token_hash(&mut c, "h1", t)
         .await
         .unwrap()
         .is_some());
-    assert!(!sessions::delete_own(&mut c, &ada.id, "s3").await.unwrap());
-    assert!(sessions::delete_own(&mut c, &ada.id, "s1").await.unwrap());
-    assert!(!sessions::delete_own(&mut c, &ada.id, "s1").await.unwrap());
+    assert!(
+        !write!(f.store, |t| sessions::delete_own(&mut t, &ada.id, "s3")
+            .await)
+        .unwrap()
+    );
+    assert!(
+        write!(f.store, |t| sessions::delete_own(&mut t, &ada.id, "s1")
+            .await)
+        .unwrap()
+    );
+    assert!(
+        !write!(f.store, |t| sessions::delete_own(&mut t, &ada.id, "s1")
+            .await)
+        .unwrap()
+    );
     assert!(sessions::by_token_hash(&mut c, "h1", t)
         .await
         .unwrap()
@@ -554,9 +647,13 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         .unwrap();
     }
     assert_eq!(
-        sessions::delete_all_except(&mut c, &ada.id, Some("s2"))
-            .await
-            .unwrap(),
+        write!(f.store, |t| sessions::delete_all_except(
+            &mut t,
+            &ada.id,
+            Some("s2")
+        )
+        .await)
+        .unwrap(),
         2
     );
     assert_eq!(
@@ -568,9 +665,11 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         ["s3"]
     );
     assert_eq!(
-        sessions::delete_all_except(&mut c, &ada.id, None)
-            .await
-            .unwrap(),
+        write!(f.store, |t| sessions::delete_all_except(
+            &mut t, &ada.id, None
+        )
+        .await)
+        .unwrap(),
         1
     );
     assert!(sessions::list_live(&mut c, &ada.id, T0)

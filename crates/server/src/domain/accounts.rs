@@ -1,6 +1,8 @@
 //! Accounts (A1, A8, P1, P2, P7): sign-up and email confirmation, password
 //! reset and username reminder by mail, password and email changes.
 
+use std::sync::Arc;
+
 use postroom_core::api;
 use postroom_core::{Email, Username};
 use serde_json::json;
@@ -49,6 +51,20 @@ pub async fn load_user(c: &mut Conn, id: &str) -> Result<UserRow> {
     store::users::by_id(c, id)
         .await?
         .ok_or(Error::NotFound { what: "user" })
+}
+
+/// The signed-in person's account for showing it, from the cache when it
+/// holds it. Decisions that a concurrent change could race (anything that
+/// writes) read the row inside their transaction with [`load_user`] instead.
+pub async fn current_user(app: &App, id: &str) -> Result<Arc<UserRow>> {
+    let now = app.clock.now();
+    let cache = app.store.cache();
+    if let Some(user) = cache.user(id, now) {
+        return Ok(user);
+    }
+    let stamp = cache.stamp();
+    let user = load_user(&mut *app.store.conn().await?, id).await?;
+    Ok(cache.insert_user(user, stamp, now))
 }
 
 /// Creates a single-use link token and returns the token (not its hash).
@@ -264,16 +280,17 @@ pub async fn username_reminder(
     client: &Client,
 ) -> Result<api::Accepted> {
     if let Some(user) = recovery_target(app, req, client).await? {
-        let mut c = app.store.conn().await?;
+        let mut tx = app.store.begin().await?;
         app.mailer
             .queue(
-                &mut c,
+                &mut tx,
                 &user.email,
                 Template::UsernameReminder,
                 json!({ "username": user.username }),
                 app.clock.now(),
             )
             .await?;
+        tx.commit().await?;
         app.mailer.wake();
     }
     Ok(accepted())

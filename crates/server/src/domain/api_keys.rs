@@ -100,8 +100,9 @@ pub async fn list(app: &App, actor: &Actor) -> Result<api::ApiKeyList> {
 
 /// Revokes one of the actor's keys; someone else's is "not found".
 pub async fn revoke(app: &App, actor: &Actor, id: &str) -> Result<()> {
-    let mut c = app.store.conn().await?;
-    if store::api_keys::revoke_own(&mut c, &actor.user_id, id, app.clock.now()).await? {
+    let mut tx = app.store.begin().await?;
+    if store::api_keys::revoke_own(&mut tx, &actor.user_id, id, app.clock.now()).await? {
+        tx.commit().await?;
         Ok(())
     } else {
         Err(Error::NotFound { what: "API key" })
@@ -120,8 +121,12 @@ pub async fn authenticate(app: &App, key: &str) -> Result<Actor> {
         .await?
         .ok_or_else(invalid)?;
     let now = app.clock.now();
+    drop(c);
     if row.last_used_at.is_none_or(|t| now - t >= MINUTE) {
-        store::api_keys::touch(&mut c, &row.id, now).await?;
+        // Bookkeeping, like session activity.
+        let mut tx = app.store.begin_relaxed().await?;
+        store::api_keys::touch(&mut tx, &row.id, now).await?;
+        tx.commit().await?;
     }
     let can_write = parse_scopes(&row.scopes).contains(&ApiKeyScope::Write);
     Ok(Actor {

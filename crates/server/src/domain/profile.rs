@@ -4,7 +4,7 @@
 use postroom_core::api;
 use postroom_core::{NotificationPrefs, Username};
 
-use super::accounts::load_user;
+use super::accounts::{current_user, load_user};
 use super::notify::prefs_of;
 use super::sessions::Actor;
 use super::views;
@@ -23,7 +23,7 @@ pub const MAX_AVATAR_BYTES: usize = 2 * 1024 * 1024;
 pub const AVATAR_SIZE: u32 = 256;
 
 pub async fn me(app: &App, actor: &Actor) -> Result<api::User> {
-    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    let user = current_user(app, &actor.user_id).await?;
     Ok(views::user(app, &user))
 }
 
@@ -132,7 +132,7 @@ pub async fn public_profile(app: &App, username: &str) -> Result<api::PublicProf
 }
 
 pub async fn notification_prefs(app: &App, actor: &Actor) -> Result<NotificationPrefs> {
-    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    let user = current_user(app, &actor.user_id).await?;
     Ok(prefs_of(&user))
 }
 
@@ -142,13 +142,9 @@ pub async fn set_notification_prefs(
     prefs: &NotificationPrefs,
 ) -> Result<NotificationPrefs> {
     let json = serde_json::to_string(prefs).map_err(anyhow::Error::from)?;
-    store::users::set_notification_prefs(
-        &mut *app.store.conn().await?,
-        &actor.user_id,
-        &json,
-        app.clock.now(),
-    )
-    .await?;
+    let mut tx = app.store.begin().await?;
+    store::users::set_notification_prefs(&mut tx, &actor.user_id, &json, app.clock.now()).await?;
+    tx.commit().await?;
     Ok(*prefs)
 }
 
@@ -241,7 +237,7 @@ pub async fn avatar(app: &App, viewer: Option<&Actor>, user_id: &str) -> Result<
 
 /// Whether the person has yet to go through onboarding (A3).
 pub async fn needs_onboarding(app: &App, actor: &Actor) -> Result<bool> {
-    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    let user = current_user(app, &actor.user_id).await?;
     Ok(user.onboarded_at.is_none())
 }
 
@@ -260,8 +256,9 @@ pub async fn complete_onboarding(
         };
         update_me(app, actor, &req).await?;
     }
-    let mut c = app.store.conn().await?;
-    store::users::mark_onboarded(&mut c, &actor.user_id, app.clock.now()).await?;
+    let mut tx = app.store.begin().await?;
+    store::users::mark_onboarded(&mut tx, &actor.user_id, app.clock.now()).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -312,8 +309,10 @@ pub async fn mark_notifications_read(
             "at most 500 ids at once",
         ));
     }
-    let mut c = app.store.conn().await?;
-    Ok(store::events::mark_read(&mut c, &actor.user_id, ids, app.clock.now()).await?)
+    let mut tx = app.store.begin().await?;
+    let marked = store::events::mark_read(&mut tx, &actor.user_id, ids, app.clock.now()).await?;
+    tx.commit().await?;
+    Ok(marked)
 }
 
 #[cfg(test)]

@@ -98,14 +98,15 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
             metrics::counter!("postroom_sign_ins_total", "result" => "failed").increment(1);
             if let Some(user) = &user {
                 let lock_until = now + app.settings.lockout_minutes as i64 * MINUTE;
-                let mut c = app.store.conn().await?;
+                let mut tx = app.store.begin().await?;
                 let failures = store::users::record_failed_sign_in(
-                    &mut c,
+                    &mut tx,
                     &user.id,
                     app.settings.lockout_threshold as i64,
                     lock_until,
                 )
                 .await?;
+                tx.commit().await?;
                 if failures >= app.settings.lockout_threshold as i64 {
                     tracing::warn!(user = %user.id, failures, "account locked after repeated failed sign-ins");
                 }
@@ -186,21 +187,35 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
         return Err(unauthenticated());
     }
     let now = app.clock.now();
-    let session = {
-        let mut c = app.store.conn().await?;
-        store::sessions::by_token_hash(&mut c, &tokens::hash(token), now)
-            .await?
-            .ok_or_else(unauthenticated)?
+    let token_hash = tokens::hash(token);
+    let cache = app.store.cache();
+    let session = match cache.session(&token_hash, now) {
+        Some(session) => session,
+        None => {
+            let stamp = cache.stamp();
+            let row = {
+                let mut c = app.store.conn().await?;
+                store::sessions::by_token_hash(&mut c, &token_hash, now)
+                    .await?
+                    .ok_or_else(unauthenticated)?
+            };
+            cache.insert_session(&token_hash, row, stamp, now)
+        }
     };
-    if now - session.last_active_at >= TOUCH_EVERY {
+    let last_active_at = session.last_active_at();
+    if now - last_active_at >= TOUCH_EVERY && session.claim_touch(last_active_at, now) {
         // Bookkeeping: a relaxed transaction, which does not wait for the disk.
+        let idle_expires_at = now + IDLE_TIMEOUT;
         let mut tx = app.store.begin_relaxed().await?;
-        store::sessions::touch(&mut tx, &session.id, now, now + IDLE_TIMEOUT).await?;
+        store::sessions::touch(&mut tx, &session.row.id, now, idle_expires_at).await?;
         tx.commit().await?;
+        if session.row.keep_signed_in == 0 {
+            session.extend(idle_expires_at);
+        }
     }
     Ok(Actor {
-        user_id: session.user_id,
-        session_id: Some(session.id),
+        user_id: session.row.user_id.clone(),
+        session_id: Some(session.row.id.clone()),
         can_write: true,
     })
 }
@@ -218,8 +233,9 @@ pub async fn list(app: &App, actor: &Actor) -> Result<api::SessionList> {
 
 /// Ends one of the actor's own sessions; someone else's is "not found".
 pub async fn revoke(app: &App, actor: &Actor, session_id: &str) -> Result<()> {
-    let mut c = app.store.conn().await?;
-    if store::sessions::delete_own(&mut c, &actor.user_id, session_id).await? {
+    let mut tx = app.store.begin().await?;
+    if store::sessions::delete_own(&mut tx, &actor.user_id, session_id).await? {
+        tx.commit().await?;
         Ok(())
     } else {
         Err(Error::NotFound { what: "session" })
@@ -227,10 +243,11 @@ pub async fn revoke(app: &App, actor: &Actor, session_id: &str) -> Result<()> {
 }
 
 pub async fn revoke_others(app: &App, actor: &Actor) -> Result<api::RevokedCount> {
-    let mut c = app.store.conn().await?;
+    let mut tx = app.store.begin().await?;
     let revoked =
-        store::sessions::delete_all_except(&mut c, &actor.user_id, actor.session_id.as_deref())
+        store::sessions::delete_all_except(&mut tx, &actor.user_id, actor.session_id.as_deref())
             .await?;
+    tx.commit().await?;
     Ok(api::RevokedCount { revoked })
 }
 

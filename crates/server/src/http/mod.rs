@@ -97,16 +97,64 @@ pub(crate) async fn fallback(uri: axum::http::Uri) -> Response {
 /// Counts requests and their latency per route, method and status.
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = method_label(req.method());
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (count, duration) = request_metrics(route, method, response.status().as_u16());
+    count.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
     response
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The request counter and duration histogram of one route, method and
+/// status, registered once: building a metric's key per request (labels,
+/// hashing, allocation) cost more than the rest of a cached read.
+fn request_metrics(
+    route: &str,
+    method: &'static str,
+    status: u16,
+) -> (metrics::Counter, metrics::Histogram) {
+    type PerRoute = Vec<(&'static str, u16, metrics::Counter, metrics::Histogram)>;
+    static HANDLES: std::sync::LazyLock<
+        std::sync::RwLock<std::collections::HashMap<String, PerRoute>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let found = |handles: &std::collections::HashMap<String, PerRoute>| {
+        handles.get(route).and_then(|per_route| {
+            per_route
+                .iter()
+                .find(|(m, s, ..)| *m == method && *s == status)
+                .map(|(_, _, c, h)| (c.clone(), h.clone()))
+        })
+    };
+    if let Some(handles) = found(&HANDLES.read().unwrap_or_else(|e| e.into_inner())) {
+        return handles;
+    }
+    let mut all = HANDLES.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(handles) = found(&all) {
+        return handles;
+    }
+    let counter = metrics::counter!("http_requests_total", "method" => method, "route" => route.to_owned(), "status" => status.to_string());
+    let histogram = metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_owned());
+    all.entry(route.to_owned()).or_default().push((
+        method,
+        status,
+        counter.clone(),
+        histogram.clone(),
+    ));
+    (counter, histogram)
 }

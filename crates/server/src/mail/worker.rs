@@ -130,8 +130,10 @@ async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
     loop {
         let now = app.clock.now();
         let due = {
-            let mut c = app.store.conn().await?;
-            store::mail::claim_due(&mut c, now, LEASE, BATCH).await?
+            let mut tx = app.store.begin().await?;
+            let due = store::mail::claim_due(&mut tx, now, LEASE, BATCH).await?;
+            tx.commit().await?;
+            due
         };
         if due.is_empty() {
             return Ok(());
@@ -141,11 +143,11 @@ async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
                 Ok(message) => transport.send(message, &mail).await,
                 Err(e) => Err(e),
             };
-            let mut c = app.store.conn().await?;
+            let mut tx = app.store.begin().await?;
             match outcome {
                 Ok(()) => {
                     metrics::counter!("postroom_mails_total", "result" => "sent").increment(1);
-                    store::mail::delete(&mut c, &mail.id).await?;
+                    store::mail::delete(&mut tx, &mail.id).await?;
                 }
                 Err(e) => {
                     metrics::counter!("postroom_mails_total", "result" => "failed").increment(1);
@@ -154,7 +156,7 @@ async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
                         .min(HOUR);
                     tracing::warn!(mail = %mail.id, attempts = mail.attempts + 1, error = %format!("{e:#}"), "mail not sent; will retry");
                     store::mail::reschedule(
-                        &mut c,
+                        &mut tx,
                         &mail.id,
                         app.clock.now() + backoff,
                         &format!("{e:#}"),
@@ -162,6 +164,7 @@ async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
                     .await?;
                 }
             }
+            tx.commit().await?;
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod avatars;
+pub mod cache;
 pub mod events;
 pub mod limits;
 pub mod mail;
@@ -46,6 +47,10 @@ pub struct Store {
     /// SQLite only: one connection with `synchronous = NORMAL`, for
     /// [`Store::begin_relaxed`].
     relaxed: Option<AnyPool>,
+    /// Live sessions and accounts, dropped when a [`Tx`] that changed them
+    /// commits (here, and on PostgreSQL on every node).
+    cache: Arc<cache::Cache>,
+    url: Arc<str>,
 }
 
 /// How long a writer waits for its turn before giving up.
@@ -56,11 +61,57 @@ const WRITER_WAIT: Duration = Duration::from_secs(30);
 pub struct Tx {
     tx: Transaction<'static, Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    backend: Backend,
+    cache: Arc<cache::Cache>,
+    /// Accounts whose row or sessions this transaction changed.
+    changed: Vec<String>,
 }
 
+/// More accounts than this changed in one transaction are announced to other
+/// nodes as "everything changed" (a notification holds at most 8000 bytes).
+const MAX_NAMED_CHANGES: usize = 100;
+
 impl Tx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    fn new(
+        tx: Transaction<'static, Any>,
+        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+        store: &Store,
+    ) -> Tx {
+        Tx {
+            tx,
+            _turn: turn,
+            backend: store.backend,
+            cache: store.cache.clone(),
+            changed: Vec::new(),
+        }
+    }
+
+    /// Records that this transaction changes an account or its sessions, so
+    /// that the commit drops them from every node's cache. The store's
+    /// writing functions call it; nothing else needs to.
+    pub fn changed(&mut self, user_id: &str) {
+        if !self.changed.iter().any(|id| id == user_id) {
+            self.changed.push(user_id.to_owned());
+        }
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres && !self.changed.is_empty() {
+            // Delivered to listeners when, and only if, the commit succeeds.
+            let payload = if self.changed.len() > MAX_NAMED_CHANGES {
+                cache::EVERYTHING.to_owned()
+            } else {
+                self.changed.join(",")
+            };
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(cache::CHANNEL)
+                .bind(payload)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.tx.commit().await?;
+        self.cache.changed(self.changed.iter().map(String::as_str));
+        Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
@@ -139,6 +190,10 @@ impl Store {
             backend,
             writer: Arc::default(),
             relaxed,
+            // On PostgreSQL the cache stays off until `listen_for_changes`
+            // hears other nodes.
+            cache: Arc::new(cache::Cache::new(backend == Backend::Sqlite)),
+            url: url.into(),
         };
         migrate::run(&store)
             .await
@@ -148,6 +203,10 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn cache(&self) -> &cache::Cache {
+        &self.cache
     }
 
     pub async fn conn(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
@@ -165,15 +224,10 @@ impl Store {
                 let turn = tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
                     .await
                     .map_err(|_| sqlx::Error::PoolTimedOut)?;
-                Ok(Tx {
-                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: Some(turn),
-                })
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx::new(tx, Some(turn), self))
             }
-            Backend::Postgres => Ok(Tx {
-                tx: self.pool.begin().await?,
-                _turn: None,
-            }),
+            Backend::Postgres => Ok(Tx::new(self.pool.begin().await?, None, self)),
         }
     }
 
@@ -190,10 +244,8 @@ impl Store {
                 let turn = tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
                     .await
                     .map_err(|_| sqlx::Error::PoolTimedOut)?;
-                Ok(Tx {
-                    tx: pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: Some(turn),
-                })
+                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx::new(tx, Some(turn), self))
             }
             None => {
                 let mut tx = self.begin().await?;

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -102,7 +102,9 @@ pub async fn list_live(
 
 /// Deletes one of `user_id`'s sessions; false when there is no such session
 /// of theirs.
-pub async fn delete_own(c: &mut Conn, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete_own(c: &mut Tx, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    c.changed(user_id);
+    let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -113,10 +115,12 @@ pub async fn delete_own(c: &mut Conn, user_id: &str, id: &str) -> Result<bool, s
 
 /// Deletes every session of the user except `keep` (when given).
 pub async fn delete_all_except(
-    c: &mut Conn,
+    c: &mut Tx,
     user_id: &str,
     keep: Option<&str>,
 ) -> Result<u64, sqlx::Error> {
+    c.changed(user_id);
+    let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{new_id, Conn};
+use super::{new_id, Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -79,7 +79,9 @@ pub async fn by_username_key(
     .await
 }
 
-pub async fn mark_email_verified(c: &mut Conn, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn mark_email_verified(c: &mut Tx, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2), updated_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
@@ -89,11 +91,13 @@ pub async fn mark_email_verified(c: &mut Conn, id: &str, now: Millis) -> Result<
 }
 
 pub async fn set_password_hash(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     hash: &str,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(hash)
@@ -104,12 +108,14 @@ pub async fn set_password_hash(
 }
 
 pub async fn set_username(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     username: &str,
     key: &str,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET username = $2, username_key = $3, updated_at = $4 WHERE id = $1")
         .bind(id)
         .bind(username)
@@ -122,12 +128,14 @@ pub async fn set_username(
 
 /// Replaces the address; a confirmed change means the new one is verified.
 pub async fn set_email(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     email: &str,
     key: &str,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET email = $2, email_key = $3, email_verified_at = $4, updated_at = $4 WHERE id = $1")
         .bind(id)
         .bind(email)
@@ -147,11 +155,13 @@ pub struct ProfileFields<'a> {
 }
 
 pub async fn set_profile(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     p: &ProfileFields<'_>,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query(
         "UPDATE users SET display_name = $2, bio = $3, links = $4, profile_public = $5, usage = $6, updated_at = $7 WHERE id = $1",
     )
@@ -168,11 +178,13 @@ pub async fn set_profile(
 }
 
 pub async fn set_notification_prefs(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     prefs_json: &str,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET notification_prefs = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(prefs_json)
@@ -183,11 +195,13 @@ pub async fn set_notification_prefs(
 }
 
 pub async fn set_avatar_version(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     version: Option<i64>,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET avatar_version = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(version)
@@ -200,11 +214,13 @@ pub async fn set_avatar_version(
 /// Counts a failed sign-in; at `threshold` consecutive failures the account
 /// is locked until `lock_until`. Returns the new count.
 pub async fn record_failed_sign_in(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     threshold: i64,
     lock_until: Millis,
 ) -> Result<i64, sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     let (count,): (i64,) = sqlx::query_as(
         "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, \
          locked_until = CASE WHEN failed_sign_ins + 1 >= $2 THEN $3 ELSE locked_until END \
@@ -219,7 +235,9 @@ pub async fn record_failed_sign_in(
 }
 
 /// A successful sign-in ends a run of failures and any expired lock.
-pub async fn clear_failed_sign_ins(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+pub async fn clear_failed_sign_ins(c: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1 AND (failed_sign_ins <> 0 OR locked_until IS NOT NULL)")
         .bind(id)
         .execute(c)
@@ -256,7 +274,9 @@ pub async fn has_devices(c: &mut Conn, user_id: &str) -> Result<bool, sqlx::Erro
 }
 
 /// Records that the person finished or skipped onboarding.
-pub async fn mark_onboarded(c: &mut Conn, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn mark_onboarded(c: &mut Tx, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
     sqlx::query("UPDATE users SET onboarded_at = COALESCE(onboarded_at, $2) WHERE id = $1")
         .bind(id)
         .bind(now)

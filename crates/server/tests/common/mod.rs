@@ -168,18 +168,34 @@ impl TestApp {
 
     /// Starts a server whose configuration `edit` may change first.
     pub async fn spawn_with(db: Db, edit: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start(db, None, edit).await
+    }
+
+    /// Another server on this one's PostgreSQL database: a second node of
+    /// the same deployment (with its own clock).
+    pub async fn spawn_node(&self) -> TestApp {
+        let url = self
+            ._pg
+            .as_ref()
+            .expect("nodes share a PostgreSQL database")
+            .url
+            .clone();
+        Self::start(Db::Postgres, Some(url), |_| {}).await
+    }
+
+    async fn start(db: Db, shared_url: Option<String>, edit: impl FnOnce(&mut Config)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temporary directory");
         let mut config = Config::defaults();
         config.listen = "127.0.0.1:0".into();
         config.data_dir = data_dir.path().to_path_buf();
         // Tests look at rate limits and captchas on purpose, where they want them.
         config.captcha = postroom_server::config::CaptchaMode::Never;
-        let pg = match db {
-            Db::Sqlite => None,
-            Db::Postgres => Some(PgDatabase::create().await),
+        let pg = match (db, &shared_url) {
+            (Db::Postgres, None) => Some(PgDatabase::create().await),
+            _ => None,
         };
-        if let Some(pg) = &pg {
-            config.database_url = Some(pg.url.clone().into());
+        if let Some(url) = shared_url.or_else(|| pg.as_ref().map(|pg| pg.url.clone())) {
+            config.database_url = Some(url.into());
         }
         edit(&mut config);
         let settings = config.validate().expect("test configuration is valid");

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::session::WebSession;
 use crate::clock::{Millis, DAY, HOUR, MINUTE};
-use crate::domain::views;
+use crate::domain::{accounts, views};
 use crate::error::Error;
 use crate::state::App;
 use crate::store;
@@ -283,13 +283,11 @@ impl Page {
 
     async fn context(&self, app: &App, session: &WebSession) -> Result<serde_json::Value, Error> {
         let mut ctx = self.ctx.clone();
-        let accounts = session.accounts();
-        if let Some(active) = accounts.first() {
-            let mut c = app.store.conn().await?;
-            let user = store::users::by_id(&mut c, &active.actor.user_id)
-                .await?
-                .ok_or(Error::NotFound { what: "user" })?;
-            let unread = store::events::unread_count(&mut c, &user.id).await?;
+        let signed_in = session.accounts();
+        if let Some(active) = signed_in.first() {
+            let user = accounts::current_user(app, &active.actor.user_id).await?;
+            let unread =
+                store::events::unread_count(&mut *app.store.conn().await?, &user.id).await?;
             let mut me = person(app, &user);
             me["email"] = json!(user.email);
             me["unread"] = json!(unread);
@@ -297,9 +295,11 @@ impl Page {
             me["public"] = json!(user.profile_public != 0);
             ctx["me"] = me;
             let mut others = Vec::new();
-            for other in accounts.iter().skip(1) {
-                if let Some(u) = store::users::by_id(&mut c, &other.actor.user_id).await? {
-                    others.push(person(app, &u));
+            for other in signed_in.iter().skip(1) {
+                match accounts::current_user(app, &other.actor.user_id).await {
+                    Ok(u) => others.push(person(app, &u)),
+                    Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
                 }
             }
             ctx["others"] = json!(others);
