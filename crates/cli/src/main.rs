@@ -5,11 +5,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use postroom_server::{config, startup, telemetry, Application, Clock, Config};
 
-/// A request allocates and frees many small objects across threads, which
-/// mimalloc does in less time than the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "postroom",

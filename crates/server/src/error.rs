@@ -157,6 +157,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// What an internal error was, for the edge's log line of the request
+    /// (see `http::edge`), which also names the request.
+    pub fn failure_cause(&self) -> Option<crate::http::edge::FailureCause> {
+        match self {
+            Error::Internal(cause) => {
+                Some(crate::http::edge::FailureCause(format!("{cause:?}").into()))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::Internal(anyhow::Error::new(e).context("database"))
@@ -165,11 +178,12 @@ impl From<sqlx::Error> for Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if let Error::Internal(cause) = &self {
-            tracing::error!(error = ?cause, "request failed");
-        }
+        let cause = self.failure_cause();
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(cause);
+        }
         if let Error::TooManyRequests {
             retry_after_secs, ..
         } = self

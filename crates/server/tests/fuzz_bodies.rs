@@ -1,8 +1,11 @@
-//! Property tests for request bodies, the parser of outside input every JSON
-//! endpoint shares (`ApiJson`) and the validation behind it: arbitrary bytes,
-//! arbitrary JSON, and objects with the API's field names holding arbitrary
-//! values, sent to every route whose OpenAPI entry takes a JSON body, never
-//! get a 5xx, and every 4xx is a JSON error with a code.
+//! Property tests for outside input over HTTP. Request bodies, the parser
+//! every JSON endpoint shares (`ApiJson`) and the validation behind it:
+//! arbitrary bytes, arbitrary JSON, and objects with the API's field names
+//! holding arbitrary values (captcha solutions and link tokens among them),
+//! sent to every route whose OpenAPI entry takes a JSON body. Credentials:
+//! arbitrary `Authorization` and `X-Api-Key` values. Uploads: arbitrary bytes
+//! as an avatar, raw or as a form. None gets a 5xx, every 4xx is a JSON error
+//! with a code, and no made-up credential is ever accepted.
 
 mod common;
 
@@ -161,6 +164,116 @@ fn arbitrary_bodies_never_get_a_server_error() {
             )));
         }
         Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    rt.block_on(t.stop());
+}
+
+/// A runtime and a server for one property test, without rate limits (many
+/// requests come from one address).
+fn fuzz_server() -> (tokio::runtime::Runtime, TestApp) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = rt.block_on(TestApp::spawn_with(Db::Sqlite, |c| c.rate_limits = false));
+    (rt, t)
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })
+}
+
+/// Fails unless the response is a 4xx JSON error with a code.
+fn refused(what: &str, r: &common::Resp) -> Result<(), TestCaseError> {
+    if r.status.is_client_error() && r.body["error"]["code"].is_string() {
+        Ok(())
+    } else {
+        Err(TestCaseError::fail(format!(
+            "{what}: {} {}",
+            r.status, r.body
+        )))
+    }
+}
+
+#[test]
+fn made_up_credentials_are_refused_cleanly() {
+    let (rt, t) = fuzz_server();
+    // A real session exists, so a lookup has something to (not) find.
+    rt.block_on(t.new_user("fuzzer"));
+    let token_like = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..120),
+        "(Bearer |bearer |Basic |)(prs_|prk_|)[A-Za-z0-9_\\-]{0,60}".prop_map(String::into_bytes),
+        "Bearer prs_[A-Za-z0-9_\\-]{43}".prop_map(String::into_bytes),
+    ];
+    let result = runner(300).run(&(token_like, any::<bool>()), |(value, as_api_key)| {
+        // Bytes that cannot be a header value never reach the server.
+        let Ok(value) = reqwest::header::HeaderValue::from_bytes(&value) else {
+            return Ok(());
+        };
+        let name = if as_api_key {
+            "x-api-key"
+        } else {
+            "authorization"
+        };
+        let req = t
+            .client
+            .get(t.url("/api/v1/me"))
+            .header(name, value.clone());
+        let r = rt.block_on(async { TestApp::read(req.send().await.expect("sent")).await });
+        refused(&format!("{name}: {value:?}"), &r)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    rt.block_on(t.stop());
+}
+
+#[test]
+fn arbitrary_avatar_bytes_are_refused_cleanly() {
+    let (rt, t) = fuzz_server();
+    let token = rt.block_on(t.new_user("fuzzer"));
+    // Noise, and noise behind each accepted format's magic bytes.
+    let magic: [&[u8]; 4] = [
+        b"",
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"RIFF\0\0\0\0WEBPVP8 ",
+    ];
+    let bytes = (
+        prop::sample::select(magic.to_vec()),
+        prop::collection::vec(any::<u8>(), 0..600),
+    )
+        .prop_map(|(magic, rest)| [magic, &rest].concat());
+    let content_types = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+    let strategy = (
+        bytes,
+        prop::sample::select(content_types.to_vec()),
+        any::<bool>(),
+    );
+    let result = runner(200).run(&strategy, |(body, content_type, as_form)| {
+        let req = t.client.put(t.url("/api/v1/me/avatar")).bearer_auth(&token);
+        let req = if as_form {
+            let part = reqwest::multipart::Part::bytes(body.clone())
+                .file_name("avatar")
+                .mime_str(content_type)
+                .expect("a valid MIME type");
+            req.multipart(reqwest::multipart::Form::new().part("avatar", part))
+        } else {
+            req.header("content-type", content_type).body(body.clone())
+        };
+        let r = rt.block_on(async { TestApp::read(req.send().await.expect("sent")).await });
+        refused(
+            &format!("{} bytes as {content_type} (form: {as_form})", body.len()),
+            &r,
+        )
     });
     if let Err(e) = result {
         panic!("{e}");

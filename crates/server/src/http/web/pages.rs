@@ -472,16 +472,22 @@ pub async fn with_session(response: Response, app: &App, session: &WebSession) -
             .headers_mut()
             .insert(header::RETRY_AFTER, retry.clone());
     }
+    if let Some(cause) = response
+        .extensions()
+        .get::<crate::http::edge::FailureCause>()
+    {
+        again.extensions_mut().insert(cause.clone());
+    }
     again
 }
 
 /// The page for an error a form cannot show next to its fields.
 pub fn error_response(e: Error) -> Response {
-    if let Error::Internal(cause) = &e {
-        tracing::error!(error = ?cause, "page failed");
-    }
     let status = e.status();
     let mut response = error_status(status);
+    if let Some(cause) = e.failure_cause() {
+        response.extensions_mut().insert(cause);
+    }
     if let Error::TooManyRequests {
         retry_after_secs, ..
     } = e
