@@ -70,7 +70,7 @@ const READ_CONNECTIONS: u32 = 32;
 /// The read figure alternates the two servers this many times.
 const READ_ROUNDS: u32 = 5;
 /// The login figure alternates sign-ins and raw hashing this many times.
-const LOGIN_ROUNDS: u32 = 3;
+const LOGIN_ROUNDS: u32 = 5;
 /// Sign-ins in flight: four per core keeps the hashing pool full.
 const LOGIN_CONNECTIONS: u32 = 8;
 /// The read load during the flood figure: a few clients, so the latency is
@@ -440,7 +440,8 @@ impl Bench {
                         .expect("a base64 salt");
                     let argon = seed::argon2();
                     let params = seed::argon2_params();
-                    let mut blocks = vec![argon2::Block::default(); params.block_count()];
+                    let mut blocks =
+                        postroom_server::domain::passwords::working_memory(params.block_count());
                     let mut out = vec![0u8; expected.len()];
                     let mut n = 0u64;
                     while started.elapsed() < secs {
