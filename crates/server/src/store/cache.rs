@@ -76,6 +76,11 @@ impl CachedSession {
             .is_ok()
     }
 
+    /// Whether this copy may still be served at `now`.
+    fn fresh(&self, now: Millis) -> bool {
+        young(self.loaded_at, now) && self.expires_at() > now
+    }
+
     /// Moves the expiry after activity was written to the database.
     pub fn extend(&self, expires_at: Millis) {
         self.expires_at.fetch_max(expires_at, Ordering::Relaxed);
@@ -85,6 +90,12 @@ impl CachedSession {
 struct CachedUser {
     row: Arc<UserRow>,
     loaded_at: Millis,
+}
+
+/// Loaded less than [`MAX_AGE`] ago (and not in a future a clock moved
+/// back from).
+fn young(loaded_at: Millis, now: Millis) -> bool {
+    (loaded_at..loaded_at + MAX_AGE).contains(&now)
 }
 
 /// Taken before reading from the database; see the module documentation.
@@ -110,7 +121,6 @@ impl Inner {
     }
 }
 
-#[derive(Default)]
 pub struct Cache {
     inner: Mutex<Inner>,
     /// Off while a PostgreSQL node cannot hear other nodes' changes.
@@ -146,7 +156,7 @@ impl Cache {
         }
         let mut inner = self.lock();
         let entry = inner.sessions.get(token_hash)?;
-        if now - entry.loaded_at >= MAX_AGE || now < entry.loaded_at || entry.expires_at() <= now {
+        if !entry.fresh(now) {
             inner.sessions.remove(token_hash);
             return None;
         }
@@ -170,9 +180,7 @@ impl Cache {
             let mut inner = self.lock();
             if inner.may_insert(&entry.row.user_id, stamp) {
                 if inner.sessions.len() >= CAPACITY {
-                    inner
-                        .sessions
-                        .retain(|_, s| now - s.loaded_at < MAX_AGE && s.expires_at() > now);
+                    inner.sessions.retain(|_, s| s.fresh(now));
                     if inner.sessions.len() >= CAPACITY {
                         inner.sessions.clear();
                     }
@@ -189,7 +197,7 @@ impl Cache {
         }
         let mut inner = self.lock();
         let entry = inner.users.get(id)?;
-        if now - entry.loaded_at >= MAX_AGE || now < entry.loaded_at {
+        if !young(entry.loaded_at, now) {
             inner.users.remove(id);
             return None;
         }
@@ -202,7 +210,7 @@ impl Cache {
             let mut inner = self.lock();
             if inner.may_insert(&row.id, stamp) {
                 if inner.users.len() >= CAPACITY {
-                    inner.users.retain(|_, u| now - u.loaded_at < MAX_AGE);
+                    inner.users.retain(|_, u| young(u.loaded_at, now));
                     if inner.users.len() >= CAPACITY {
                         inner.users.clear();
                     }
@@ -260,10 +268,8 @@ impl Cache {
     /// Drops entries past their age; run by the janitor.
     pub fn sweep(&self, now: Millis) {
         let mut inner = self.lock();
-        inner
-            .sessions
-            .retain(|_, s| now - s.loaded_at < MAX_AGE && s.expires_at() > now);
-        inner.users.retain(|_, u| now - u.loaded_at < MAX_AGE);
+        inner.sessions.retain(|_, s| s.fresh(now));
+        inner.users.retain(|_, u| young(u.loaded_at, now));
     }
 
     fn apply(&self, payload: &str) {
