@@ -32,9 +32,9 @@ async fn verify_domain_marks_the_domain_verified() {
     let dir = tempfile::tempdir().unwrap();
     let team_id = {
         let store = open(dir.path()).await;
-        let mut c = store.conn().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
         let user = store::users::insert(
-            &mut c,
+            &mut tx,
             &store::users::NewUser {
                 username: "ada",
                 username_key: "ada",
@@ -47,7 +47,7 @@ async fn verify_domain_marks_the_domain_verified() {
         .await
         .unwrap();
         let team = store::teams::insert(
-            &mut c,
+            &mut tx,
             &store::teams::NewTeam {
                 name: "Acme",
                 slug: "acme",
@@ -59,7 +59,7 @@ async fn verify_domain_marks_the_domain_verified() {
         )
         .await
         .unwrap();
-        drop(c);
+        tx.commit().await.unwrap();
         store.close().await;
         team.id
     };

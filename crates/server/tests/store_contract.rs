@@ -10,6 +10,7 @@ use common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::{DAY, HOUR, MINUTE};
 use postroom_server::store::{
     self, api_keys, avatars, events, limits, mail, sessions, tokens, users, Backend, Conn, Store,
+    Tx,
 };
 use sessions::NewSession;
 use tokens::Purpose;
@@ -65,8 +66,9 @@ async fn open(db: Db) -> Fixture {
     }
 }
 
-/// Inserts `name` with lowercase keys and address `<name>@example.com`.
-async fn add_user(c: &mut Conn, name: &str) -> UserRow {
+/// Inserts `name` with lowercase keys and address `<name>@example.com`, in
+/// the caller's transaction.
+async fn insert_user(c: &mut Tx, name: &str) -> UserRow {
     let key = name.to_lowercase();
     users::insert(
         c,
@@ -81,6 +83,14 @@ async fn add_user(c: &mut Conn, name: &str) -> UserRow {
     )
     .await
     .expect("insert a user")
+}
+
+/// [`insert_user`] in a transaction of its own.
+async fn add_user(store: &Store, name: &str) -> UserRow {
+    let mut tx = store.begin().await.unwrap();
+    let user = insert_user(&mut tx, name).await;
+    tx.commit().await.unwrap();
+    user
 }
 
 /// Runs one store write in a transaction of its own, as the domain does:
@@ -107,8 +117,8 @@ async fn users_round_trip_and_unique_keys(db: Db) {
     f.store.ping().await.expect("ping");
     let mut c = f.store.conn().await.unwrap();
 
-    let ada = users::insert(
-        &mut c,
+    let ada = write!(f.store, |t| users::insert(
+        &mut t,
         &NewUser {
             username: "Ada",
             username_key: "ada",
@@ -118,7 +128,7 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         },
         T0,
     )
-    .await
+    .await)
     .unwrap();
     assert_eq!(ada.id.len(), 36, "a UUID: {}", ada.id);
     assert_eq!(ada.username, "Ada");
@@ -155,8 +165,8 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         .is_none());
 
     // Unique violations name the right constraint on both backends.
-    let err = users::insert(
-        &mut c,
+    let err = write!(f.store, |t| users::insert(
+        &mut t,
         &NewUser {
             username: "ADA",
             username_key: "ada",
@@ -166,7 +176,7 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         },
         T0,
     )
-    .await
+    .await)
     .expect_err("the username key is taken");
     assert!(
         store::is_unique_violation(&err, "users_username_key"),
@@ -176,8 +186,8 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         !store::is_unique_violation(&err, "users_email_key"),
         "{err}"
     );
-    let err = users::insert(
-        &mut c,
+    let err = write!(f.store, |t| users::insert(
+        &mut t,
         &NewUser {
             username: "other",
             username_key: "other",
@@ -187,7 +197,7 @@ async fn users_round_trip_and_unique_keys(db: Db) {
         },
         T0,
     )
-    .await
+    .await)
     .expect_err("the email key is taken");
     assert!(store::is_unique_violation(&err, "users_email_key"), "{err}");
     assert!(
@@ -204,7 +214,7 @@ async fn users_round_trip_and_unique_keys(db: Db) {
     ));
 
     // Renames and address changes hit the same constraints.
-    let bob = add_user(&mut c, "Bob").await;
+    let bob = add_user(&f.store, "Bob").await;
     let err = write!(f.store, |t| users::set_username(
         &mut t,
         &bob.id,
@@ -383,9 +393,9 @@ async fn users_round_trip_and_unique_keys(db: Db) {
 async fn users_failed_sign_ins_and_devices(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada").await;
-    let bob = add_user(&mut c, "bob").await;
-    let carol = add_user(&mut c, "carol").await;
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
+    let carol = add_user(&f.store, "carol").await;
     let lock = T0 + 15 * MINUTE;
 
     // Below the threshold the count grows and nothing is locked.
@@ -470,18 +480,35 @@ async fn users_failed_sign_ins_and_devices(db: Db) {
 
     // Devices: new once per account.
     assert!(!users::has_devices(&mut c, &ada.id).await.unwrap());
-    assert!(users::remember_device(&mut c, &ada.id, "d1", T0)
-        .await
-        .unwrap());
-    assert!(!users::remember_device(&mut c, &ada.id, "d1", T0 + 1)
-        .await
-        .unwrap());
-    assert!(users::remember_device(&mut c, &ada.id, "d2", T0 + 2)
-        .await
-        .unwrap());
-    assert!(users::remember_device(&mut c, &bob.id, "d1", T0 + 3)
-        .await
-        .unwrap());
+    assert!(write!(f.store, |t| users::remember_device(
+        &mut t, &ada.id, "d1", T0
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| users::remember_device(
+        &mut t,
+        &ada.id,
+        "d1",
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| users::remember_device(
+        &mut t,
+        &ada.id,
+        "d2",
+        T0 + 2
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| users::remember_device(
+        &mut t,
+        &bob.id,
+        "d1",
+        T0 + 3
+    )
+    .await)
+    .unwrap());
     assert!(users::has_devices(&mut c, &ada.id).await.unwrap());
     assert!(users::has_devices(&mut c, &bob.id).await.unwrap());
     assert!(!users::has_devices(&mut c, &carol.id).await.unwrap());
@@ -512,11 +539,11 @@ fn ids(rows: &[sessions::SessionRow]) -> Vec<&str> {
 async fn sessions_expire_touch_and_delete(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada").await;
-    let bob = add_user(&mut c, "bob").await;
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
 
-    let s1 = sessions::insert(
-        &mut c,
+    let s1 = write!(f.store, |tx| sessions::insert(
+        &mut tx,
         &NewSession {
             user_agent: Some("Firefox"),
             ip: Some("192.0.2.1"),
@@ -524,7 +551,7 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         },
         T0,
     )
-    .await
+    .await)
     .unwrap();
     assert_eq!(s1.id, "s1");
     assert_eq!(s1.user_id, ada.id);
@@ -533,28 +560,28 @@ async fn sessions_expire_touch_and_delete(db: Db) {
     assert_eq!(s1.ip.as_deref(), Some("192.0.2.1"));
     assert_eq!((s1.created_at, s1.last_active_at), (T0, T0));
     assert_eq!(s1.expires_at, T0 + HOUR);
-    let s2 = sessions::insert(
-        &mut c,
+    let s2 = write!(f.store, |tx| sessions::insert(
+        &mut tx,
         &new_session("s2", &ada.id, "h2", true, T0 + 30 * DAY),
         T0 + 1,
     )
-    .await
+    .await)
     .unwrap();
     assert_eq!(s2.keep_signed_in, 1);
     assert_eq!((s2.user_agent, s2.ip), (None, None));
-    sessions::insert(
-        &mut c,
+    write!(f.store, |tx| sessions::insert(
+        &mut tx,
         &new_session("s3", &bob.id, "h3", false, T0 + HOUR),
         T0,
     )
-    .await
+    .await)
     .unwrap();
-    let err = sessions::insert(
-        &mut c,
+    let err = write!(f.store, |tx| sessions::insert(
+        &mut tx,
         &new_session("s9", &bob.id, "h1", false, T0 + HOUR),
         T0,
     )
-    .await
+    .await)
     .expect_err("token hashes are unique");
     assert!(
         store::is_unique_violation(&err, "sessions_token_hash"),
@@ -577,14 +604,18 @@ async fn sessions_expire_touch_and_delete(db: Db) {
 
     // Activity moves the expiry only for sessions that end when idle.
     let t = T0 + 10 * MINUTE;
-    sessions::touch(&mut c, "s1", t, t + HOUR).await.unwrap();
+    write!(f.store, |tx| sessions::touch(&mut tx, "s1", t, t + HOUR)
+        .await)
+    .unwrap();
     let s = sessions::by_token_hash(&mut c, "h1", t)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((s.last_active_at, s.expires_at), (t, t + HOUR));
     let t2 = T0 + 20 * MINUTE;
-    sessions::touch(&mut c, "s2", t2, t2 + HOUR).await.unwrap();
+    write!(f.store, |tx| sessions::touch(&mut tx, "s2", t2, t2 + HOUR)
+        .await)
+    .unwrap();
     let s = sessions::by_token_hash(&mut c, "h2", t2)
         .await
         .unwrap()
@@ -608,7 +639,7 @@ async fn sessions_expire_touch_and_delete(db: Db) {
 
     // Only the owner can delete a session.
     assert!(
-        !write!(f.store, |t| sessions::delete_own(&mut t, &bob.id, "s1")
+        !write!(f.store, |tx| sessions::delete_own(&mut tx, &bob.id, "s1")
             .await)
         .unwrap()
     );
@@ -617,17 +648,17 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         .unwrap()
         .is_some());
     assert!(
-        !write!(f.store, |t| sessions::delete_own(&mut t, &ada.id, "s3")
+        !write!(f.store, |tx| sessions::delete_own(&mut tx, &ada.id, "s3")
             .await)
         .unwrap()
     );
     assert!(
-        write!(f.store, |t| sessions::delete_own(&mut t, &ada.id, "s1")
+        write!(f.store, |tx| sessions::delete_own(&mut tx, &ada.id, "s1")
             .await)
         .unwrap()
     );
     assert!(
-        !write!(f.store, |t| sessions::delete_own(&mut t, &ada.id, "s1")
+        !write!(f.store, |tx| sessions::delete_own(&mut tx, &ada.id, "s1")
             .await)
         .unwrap()
     );
@@ -638,17 +669,17 @@ async fn sessions_expire_touch_and_delete(db: Db) {
 
     // Signing out everywhere else keeps the named session and other users'.
     for (id, hash) in [("s4", "h4"), ("s5", "h5")] {
-        sessions::insert(
-            &mut c,
+        write!(f.store, |tx| sessions::insert(
+            &mut tx,
             &new_session(id, &ada.id, hash, false, T0 + HOUR),
             T0,
         )
-        .await
+        .await)
         .unwrap();
     }
     assert_eq!(
-        write!(f.store, |t| sessions::delete_all_except(
-            &mut t,
+        write!(f.store, |tx| sessions::delete_all_except(
+            &mut tx,
             &ada.id,
             Some("s2")
         )
@@ -665,8 +696,8 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         ["s3"]
     );
     assert_eq!(
-        write!(f.store, |t| sessions::delete_all_except(
-            &mut t, &ada.id, None
+        write!(f.store, |tx| sessions::delete_all_except(
+            &mut tx, &ada.id, None
         )
         .await)
         .unwrap(),
@@ -682,15 +713,17 @@ async fn sessions_expire_touch_and_delete(db: Db) {
     );
 
     // Cleanup removes sessions whose expiry has come, and only those.
-    sessions::insert(
-        &mut c,
+    write!(f.store, |tx| sessions::insert(
+        &mut tx,
         &new_session("s6", &ada.id, "h6", false, T0 + 2 * HOUR),
         T0,
     )
-    .await
+    .await)
     .unwrap();
     assert_eq!(
-        sessions::delete_expired(&mut c, T0 + HOUR).await.unwrap(),
+        write!(f.store, |tx| sessions::delete_expired(&mut tx, T0 + HOUR)
+            .await)
+        .unwrap(),
         1
     );
     assert!(sessions::list_live(&mut c, &bob.id, T0)
@@ -702,7 +735,9 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         .unwrap()
         .is_some());
     assert_eq!(
-        sessions::delete_expired(&mut c, T0 + HOUR).await.unwrap(),
+        write!(f.store, |tx| sessions::delete_expired(&mut tx, T0 + HOUR)
+            .await)
+        .unwrap(),
         0
     );
 }
@@ -710,16 +745,24 @@ async fn sessions_expire_touch_and_delete(db: Db) {
 async fn tokens_are_single_use_and_expire(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada").await;
-    let bob = add_user(&mut c, "bob").await;
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
     assert_eq!(Purpose::VerifyEmail.as_str(), "verify_email");
     assert_eq!(Purpose::ResetPassword.as_str(), "reset_password");
     assert_eq!(Purpose::ChangeEmail.as_str(), "change_email");
 
     let exp = T0 + HOUR;
-    tokens::insert(&mut c, "v1", &ada.id, Purpose::VerifyEmail, None, T0, exp)
-        .await
-        .unwrap();
+    write!(f.store, |t| tokens::insert(
+        &mut t,
+        "v1",
+        &ada.id,
+        Purpose::VerifyEmail,
+        None,
+        T0,
+        exp
+    )
+    .await)
+    .unwrap();
 
     // Peeking does not use the token up.
     for _ in 0..2 {
@@ -743,39 +786,64 @@ async fn tokens_are_single_use_and_expire(db: Db) {
         .is_none());
 
     // The wrong purpose, or an expired token, is not consumed...
-    assert!(tokens::consume(&mut c, "v1", Purpose::ResetPassword, T0)
-        .await
-        .unwrap()
-        .is_none());
-    assert!(tokens::consume(&mut c, "v1", Purpose::VerifyEmail, exp)
-        .await
-        .unwrap()
-        .is_none());
-    assert!(tokens::consume(&mut c, "nope", Purpose::VerifyEmail, T0)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(write!(f.store, |t| tokens::consume(
+        &mut t,
+        "v1",
+        Purpose::ResetPassword,
+        T0
+    )
+    .await)
+    .unwrap()
+    .is_none());
+    assert!(write!(f.store, |t| tokens::consume(
+        &mut t,
+        "v1",
+        Purpose::VerifyEmail,
+        exp
+    )
+    .await)
+    .unwrap()
+    .is_none());
+    assert!(write!(f.store, |t| tokens::consume(
+        &mut t,
+        "nope",
+        Purpose::VerifyEmail,
+        T0
+    )
+    .await)
+    .unwrap()
+    .is_none());
     // ...so it still works once, and only once.
-    let used = tokens::consume(&mut c, "v1", Purpose::VerifyEmail, exp - 1)
-        .await
-        .unwrap()
-        .expect("consumed");
+    let used = write!(f.store, |t| tokens::consume(
+        &mut t,
+        "v1",
+        Purpose::VerifyEmail,
+        exp - 1
+    )
+    .await)
+    .unwrap()
+    .expect("consumed");
     assert_eq!(
         (used.user_id.as_str(), used.new_email),
         (ada.id.as_str(), None)
     );
-    assert!(tokens::consume(&mut c, "v1", Purpose::VerifyEmail, exp - 1)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(write!(f.store, |t| tokens::consume(
+        &mut t,
+        "v1",
+        Purpose::VerifyEmail,
+        exp - 1
+    )
+    .await)
+    .unwrap()
+    .is_none());
     assert!(tokens::peek(&mut c, "v1", Purpose::VerifyEmail, T0)
         .await
         .unwrap()
         .is_none());
 
     // An address change carries the new address.
-    tokens::insert(
-        &mut c,
+    write!(f.store, |t| tokens::insert(
+        &mut t,
         "c1",
         &ada.id,
         Purpose::ChangeEmail,
@@ -783,17 +851,22 @@ async fn tokens_are_single_use_and_expire(db: Db) {
         T0,
         exp,
     )
-    .await
+    .await)
     .unwrap();
     let peeked = tokens::peek(&mut c, "c1", Purpose::ChangeEmail, T0)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(peeked.new_email.as_deref(), Some("new@example.com"));
-    let used = tokens::consume(&mut c, "c1", Purpose::ChangeEmail, T0)
-        .await
-        .unwrap()
-        .unwrap();
+    let used = write!(f.store, |t| tokens::consume(
+        &mut t,
+        "c1",
+        Purpose::ChangeEmail,
+        T0
+    )
+    .await)
+    .unwrap()
+    .unwrap();
     assert_eq!(used.user_id, ada.id);
     assert_eq!(used.new_email.as_deref(), Some("new@example.com"));
 
@@ -804,33 +877,48 @@ async fn tokens_are_single_use_and_expire(db: Db) {
         ("v2", &ada.id, Purpose::VerifyEmail),
         ("r3", &bob.id, Purpose::ResetPassword),
     ] {
-        tokens::insert(&mut c, hash, user_id, purpose, None, T0, exp)
-            .await
-            .unwrap();
-    }
-    tokens::void_unused(&mut c, &ada.id, Purpose::ResetPassword, T0 + 1)
-        .await
+        write!(f.store, |t| tokens::insert(
+            &mut t, hash, user_id, purpose, None, T0, exp
+        )
+        .await)
         .unwrap();
+    }
+    write!(f.store, |t| tokens::void_unused(
+        &mut t,
+        &ada.id,
+        Purpose::ResetPassword,
+        T0 + 1
+    )
+    .await)
+    .unwrap();
     for hash in ["r1", "r2"] {
-        assert!(
-            tokens::consume(&mut c, hash, Purpose::ResetPassword, T0 + 2)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(write!(f.store, |t| tokens::consume(
+            &mut t,
+            hash,
+            Purpose::ResetPassword,
+            T0 + 2
+        )
+        .await)
+        .unwrap()
+        .is_none());
     }
     assert!(tokens::peek(&mut c, "v2", Purpose::VerifyEmail, T0 + 2)
         .await
         .unwrap()
         .is_some());
-    let r3 = tokens::consume(&mut c, "r3", Purpose::ResetPassword, T0 + 2)
-        .await
-        .unwrap();
+    let r3 = write!(f.store, |t| tokens::consume(
+        &mut t,
+        "r3",
+        Purpose::ResetPassword,
+        T0 + 2
+    )
+    .await)
+    .unwrap();
     assert_eq!(r3.map(|t| t.user_id), Some(bob.id.clone()));
 
     // Stale tokens go by expiry, used or not.
-    tokens::insert(
-        &mut c,
+    write!(f.store, |t| tokens::insert(
+        &mut t,
         "late",
         &bob.id,
         Purpose::VerifyEmail,
@@ -838,15 +926,24 @@ async fn tokens_are_single_use_and_expire(db: Db) {
         T0,
         T0 + DAY,
     )
-    .await
+    .await)
     .unwrap();
-    assert_eq!(tokens::delete_stale(&mut c, exp).await.unwrap(), 0);
-    assert_eq!(tokens::delete_stale(&mut c, exp + 1).await.unwrap(), 6);
+    assert_eq!(
+        write!(f.store, |t| tokens::delete_stale(&mut t, exp).await).unwrap(),
+        0
+    );
+    assert_eq!(
+        write!(f.store, |t| tokens::delete_stale(&mut t, exp + 1).await).unwrap(),
+        6
+    );
     assert!(tokens::peek(&mut c, "late", Purpose::VerifyEmail, T0)
         .await
         .unwrap()
         .is_some());
-    assert_eq!(tokens::delete_stale(&mut c, exp + 1).await.unwrap(), 0);
+    assert_eq!(
+        write!(f.store, |t| tokens::delete_stale(&mut t, exp + 1).await).unwrap(),
+        0
+    );
 }
 
 fn new_key<'a>(id: &'a str, user_id: &'a str, hash: &'a str) -> api_keys::NewApiKey<'a> {
@@ -863,27 +960,43 @@ fn new_key<'a>(id: &'a str, user_id: &'a str, hash: &'a str) -> api_keys::NewApi
 async fn api_keys_lifecycle(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada").await;
-    let bob = add_user(&mut c, "bob").await;
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
 
-    let k1 = api_keys::insert(&mut c, &new_key("k1", &ada.id, "kh1"), T0)
-        .await
-        .unwrap();
+    let k1 = write!(f.store, |t| api_keys::insert(
+        &mut t,
+        &new_key("k1", &ada.id, "kh1"),
+        T0
+    )
+    .await)
+    .unwrap();
     assert_eq!(k1.id, "k1");
     assert_eq!(k1.user_id, ada.id);
     assert_eq!(k1.name, "ci");
     assert_eq!(k1.prefix, "prk_abcd");
     assert_eq!(k1.scopes, r#"["profile:read"]"#);
     assert_eq!((k1.created_at, k1.last_used_at), (T0, None));
-    api_keys::insert(&mut c, &new_key("k2", &ada.id, "kh2"), T0 + 1)
-        .await
-        .unwrap();
-    api_keys::insert(&mut c, &new_key("k3", &bob.id, "kh3"), T0)
-        .await
-        .unwrap();
-    let err = api_keys::insert(&mut c, &new_key("k4", &bob.id, "kh1"), T0)
-        .await
-        .expect_err("key hashes are unique");
+    write!(f.store, |t| api_keys::insert(
+        &mut t,
+        &new_key("k2", &ada.id, "kh2"),
+        T0 + 1
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| api_keys::insert(
+        &mut t,
+        &new_key("k3", &bob.id, "kh3"),
+        T0
+    )
+    .await)
+    .unwrap();
+    let err = write!(f.store, |t| api_keys::insert(
+        &mut t,
+        &new_key("k4", &bob.id, "kh1"),
+        T0
+    )
+    .await)
+    .expect_err("key hashes are unique");
     assert!(
         store::is_unique_violation(&err, "api_keys_key_hash"),
         "{err}"
@@ -905,21 +1018,36 @@ async fn api_keys_lifecycle(db: Db) {
     assert_eq!(api_keys::count_active(&mut c, &ada.id).await.unwrap(), 2);
     assert_eq!(api_keys::count_active(&mut c, &bob.id).await.unwrap(), 1);
 
-    api_keys::touch(&mut c, "k1", T0 + 5).await.unwrap();
+    write!(f.store, |t| api_keys::touch(&mut t, "k1", T0 + 5).await).unwrap();
     let k = api_keys::by_hash(&mut c, "kh1").await.unwrap().unwrap();
     assert_eq!(k.last_used_at, Some(T0 + 5));
 
     // Only the owner revokes, once; a revoked key is gone from every lookup.
-    assert!(!api_keys::revoke_own(&mut c, &bob.id, "k1", T0 + 6)
-        .await
-        .unwrap());
+    assert!(!write!(f.store, |t| api_keys::revoke_own(
+        &mut t,
+        &bob.id,
+        "k1",
+        T0 + 6
+    )
+    .await)
+    .unwrap());
     assert!(api_keys::by_hash(&mut c, "kh1").await.unwrap().is_some());
-    assert!(api_keys::revoke_own(&mut c, &ada.id, "k1", T0 + 7)
-        .await
-        .unwrap());
-    assert!(!api_keys::revoke_own(&mut c, &ada.id, "k1", T0 + 8)
-        .await
-        .unwrap());
+    assert!(write!(f.store, |t| api_keys::revoke_own(
+        &mut t,
+        &ada.id,
+        "k1",
+        T0 + 7
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| api_keys::revoke_own(
+        &mut t,
+        &ada.id,
+        "k1",
+        T0 + 8
+    )
+    .await)
+    .unwrap());
     assert!(api_keys::by_hash(&mut c, "kh1").await.unwrap().is_none());
     let list = api_keys::list_active(&mut c, &ada.id).await.unwrap();
     assert_eq!(
@@ -933,32 +1061,44 @@ async fn api_keys_lifecycle(db: Db) {
 async fn avatars_put_replace_get_delete(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada").await;
-    let bob = add_user(&mut c, "bob").await;
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
 
     assert!(avatars::get(&mut c, &ada.id).await.unwrap().is_none());
-    avatars::put(&mut c, &ada.id, "image/png", &[1, 2, 3], T0)
-        .await
-        .unwrap();
+    write!(f.store, |t| avatars::put(
+        &mut t,
+        &ada.id,
+        "image/png",
+        &[1, 2, 3],
+        T0
+    )
+    .await)
+    .unwrap();
     assert_eq!(
         avatars::get(&mut c, &ada.id).await.unwrap(),
         Some(("image/png".to_owned(), vec![1, 2, 3]))
     );
     // A second put replaces the first; every byte value survives.
     let bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
-    avatars::put(&mut c, &ada.id, "image/webp", &bytes, T0 + 1)
-        .await
-        .unwrap();
+    write!(f.store, |t| avatars::put(
+        &mut t,
+        &ada.id,
+        "image/webp",
+        &bytes,
+        T0 + 1
+    )
+    .await)
+    .unwrap();
     assert_eq!(
         avatars::get(&mut c, &ada.id).await.unwrap(),
         Some(("image/webp".to_owned(), bytes))
     );
     assert!(avatars::get(&mut c, &bob.id).await.unwrap().is_none());
 
-    assert!(!avatars::delete(&mut c, &bob.id).await.unwrap());
-    assert!(avatars::delete(&mut c, &ada.id).await.unwrap());
+    assert!(!write!(f.store, |t| avatars::delete(&mut t, &bob.id).await).unwrap());
+    assert!(write!(f.store, |t| avatars::delete(&mut t, &ada.id).await).unwrap());
     assert!(avatars::get(&mut c, &ada.id).await.unwrap().is_none());
-    assert!(!avatars::delete(&mut c, &ada.id).await.unwrap());
+    assert!(!write!(f.store, |t| avatars::delete(&mut t, &ada.id).await).unwrap());
 }
 
 fn seqs(rows: &[events::EventRow]) -> Vec<i64> {
@@ -968,7 +1108,7 @@ fn seqs(rows: &[events::EventRow]) -> Vec<i64> {
 async fn events_number_per_scope_and_page(db: Db) {
     let f = open(db).await;
     let mut tx = f.store.begin().await.unwrap();
-    let ada = add_user(&mut tx, "ada").await;
+    let ada = insert_user(&mut tx, "ada").await;
 
     let e1 = events::append(&mut tx, "user:a", Some(&ada.id), "k1", r#"{"n":1}"#, T0)
         .await
@@ -988,9 +1128,16 @@ async fn events_number_per_scope_and_page(db: Db) {
     tx.commit().await.unwrap();
     // Numbering carries on across transactions.
     let mut c = f.store.conn().await.unwrap();
-    let e3 = events::append(&mut c, "user:a", None, "k3", "{}", T0 + 3)
-        .await
-        .unwrap();
+    let e3 = write!(f.store, |t| events::append(
+        &mut t,
+        "user:a",
+        None,
+        "k3",
+        "{}",
+        T0 + 3
+    )
+    .await)
+    .unwrap();
     assert_eq!((e2.seq, e3.seq, b1.seq), (2, 3, 1));
     assert_eq!(e2.actor_id, None);
     let mut all_ids = vec![&e1.id, &e2.id, &e3.id, &b1.id];
@@ -1048,20 +1195,31 @@ async fn events_number_per_scope_and_page(db: Db) {
 async fn notifications_page_count_and_mark_read(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada").await;
-    let bob = add_user(&mut c, "bob").await;
-    let ev = events::append(&mut c, "user:x", None, "k", "{}", T0)
-        .await
-        .unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
+    let ev = write!(f.store, |t| events::append(
+        &mut t, "user:x", None, "k", "{}", T0
+    )
+    .await)
+    .unwrap();
 
     for i in 1..=5 {
-        events::insert_notification(&mut c, &ada.id, &ev.id, "kind", &format!("m{i}"), T0 + i)
-            .await
-            .unwrap();
-    }
-    events::insert_notification(&mut c, &bob.id, &ev.id, "kind", "bob", T0)
-        .await
+        write!(f.store, |t| events::insert_notification(
+            &mut t,
+            &ada.id,
+            &ev.id,
+            "kind",
+            &format!("m{i}"),
+            T0 + i
+        )
+        .await)
         .unwrap();
+    }
+    write!(f.store, |t| events::insert_notification(
+        &mut t, &bob.id, &ev.id, "kind", "bob", T0
+    )
+    .await)
+    .unwrap();
 
     // Newest first; `before` pages towards older ones.
     let all = events::notifications_page(&mut c, &ada.id, None, 100)
@@ -1103,21 +1261,36 @@ async fn notifications_page_count_and_mark_read(db: Db) {
     // Marking by id only touches the owner's notifications, once.
     let chosen = vec![all[0].id.clone(), all[1].id.clone(), bobs[0].id.clone()];
     assert_eq!(
-        events::mark_read(&mut c, &ada.id, Some(chosen.as_slice()), T0 + 100)
-            .await
-            .unwrap(),
+        write!(f.store, |t| events::mark_read(
+            &mut t,
+            &ada.id,
+            Some(chosen.as_slice()),
+            T0 + 100
+        )
+        .await)
+        .unwrap(),
         2
     );
     assert_eq!(
-        events::mark_read(&mut c, &ada.id, Some(chosen.as_slice()), T0 + 101)
-            .await
-            .unwrap(),
+        write!(f.store, |t| events::mark_read(
+            &mut t,
+            &ada.id,
+            Some(chosen.as_slice()),
+            T0 + 101
+        )
+        .await)
+        .unwrap(),
         0
     );
     assert_eq!(
-        events::mark_read(&mut c, &ada.id, Some(&[][..]), T0 + 101)
-            .await
-            .unwrap(),
+        write!(f.store, |t| events::mark_read(
+            &mut t,
+            &ada.id,
+            Some(&[][..]),
+            T0 + 101
+        )
+        .await)
+        .unwrap(),
         0
     );
     assert_eq!(events::unread_count(&mut c, &ada.id).await.unwrap(), 3);
@@ -1132,9 +1305,14 @@ async fn notifications_page_count_and_mark_read(db: Db) {
 
     // Marking all reads the rest, keeping earlier read times, and no one else's.
     assert_eq!(
-        events::mark_read(&mut c, &ada.id, None, T0 + 200)
-            .await
-            .unwrap(),
+        write!(f.store, |t| events::mark_read(
+            &mut t,
+            &ada.id,
+            None,
+            T0 + 200
+        )
+        .await)
+        .unwrap(),
         3
     );
     assert_eq!(events::unread_count(&mut c, &ada.id).await.unwrap(), 0);
@@ -1153,15 +1331,25 @@ async fn notifications_page_count_and_mark_read(db: Db) {
         ]
     );
     assert_eq!(
-        events::mark_read(&mut c, &ada.id, None, T0 + 300)
-            .await
-            .unwrap(),
+        write!(f.store, |t| events::mark_read(
+            &mut t,
+            &ada.id,
+            None,
+            T0 + 300
+        )
+        .await)
+        .unwrap(),
         0
     );
     assert_eq!(
-        events::mark_read(&mut c, &bob.id, None, T0 + 300)
-            .await
-            .unwrap(),
+        write!(f.store, |t| events::mark_read(
+            &mut t,
+            &bob.id,
+            None,
+            T0 + 300
+        )
+        .await)
+        .unwrap(),
         1
     );
     assert_eq!(events::unread_count(&mut c, &bob.id).await.unwrap(), 0);
@@ -1173,10 +1361,19 @@ async fn limits_count_per_window_and_captchas_spend_once(db: Db) {
     let (w0, w1) = (T0, T0 + MINUTE);
 
     for n in 1..=3 {
-        assert_eq!(limits::hit(&mut c, "ip:1", w0).await.unwrap(), n);
+        assert_eq!(
+            write!(f.store, |t| limits::hit(&mut t, "ip:1", w0).await).unwrap(),
+            n
+        );
     }
-    assert_eq!(limits::hit(&mut c, "ip:2", w0).await.unwrap(), 1);
-    assert_eq!(limits::hit(&mut c, "ip:1", w1).await.unwrap(), 1);
+    assert_eq!(
+        write!(f.store, |t| limits::hit(&mut t, "ip:2", w0).await).unwrap(),
+        1
+    );
+    assert_eq!(
+        write!(f.store, |t| limits::hit(&mut t, "ip:1", w1).await).unwrap(),
+        1
+    );
 
     // Peeking reads without counting.
     assert_eq!(limits::peek(&mut c, "ip:1", w0).await.unwrap(), 3);
@@ -1186,42 +1383,77 @@ async fn limits_count_per_window_and_captchas_spend_once(db: Db) {
     assert_eq!(limits::peek(&mut c, "ip:3", w0).await.unwrap(), 0);
 
     // Old windows go; the current one stays.
-    assert_eq!(limits::delete_windows_before(&mut c, w0).await.unwrap(), 0);
-    assert_eq!(limits::delete_windows_before(&mut c, w1).await.unwrap(), 2);
+    assert_eq!(
+        write!(f.store, |t| limits::delete_windows_before(&mut t, w0).await).unwrap(),
+        0
+    );
+    assert_eq!(
+        write!(f.store, |t| limits::delete_windows_before(&mut t, w1).await).unwrap(),
+        2
+    );
     assert_eq!(limits::peek(&mut c, "ip:1", w0).await.unwrap(), 0);
     assert_eq!(limits::peek(&mut c, "ip:2", w0).await.unwrap(), 0);
     assert_eq!(limits::peek(&mut c, "ip:1", w1).await.unwrap(), 1);
-    assert_eq!(limits::hit(&mut c, "ip:1", w0).await.unwrap(), 1);
+    assert_eq!(
+        write!(f.store, |t| limits::hit(&mut t, "ip:1", w0).await).unwrap(),
+        1
+    );
 
     // A captcha solution is spent once.
-    assert!(limits::spend_captcha(&mut c, "sol1", T0 + MINUTE)
-        .await
-        .unwrap());
-    assert!(!limits::spend_captcha(&mut c, "sol1", T0 + MINUTE)
-        .await
-        .unwrap());
-    assert!(limits::spend_captcha(&mut c, "sol2", T0 + 2 * MINUTE)
-        .await
-        .unwrap());
+    assert!(write!(f.store, |t| limits::spend_captcha(
+        &mut t,
+        "sol1",
+        T0 + MINUTE
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| limits::spend_captcha(
+        &mut t,
+        "sol1",
+        T0 + MINUTE
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| limits::spend_captcha(
+        &mut t,
+        "sol2",
+        T0 + 2 * MINUTE
+    )
+    .await)
+    .unwrap());
     assert_eq!(
-        limits::delete_spent_captchas(&mut c, T0 + MINUTE)
-            .await
-            .unwrap(),
+        write!(f.store, |t| limits::delete_spent_captchas(
+            &mut t,
+            T0 + MINUTE
+        )
+        .await)
+        .unwrap(),
         0,
         "not expired yet"
     );
     assert_eq!(
-        limits::delete_spent_captchas(&mut c, T0 + MINUTE + 1)
-            .await
-            .unwrap(),
+        write!(f.store, |t| limits::delete_spent_captchas(
+            &mut t,
+            T0 + MINUTE + 1
+        )
+        .await)
+        .unwrap(),
         1
     );
-    assert!(!limits::spend_captcha(&mut c, "sol2", T0 + 2 * MINUTE)
-        .await
-        .unwrap());
-    assert!(limits::spend_captcha(&mut c, "sol1", T0 + MINUTE)
-        .await
-        .unwrap());
+    assert!(!write!(f.store, |t| limits::spend_captcha(
+        &mut t,
+        "sol2",
+        T0 + 2 * MINUTE
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| limits::spend_captcha(
+        &mut t,
+        "sol1",
+        T0 + MINUTE
+    )
+    .await)
+    .unwrap());
 }
 
 async fn mail_queue_claims_with_a_lease(db: Db) {
@@ -1230,17 +1462,31 @@ async fn mail_queue_claims_with_a_lease(db: Db) {
     let lease = MINUTE;
     assert_eq!(mail::pending(&mut c).await.unwrap(), 0);
 
-    let m1 = mail::enqueue(&mut c, "a@example.com", "S1", "text 1", "<p>1</p>", T0)
-        .await
-        .unwrap();
-    let m2 = mail::enqueue(&mut c, "b@example.com", "S2", "text 2", "<p>2</p>", T0 + 10)
-        .await
-        .unwrap();
+    let m1 = write!(f.store, |tx| mail::enqueue(
+        &mut tx,
+        "a@example.com",
+        "S1",
+        "text 1",
+        "<p>1</p>",
+        T0
+    )
+    .await)
+    .unwrap();
+    let m2 = write!(f.store, |tx| mail::enqueue(
+        &mut tx,
+        "b@example.com",
+        "S2",
+        "text 2",
+        "<p>2</p>",
+        T0 + 10
+    )
+    .await)
+    .unwrap();
     assert_ne!(m1, m2);
     assert_eq!(mail::pending(&mut c).await.unwrap(), 2);
 
     // Only due mails are claimed, with their content.
-    let claimed = mail::claim_due(&mut c, T0, lease, 10).await.unwrap();
+    let claimed = write!(f.store, |tx| mail::claim_due(&mut tx, T0, lease, 10).await).unwrap();
     assert_eq!(claimed.len(), 1);
     let q = &claimed[0];
     assert_eq!(q.id, m1);
@@ -1251,12 +1497,19 @@ async fn mail_queue_claims_with_a_lease(db: Db) {
     assert_eq!(q.attempts, 0);
 
     // A claimed mail is not claimable again until its lease ends.
-    let claimed = mail::claim_due(&mut c, T0 + 10, lease, 10).await.unwrap();
+    let claimed = write!(f.store, |tx| mail::claim_due(&mut tx, T0 + 10, lease, 10)
+        .await)
+    .unwrap();
     assert_eq!(claimed.iter().map(|m| &m.id).collect::<Vec<_>>(), [&m2]);
-    assert!(mail::claim_due(&mut c, T0 + lease - 1, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(write!(f.store, |tx| mail::claim_due(
+        &mut tx,
+        T0 + lease - 1,
+        lease,
+        10
+    )
+    .await)
+    .unwrap()
+    .is_empty());
     assert_eq!(
         mail::pending(&mut c).await.unwrap(),
         2,
@@ -1264,36 +1517,49 @@ async fn mail_queue_claims_with_a_lease(db: Db) {
     );
 
     // Rescheduling counts the attempt, ends the lease and sets the next time.
-    mail::reschedule(&mut c, &m1, T0 + 5 * lease, "421 try again later")
-        .await
-        .unwrap();
-    assert!(mail::claim_due(&mut c, T0 + lease, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    write!(f.store, |tx| mail::reschedule(
+        &mut tx,
+        &m1,
+        T0 + 5 * lease,
+        "421 try again later"
+    )
+    .await)
+    .unwrap();
+    assert!(write!(f.store, |tx| mail::claim_due(
+        &mut tx,
+        T0 + lease,
+        lease,
+        10
+    )
+    .await)
+    .unwrap()
+    .is_empty());
 
     // Once both are due: oldest due first, up to the limit.
     let t = T0 + 5 * lease;
-    let claimed = mail::claim_due(&mut c, t, lease, 1).await.unwrap();
+    let claimed = write!(f.store, |tx| mail::claim_due(&mut tx, t, lease, 1).await).unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!((&claimed[0].id, claimed[0].attempts), (&m2, 0));
-    let claimed = mail::claim_due(&mut c, t, lease, 10).await.unwrap();
+    let claimed = write!(f.store, |tx| mail::claim_due(&mut tx, t, lease, 10).await).unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!((&claimed[0].id, claimed[0].attempts), (&m1, 1));
-    assert!(mail::claim_due(&mut c, t, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        write!(f.store, |tx| mail::claim_due(&mut tx, t, lease, 10).await)
+            .unwrap()
+            .is_empty()
+    );
 
-    mail::delete(&mut c, &m2).await.unwrap();
+    write!(f.store, |tx| mail::delete(&mut tx, &m2).await).unwrap();
     assert_eq!(mail::pending(&mut c).await.unwrap(), 1);
-    mail::delete(&mut c, &m1).await.unwrap();
-    mail::delete(&mut c, "no-such-mail").await.unwrap();
+    write!(f.store, |tx| mail::delete(&mut tx, &m1).await).unwrap();
+    write!(f.store, |tx| mail::delete(&mut tx, "no-such-mail").await).unwrap();
     assert_eq!(mail::pending(&mut c).await.unwrap(), 0);
-    assert!(mail::claim_due(&mut c, t + DAY, lease, 10)
-        .await
+    assert!(
+        write!(f.store, |tx| mail::claim_due(&mut tx, t + DAY, lease, 10)
+            .await)
         .unwrap()
-        .is_empty());
+        .is_empty()
+    );
 }
 
 /// What [`write_everything`] wrote, to look for afterwards.
@@ -1301,9 +1567,9 @@ struct Written {
     user_id: String,
 }
 
-/// One write through every module that writes, in whatever `c` is.
-async fn write_everything(c: &mut Conn) -> Written {
-    let u = add_user(c, "ada").await;
+/// One write through every module that writes, in the transaction `c`.
+async fn write_everything(c: &mut Tx) -> Written {
+    let u = insert_user(c, "ada").await;
     users::remember_device(c, &u.id, "device", T0)
         .await
         .unwrap();
@@ -1354,7 +1620,7 @@ async fn write_everything(c: &mut Conn) -> Written {
     Written { user_id: u.id }
 }
 
-async fn assert_written(c: &mut Conn, w: &Written) {
+async fn assert_written(store: &Store, c: &mut Conn, w: &Written) {
     assert!(users::by_id(c, &w.user_id).await.unwrap().is_some());
     assert!(users::by_username_key(c, "ada").await.unwrap().is_some());
     assert!(users::has_devices(c, &w.user_id).await.unwrap());
@@ -1375,12 +1641,16 @@ async fn assert_written(c: &mut Conn, w: &Written) {
     assert_eq!(events::unread_count(c, &w.user_id).await.unwrap(), 1);
     assert_eq!(mail::pending(c).await.unwrap(), 1);
     assert_eq!(limits::peek(c, "ip:1", T0).await.unwrap(), 1);
-    assert!(!limits::spend_captcha(c, "solution", T0 + HOUR)
-        .await
-        .unwrap());
+    assert!(!write!(store, |t| limits::spend_captcha(
+        &mut t,
+        "solution",
+        T0 + HOUR
+    )
+    .await)
+    .unwrap());
 }
 
-async fn assert_nothing_written(c: &mut Conn, w: &Written) {
+async fn assert_nothing_written(store: &Store, c: &mut Conn, w: &Written) {
     assert!(users::by_id(c, &w.user_id).await.unwrap().is_none());
     assert!(users::by_username_key(c, "ada").await.unwrap().is_none());
     assert!(users::by_email_key(c, "ada@example.com")
@@ -1406,7 +1676,12 @@ async fn assert_nothing_written(c: &mut Conn, w: &Written) {
     assert_eq!(mail::pending(c).await.unwrap(), 0);
     assert_eq!(limits::peek(c, "ip:1", T0).await.unwrap(), 0);
     // Counts everything spent; nothing is there to delete.
-    assert_eq!(limits::delete_spent_captchas(c, i64::MAX).await.unwrap(), 0);
+    assert_eq!(
+        write!(store, |t| limits::delete_spent_captchas(&mut t, i64::MAX)
+            .await)
+        .unwrap(),
+        0
+    );
 }
 
 /// After nothing stuck, the same writes succeed (keys free, the event counter
@@ -1416,7 +1691,7 @@ async fn write_again_and_commit(store: &Store) {
     let w = write_everything(&mut tx).await;
     tx.commit().await.unwrap();
     let mut c = store.conn().await.unwrap();
-    assert_written(&mut c, &w).await;
+    assert_written(store, &mut c, &w).await;
 }
 
 async fn rolled_back_transaction_leaves_nothing(db: Db) {
@@ -1425,13 +1700,13 @@ async fn rolled_back_transaction_leaves_nothing(db: Db) {
     let w = write_everything(&mut tx).await;
     tx.rollback().await.unwrap();
     let mut c = f.store.conn().await.unwrap();
-    assert_nothing_written(&mut c, &w).await;
+    assert_nothing_written(&f.store, &mut c, &w).await;
     drop(c);
 
     // A unique violation inside a transaction is reported the same way, and
     // rolling back leaves nothing of it either.
     let mut tx = f.store.begin().await.unwrap();
-    add_user(&mut tx, "ada").await;
+    insert_user(&mut tx, "ada").await;
     let err = users::insert(
         &mut tx,
         &NewUser {
@@ -1470,7 +1745,7 @@ async fn dropped_transaction_leaves_nothing(db: Db) {
     let w = write_everything(&mut tx).await;
     drop(tx);
     let mut c = f.store.conn().await.unwrap();
-    assert_nothing_written(&mut c, &w).await;
+    assert_nothing_written(&f.store, &mut c, &w).await;
     drop(c);
     write_again_and_commit(&f.store).await;
 }

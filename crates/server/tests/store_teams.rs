@@ -12,7 +12,7 @@ use postroom_server::store::{
     self, events,
     teams::{self, NewInvite, NewTeam, SeatCounts},
     users::{self, NewUser, UserRow},
-    Backend, Conn, Store,
+    Backend, Conn, Store, Tx,
 };
 
 on_both_databases!(
@@ -58,9 +58,24 @@ async fn open(db: Db) -> Fixture {
     }
 }
 
-async fn add_user(c: &mut Conn, name: &str, domain: &str) -> UserRow {
-    users::insert(
-        c,
+/// Runs one store write in a transaction of its own, as the domain does:
+/// committed when it succeeds, rolled back when it fails.
+macro_rules! write {
+    ($store:expr, |$tx:ident| $call:expr) => {{
+        let mut $tx = $store.begin().await.unwrap();
+        let result = $call;
+        if result.is_ok() {
+            $tx.commit().await.unwrap();
+        } else {
+            $tx.rollback().await.unwrap();
+        }
+        result
+    }};
+}
+
+async fn add_user(store: &Store, name: &str, domain: &str) -> UserRow {
+    write!(store, |t| users::insert(
+        &mut t,
         &NewUser {
             username: name,
             username_key: name,
@@ -70,13 +85,13 @@ async fn add_user(c: &mut Conn, name: &str, domain: &str) -> UserRow {
         },
         T0,
     )
-    .await
+    .await)
     .expect("insert a user")
 }
 
-async fn add_team(c: &mut Conn, slug: &str, creator: &UserRow) -> teams::TeamRow {
-    teams::insert(
-        c,
+async fn add_team(store: &Store, slug: &str, creator: &UserRow) -> teams::TeamRow {
+    write!(store, |t| teams::insert(
+        &mut t,
         &NewTeam {
             name: &slug.to_uppercase(),
             slug,
@@ -86,17 +101,12 @@ async fn add_team(c: &mut Conn, slug: &str, creator: &UserRow) -> teams::TeamRow
         },
         T0,
     )
-    .await
+    .await)
     .expect("insert a team")
 }
 
-async fn invite(
-    c: &mut Conn,
-    team: &str,
-    by: &str,
-    email: Option<&str>,
-    n: u32,
-) -> teams::InviteRow {
+/// Inserts an invite in the caller's transaction.
+async fn invite(c: &mut Tx, team: &str, by: &str, email: Option<&str>, n: u32) -> teams::InviteRow {
     let id = uuid::Uuid::now_v7().to_string();
     teams::insert_invite(
         c,
@@ -118,8 +128,8 @@ async fn invite(
 async fn teams_round_trip_lock_and_unique_slug(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada", "example.com").await;
-    let team = add_team(&mut c, "acme", &ada).await;
+    let ada = add_user(&f.store, "ada", "example.com").await;
+    let team = add_team(&f.store, "acme", &ada).await;
     assert_eq!(team.id.len(), 36);
     assert_eq!(
         (team.name.as_str(), team.slug.as_str(), team.plan.as_str()),
@@ -129,7 +139,7 @@ async fn teams_round_trip_lock_and_unique_slug(db: Db) {
     assert_eq!(team.created_by.as_deref(), Some(ada.id.as_str()));
     assert_eq!((team.created_at, team.updated_at), (T0, T0));
 
-    let err = add_team_err(&mut c, "acme", &ada).await;
+    let err = add_team_err(&f.store, "acme", &ada).await;
     assert!(store::is_unique_violation(&err, "teams_slug"), "{err}");
     assert!(!store::is_unique_violation(&err, "users_username_key"));
 
@@ -144,24 +154,41 @@ async fn teams_round_trip_lock_and_unique_slug(db: Db) {
     );
     assert!(teams::by_id(&mut c, "nope").await.unwrap().is_none());
     assert_eq!(
-        teams::lock_by_slug(&mut c, "acme")
-            .await
+        write!(f.store, |t| teams::lock_by_slug(&mut t, "acme").await)
             .unwrap()
             .unwrap()
             .id,
         team.id
     );
-    assert!(teams::lock_by_slug(&mut c, "nope").await.unwrap().is_none());
-    let locked = teams::lock(&mut c, &team.id).await.unwrap().unwrap();
+    assert!(
+        write!(f.store, |t| teams::lock_by_slug(&mut t, "nope").await)
+            .unwrap()
+            .is_none()
+    );
+    let locked = write!(f.store, |t| teams::lock(&mut t, &team.id).await)
+        .unwrap()
+        .unwrap();
     assert_eq!(locked.updated_at, T0, "taking the lock changes nothing");
-    assert!(teams::lock(&mut c, "nope").await.unwrap().is_none());
+    assert!(write!(f.store, |t| teams::lock(&mut t, "nope").await)
+        .unwrap()
+        .is_none());
 
-    teams::rename(&mut c, &team.id, "Acme Labs", T0 + 1)
-        .await
-        .unwrap();
-    teams::set_discoverable(&mut c, &team.id, true, T0 + 2)
-        .await
-        .unwrap();
+    write!(f.store, |t| teams::rename(
+        &mut t,
+        &team.id,
+        "Acme Labs",
+        T0 + 1
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| teams::set_discoverable(
+        &mut t,
+        &team.id,
+        true,
+        T0 + 2
+    )
+    .await)
+    .unwrap();
     let after = teams::by_id(&mut c, &team.id).await.unwrap().unwrap();
     assert_eq!(
         (after.name.as_str(), after.discoverable, after.updated_at),
@@ -169,9 +196,9 @@ async fn teams_round_trip_lock_and_unique_slug(db: Db) {
     );
 }
 
-async fn add_team_err(c: &mut Conn, slug: &str, creator: &UserRow) -> sqlx::Error {
-    teams::insert(
-        c,
+async fn add_team_err(store: &Store, slug: &str, creator: &UserRow) -> sqlx::Error {
+    write!(store, |t| teams::insert(
+        &mut t,
         &NewTeam {
             name: "Again",
             slug,
@@ -181,21 +208,23 @@ async fn add_team_err(c: &mut Conn, slug: &str, creator: &UserRow) -> sqlx::Erro
         },
         T0,
     )
-    .await
+    .await)
     .expect_err("the slug is taken")
 }
 
 async fn members_roles_and_counts(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada", "example.com").await;
-    let bob = add_user(&mut c, "bob", "example.com").await;
-    let cat = add_user(&mut c, "cat", "example.com").await;
-    let acme = add_team(&mut c, "acme", &ada).await;
-    let zeta = add_team(&mut c, "zeta", &bob).await;
-    let m = teams::insert_member(&mut c, &acme.id, &ada.id, "admin", false, T0)
-        .await
-        .unwrap();
+    let ada = add_user(&f.store, "ada", "example.com").await;
+    let bob = add_user(&f.store, "bob", "example.com").await;
+    let cat = add_user(&f.store, "cat", "example.com").await;
+    let acme = add_team(&f.store, "acme", &ada).await;
+    let zeta = add_team(&f.store, "zeta", &bob).await;
+    let m = write!(f.store, |t| teams::insert_member(
+        &mut t, &acme.id, &ada.id, "admin", false, T0
+    )
+    .await)
+    .unwrap();
     assert_eq!(
         (
             m.team_id.as_str(),
@@ -206,22 +235,45 @@ async fn members_roles_and_counts(db: Db) {
         ),
         (acme.id.as_str(), ada.id.as_str(), "admin", 0, T0)
     );
-    let err = teams::insert_member(&mut c, &acme.id, &ada.id, "member", false, T0)
-        .await
-        .expect_err("already a member");
+    let err = write!(f.store, |t| teams::insert_member(
+        &mut t, &acme.id, &ada.id, "member", false, T0
+    )
+    .await)
+    .expect_err("already a member");
     assert!(
         store::is_unique_violation(&err, "team_members_team_id_user_id"),
         "{err}"
     );
-    teams::insert_member(&mut c, &acme.id, &cat.id, "member", false, T0 + 1)
-        .await
-        .unwrap();
-    teams::insert_member(&mut c, &acme.id, &bob.id, "billing", true, T0 + 2)
-        .await
-        .unwrap();
-    teams::insert_member(&mut c, &zeta.id, &ada.id, "member", false, T0 + 3)
-        .await
-        .unwrap();
+    write!(f.store, |t| teams::insert_member(
+        &mut t,
+        &acme.id,
+        &cat.id,
+        "member",
+        false,
+        T0 + 1
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| teams::insert_member(
+        &mut t,
+        &acme.id,
+        &bob.id,
+        "billing",
+        true,
+        T0 + 2
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| teams::insert_member(
+        &mut t,
+        &zeta.id,
+        &ada.id,
+        "member",
+        false,
+        T0 + 3
+    )
+    .await)
+    .unwrap();
 
     // Admins first, then billing, then members; by username within a role.
     let names: Vec<(String, String)> = teams::members(&mut c, &acme.id)
@@ -277,16 +329,21 @@ async fn members_roles_and_counts(db: Db) {
             support_only: 1
         }
     );
-    assert!(
-        teams::set_role(&mut c, &acme.id, &cat.id, "admin", true, T0 + 5)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !teams::set_role(&mut c, &zeta.id, &cat.id, "admin", false, T0)
-            .await
-            .unwrap()
-    );
+    assert!(write!(f.store, |t| teams::set_role(
+        &mut t,
+        &acme.id,
+        &cat.id,
+        "admin",
+        true,
+        T0 + 5
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| teams::set_role(
+        &mut t, &zeta.id, &cat.id, "admin", false, T0
+    )
+    .await)
+    .unwrap());
     assert_eq!(teams::count_admins(&mut c, &acme.id).await.unwrap(), 2);
     assert_eq!(
         teams::seat_counts(&mut c, &acme.id, T0).await.unwrap(),
@@ -296,33 +353,39 @@ async fn members_roles_and_counts(db: Db) {
             support_only: 2
         }
     );
-    assert!(teams::delete_member(&mut c, &acme.id, &cat.id)
-        .await
-        .unwrap());
-    assert!(!teams::delete_member(&mut c, &acme.id, &cat.id)
-        .await
-        .unwrap());
+    assert!(
+        write!(f.store, |t| teams::delete_member(&mut t, &acme.id, &cat.id)
+            .await)
+        .unwrap()
+    );
+    assert!(
+        !write!(f.store, |t| teams::delete_member(&mut t, &acme.id, &cat.id)
+            .await)
+        .unwrap()
+    );
     assert_eq!(teams::count_admins(&mut c, &acme.id).await.unwrap(), 1);
 }
 
 async fn invites_count_seats_until_they_expire(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada", "example.com").await;
-    let bob = add_user(&mut c, "bob", "example.com").await;
-    let acme = add_team(&mut c, "acme", &ada).await;
-    let by_mail = invite(&mut c, &acme.id, &ada.id, Some("Bob@example.com"), 1).await;
+    let ada = add_user(&f.store, "ada", "example.com").await;
+    let bob = add_user(&f.store, "bob", "example.com").await;
+    let acme = add_team(&f.store, "acme", &ada).await;
+    let mut tx = f.store.begin().await.unwrap();
+    let by_mail = invite(&mut tx, &acme.id, &ada.id, Some("Bob@example.com"), 1).await;
+    let by_link = invite(&mut tx, &acme.id, &ada.id, None, 2).await;
+    tx.commit().await.unwrap();
     assert_eq!(by_mail.email.as_deref(), Some("Bob@example.com"));
     assert_eq!(by_mail.email_key.as_deref(), Some("bob@example.com"));
     assert_eq!(by_mail.status, "pending");
     assert_eq!(by_mail.created_by_username.as_deref(), Some("ada"));
     assert_eq!(by_mail.expires_at, T0 + 7 * DAY);
-    let by_link = invite(&mut c, &acme.id, &ada.id, None, 2).await;
     assert_eq!(by_link.email, None);
 
     // The token hash is unique.
-    let err = teams::insert_invite(
-        &mut c,
+    let err = write!(f.store, |t| teams::insert_invite(
+        &mut t,
         &NewInvite {
             id: &uuid::Uuid::now_v7().to_string(),
             team_id: &acme.id,
@@ -334,7 +397,7 @@ async fn invites_count_seats_until_they_expire(db: Db) {
         },
         T0,
     )
-    .await
+    .await)
     .expect_err("the token hash is taken");
     assert!(
         store::is_unique_violation(&err, "team_invites_token_hash"),
@@ -395,15 +458,30 @@ async fn invites_count_seats_until_they_expire(db: Db) {
         .is_none());
 
     // Accepting works once, and not at or after expiry.
-    assert!(!teams::accept_invite(&mut c, &by_link.id, &bob.id, end)
-        .await
-        .unwrap());
-    assert!(teams::accept_invite(&mut c, &by_link.id, &bob.id, end - 1)
-        .await
-        .unwrap());
-    assert!(!teams::accept_invite(&mut c, &by_link.id, &bob.id, T0)
-        .await
-        .unwrap());
+    assert!(!write!(f.store, |t| teams::accept_invite(
+        &mut t,
+        &by_link.id,
+        &bob.id,
+        end
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| teams::accept_invite(
+        &mut t,
+        &by_link.id,
+        &bob.id,
+        end - 1
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| teams::accept_invite(
+        &mut t,
+        &by_link.id,
+        &bob.id,
+        T0
+    )
+    .await)
+    .unwrap());
     let accepted = teams::invite(&mut c, &acme.id, &by_link.id)
         .await
         .unwrap()
@@ -411,18 +489,35 @@ async fn invites_count_seats_until_they_expire(db: Db) {
     assert_eq!(accepted.status, "accepted");
     assert_eq!(accepted.accepted_by.as_deref(), Some(bob.id.as_str()));
     assert_eq!(accepted.decided_at, Some(end - 1));
-    assert!(!teams::cancel_invite(&mut c, &by_link.id, T0).await.unwrap());
+    assert!(
+        !write!(f.store, |t| teams::cancel_invite(&mut t, &by_link.id, T0)
+            .await)
+        .unwrap()
+    );
 
     // Cancelling works once; a cancelled invite cannot be accepted.
-    assert!(teams::cancel_invite(&mut c, &by_mail.id, T0 + 1)
-        .await
-        .unwrap());
-    assert!(!teams::cancel_invite(&mut c, &by_mail.id, T0 + 2)
-        .await
-        .unwrap());
-    assert!(!teams::accept_invite(&mut c, &by_mail.id, &bob.id, T0)
-        .await
-        .unwrap());
+    assert!(write!(f.store, |t| teams::cancel_invite(
+        &mut t,
+        &by_mail.id,
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| teams::cancel_invite(
+        &mut t,
+        &by_mail.id,
+        T0 + 2
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| teams::accept_invite(
+        &mut t,
+        &by_mail.id,
+        &bob.id,
+        T0
+    )
+    .await)
+    .unwrap());
     assert!(pending(&mut c, &acme.id, T0).await.is_empty());
 }
 
@@ -438,12 +533,18 @@ async fn pending(c: &mut Conn, team: &str, at: i64) -> Vec<String> {
 async fn domains_verify_once_across_teams(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada", "example.com").await;
-    let acme = add_team(&mut c, "acme", &ada).await;
-    let rival = add_team(&mut c, "rival", &ada).await;
-    let d = teams::insert_domain(&mut c, &acme.id, "acme.test", "tok", T0)
-        .await
-        .unwrap();
+    let ada = add_user(&f.store, "ada", "example.com").await;
+    let acme = add_team(&f.store, "acme", &ada).await;
+    let rival = add_team(&f.store, "rival", &ada).await;
+    let d = write!(f.store, |t| teams::insert_domain(
+        &mut t,
+        &acme.id,
+        "acme.test",
+        "tok",
+        T0
+    )
+    .await)
+    .unwrap();
     assert_eq!(
         (
             d.domain.as_str(),
@@ -453,20 +554,34 @@ async fn domains_verify_once_across_teams(db: Db) {
         ),
         ("acme.test", "tok", None, None)
     );
-    let err = teams::insert_domain(&mut c, &acme.id, "acme.test", "tok2", T0)
-        .await
-        .expect_err("already added");
+    let err = write!(f.store, |t| teams::insert_domain(
+        &mut t,
+        &acme.id,
+        "acme.test",
+        "tok2",
+        T0
+    )
+    .await)
+    .expect_err("already added");
     assert!(
         store::is_unique_violation(&err, "team_domains_team_id_domain"),
         "{err}"
     );
-    teams::insert_domain(&mut c, &acme.id, "b.test", "tok", T0)
-        .await
-        .unwrap();
+    write!(f.store, |t| teams::insert_domain(
+        &mut t, &acme.id, "b.test", "tok", T0
+    )
+    .await)
+    .unwrap();
     // Another team may claim the same domain until one of them verifies it.
-    teams::insert_domain(&mut c, &rival.id, "acme.test", "tok3", T0)
-        .await
-        .unwrap();
+    write!(f.store, |t| teams::insert_domain(
+        &mut t,
+        &rival.id,
+        "acme.test",
+        "tok3",
+        T0
+    )
+    .await)
+    .unwrap();
     let names: Vec<String> = teams::domains(&mut c, &acme.id)
         .await
         .unwrap()
@@ -482,23 +597,39 @@ async fn domains_verify_once_across_teams(db: Db) {
         0
     );
 
-    let v = teams::mark_domain_verified(&mut c, &acme.id, "acme.test", "dns", T0 + 5)
-        .await
-        .unwrap()
-        .unwrap();
+    let v = write!(f.store, |t| teams::mark_domain_verified(
+        &mut t,
+        &acme.id,
+        "acme.test",
+        "dns",
+        T0 + 5
+    )
+    .await)
+    .unwrap()
+    .unwrap();
     assert_eq!(
         (v.verified_at, v.verified_by.as_deref()),
         (Some(T0 + 5), Some("dns"))
     );
-    assert!(
-        teams::mark_domain_verified(&mut c, &acme.id, "nope.test", "dns", T0)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let err = teams::mark_domain_verified(&mut c, &rival.id, "acme.test", "operator", T0)
-        .await
-        .expect_err("verified by another team");
+    assert!(write!(f.store, |t| teams::mark_domain_verified(
+        &mut t,
+        &acme.id,
+        "nope.test",
+        "dns",
+        T0
+    )
+    .await)
+    .unwrap()
+    .is_none());
+    let err = write!(f.store, |t| teams::mark_domain_verified(
+        &mut t,
+        &rival.id,
+        "acme.test",
+        "operator",
+        T0
+    )
+    .await)
+    .expect_err("verified by another team");
     assert!(
         store::is_unique_violation(&err, "team_domains_domain"),
         "{err}"
@@ -519,42 +650,66 @@ async fn domains_verify_once_across_teams(db: Db) {
         .is_some());
 
     // Once it lets go, the other team may verify it.
-    assert!(teams::delete_domain(&mut c, &acme.id, "acme.test")
-        .await
-        .unwrap());
-    assert!(!teams::delete_domain(&mut c, &acme.id, "acme.test")
-        .await
-        .unwrap());
+    assert!(write!(f.store, |t| teams::delete_domain(
+        &mut t,
+        &acme.id,
+        "acme.test"
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| teams::delete_domain(
+        &mut t,
+        &acme.id,
+        "acme.test"
+    )
+    .await)
+    .unwrap());
     assert!(teams::domain(&mut c, &acme.id, "acme.test")
         .await
         .unwrap()
         .is_none());
-    teams::mark_domain_verified(&mut c, &rival.id, "acme.test", "operator", T0)
-        .await
-        .unwrap()
-        .unwrap();
+    write!(f.store, |t| teams::mark_domain_verified(
+        &mut t,
+        &rival.id,
+        "acme.test",
+        "operator",
+        T0
+    )
+    .await)
+    .unwrap()
+    .unwrap();
 }
 
 async fn discovery_and_join_requests(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada", "acme.test").await;
-    let bob = add_user(&mut c, "bob", "acme.test").await;
-    let acme = add_team(&mut c, "acme", &ada).await;
-    let beta = add_team(&mut c, "beta", &ada).await;
-    teams::insert_member(&mut c, &acme.id, &ada.id, "admin", false, T0)
-        .await
-        .unwrap();
-    teams::insert_domain(&mut c, &acme.id, "acme.test", "t", T0)
-        .await
-        .unwrap();
+    let ada = add_user(&f.store, "ada", "acme.test").await;
+    let bob = add_user(&f.store, "bob", "acme.test").await;
+    let acme = add_team(&f.store, "acme", &ada).await;
+    let beta = add_team(&f.store, "beta", &ada).await;
+    write!(f.store, |t| teams::insert_member(
+        &mut t, &acme.id, &ada.id, "admin", false, T0
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| teams::insert_domain(
+        &mut t,
+        &acme.id,
+        "acme.test",
+        "t",
+        T0
+    )
+    .await)
+    .unwrap();
     // Not discoverable: discovery off, then the domain unverified.
     assert!(!teams::is_discoverable_by(&mut c, &acme.id, "acme.test")
         .await
         .unwrap());
-    teams::set_discoverable(&mut c, &acme.id, true, T0)
-        .await
-        .unwrap();
+    write!(f.store, |t| teams::set_discoverable(
+        &mut t, &acme.id, true, T0
+    )
+    .await)
+    .unwrap();
     assert!(!teams::is_discoverable_by(&mut c, &acme.id, "acme.test")
         .await
         .unwrap());
@@ -562,9 +717,15 @@ async fn discovery_and_join_requests(db: Db) {
         .await
         .unwrap()
         .is_empty());
-    teams::mark_domain_verified(&mut c, &acme.id, "acme.test", "dns", T0)
-        .await
-        .unwrap();
+    write!(f.store, |t| teams::mark_domain_verified(
+        &mut t,
+        &acme.id,
+        "acme.test",
+        "dns",
+        T0
+    )
+    .await)
+    .unwrap();
     assert!(teams::is_discoverable_by(&mut c, &acme.id, "acme.test")
         .await
         .unwrap());
@@ -592,16 +753,20 @@ async fn discovery_and_join_requests(db: Db) {
         .unwrap()
         .is_empty());
 
-    let r = teams::insert_join_request(&mut c, &acme.id, &bob.id, T0)
-        .await
-        .unwrap();
+    let r = write!(f.store, |t| teams::insert_join_request(
+        &mut t, &acme.id, &bob.id, T0
+    )
+    .await)
+    .unwrap();
     assert_eq!(
         (r.status.as_str(), r.person.username.as_str(), r.decided_at),
         ("pending", "bob", None)
     );
-    let err = teams::insert_join_request(&mut c, &acme.id, &bob.id, T0)
-        .await
-        .expect_err("one pending request per person and team");
+    let err = write!(f.store, |t| teams::insert_join_request(
+        &mut t, &acme.id, &bob.id, T0
+    )
+    .await)
+    .expect_err("one pending request per person and team");
     assert!(
         store::is_unique_violation(&err, "team_join_requests_team_id_user_id"),
         "{err}"
@@ -625,16 +790,24 @@ async fn discovery_and_join_requests(db: Db) {
         .unwrap()
         .is_none());
 
-    assert!(
-        teams::decide_join_request(&mut c, &r.id, "declined", &ada.id, T0 + 1)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !teams::decide_join_request(&mut c, &r.id, "approved", &ada.id, T0 + 2)
-            .await
-            .unwrap()
-    );
+    assert!(write!(f.store, |t| teams::decide_join_request(
+        &mut t,
+        &r.id,
+        "declined",
+        &ada.id,
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| teams::decide_join_request(
+        &mut t,
+        &r.id,
+        "approved",
+        &ada.id,
+        T0 + 2
+    )
+    .await)
+    .unwrap());
     let decided = teams::join_request(&mut c, &acme.id, &r.id)
         .await
         .unwrap()
@@ -649,19 +822,34 @@ async fn discovery_and_join_requests(db: Db) {
         .is_empty());
 
     // After a decision, a new request may be made, and withdrawn.
-    teams::insert_join_request(&mut c, &acme.id, &bob.id, T0 + 3)
-        .await
-        .unwrap();
+    write!(f.store, |t| teams::insert_join_request(
+        &mut t,
+        &acme.id,
+        &bob.id,
+        T0 + 3
+    )
+    .await)
+    .unwrap();
     assert_eq!(
-        teams::withdraw_join_requests(&mut c, &acme.id, &bob.id, T0 + 4)
-            .await
-            .unwrap(),
+        write!(f.store, |t| teams::withdraw_join_requests(
+            &mut t,
+            &acme.id,
+            &bob.id,
+            T0 + 4
+        )
+        .await)
+        .unwrap(),
         1
     );
     assert_eq!(
-        teams::withdraw_join_requests(&mut c, &acme.id, &bob.id, T0 + 5)
-            .await
-            .unwrap(),
+        write!(f.store, |t| teams::withdraw_join_requests(
+            &mut t,
+            &acme.id,
+            &bob.id,
+            T0 + 5
+        )
+        .await)
+        .unwrap(),
         0
     );
 }
@@ -669,26 +857,40 @@ async fn discovery_and_join_requests(db: Db) {
 async fn audit_pages_newest_first_with_usernames(db: Db) {
     let f = open(db).await;
     let mut c = f.store.conn().await.unwrap();
-    let ada = add_user(&mut c, "ada", "example.com").await;
+    let ada = add_user(&f.store, "ada", "example.com").await;
     let scope = "team:t1";
     for i in 0..5 {
-        events::append(
-            &mut c,
+        write!(f.store, |t| events::append(
+            &mut t,
             scope,
             Some(&ada.id),
             "renamed",
             &format!("{{\"i\":{i}}}"),
             T0 + i,
         )
-        .await
+        .await)
         .unwrap();
     }
-    events::append(&mut c, scope, None, "domain_verified", "{}", T0 + 9)
-        .await
-        .unwrap();
-    events::append(&mut c, "team:other", Some(&ada.id), "created", "{}", T0)
-        .await
-        .unwrap();
+    write!(f.store, |t| events::append(
+        &mut t,
+        scope,
+        None,
+        "domain_verified",
+        "{}",
+        T0 + 9
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| events::append(
+        &mut t,
+        "team:other",
+        Some(&ada.id),
+        "created",
+        "{}",
+        T0
+    )
+    .await)
+    .unwrap();
     let page = teams::audit_page(&mut c, scope, None, 4).await.unwrap();
     let seqs: Vec<i64> = page.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, [6, 5, 4, 3]);
@@ -710,12 +912,8 @@ async fn audit_pages_newest_first_with_usernames(db: Db) {
 /// second sees the first one's writes (the seat count), on both backends.
 async fn the_team_lock_serialises_writers(db: Db) {
     let f = open(db).await;
-    let ada = {
-        let mut c = f.store.conn().await.unwrap();
-        let ada = add_user(&mut c, "ada", "example.com").await;
-        add_team(&mut c, "acme", &ada).await;
-        ada
-    };
+    let ada = add_user(&f.store, "ada", "example.com").await;
+    add_team(&f.store, "acme", &ada).await;
     let mut first = f.store.begin().await.unwrap();
     let team = teams::lock_by_slug(&mut first, "acme")
         .await

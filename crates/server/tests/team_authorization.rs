@@ -403,15 +403,16 @@ impl World {
             ApproveJoinRequest | DeclineJoinRequest => {
                 // The requester's request is written directly: how it came
                 // to be is discovery's business, tested elsewhere.
-                let mut c = self.t.app.store.conn().await.unwrap();
+                let mut tx = self.t.app.store.begin().await.unwrap();
                 let request = postroom_server::store::teams::insert_join_request(
-                    &mut c,
+                    &mut tx,
                     &team.id,
                     &self.requester_id,
                     common::START,
                 )
                 .await
                 .unwrap();
+                tx.commit().await.unwrap();
                 let what = if e == ApproveJoinRequest {
                     "approve"
                 } else {

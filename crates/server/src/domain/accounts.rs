@@ -15,7 +15,7 @@ use crate::clock::{Millis, DAY, HOUR};
 use crate::error::{Error, FieldErrors, Result};
 use crate::mail::Template;
 use crate::state::App;
-use crate::store::{self, tokens::Purpose, users::UserRow, Conn};
+use crate::store::{self, tokens::Purpose, users::UserRow, Conn, Tx};
 
 pub const VERIFY_EMAIL_TTL: Millis = 24 * HOUR;
 pub const RESET_PASSWORD_TTL: Millis = HOUR;
@@ -70,7 +70,7 @@ pub async fn current_user(app: &App, id: &str) -> Result<Arc<UserRow>> {
 /// Creates a single-use link token and returns the token (not its hash).
 async fn issue_token(
     app: &App,
-    c: &mut Conn,
+    c: &mut Tx,
     user_id: &str,
     purpose: Purpose,
     new_email: Option<&str>,
@@ -92,7 +92,7 @@ async fn issue_token(
     Ok(token)
 }
 
-async fn queue_verification(app: &App, c: &mut Conn, user: &UserRow) -> Result<()> {
+async fn queue_verification(app: &App, c: &mut Tx, user: &UserRow) -> Result<()> {
     let token = issue_token(
         app,
         c,

@@ -92,10 +92,13 @@ pub async fn guard(app: &App, checks: &[Check<'_>], captcha: Option<&str>) -> Re
         ));
     };
     let now = app.clock.now();
-    let mut c = app.store.conn().await?;
     match app.captcha.verify(solution, now) {
         Ok((spent_key, expires)) => {
-            if store::limits::spend_captcha(&mut c, &spent_key, expires).await? {
+            // A transaction, so that on SQLite this write waits its turn.
+            let mut tx = app.store.begin().await?;
+            let spent = store::limits::spend_captcha(&mut tx, &spent_key, expires).await?;
+            tx.commit().await?;
+            if spent {
                 Ok(())
             } else {
                 Err(Error::forbidden(

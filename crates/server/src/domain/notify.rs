@@ -9,7 +9,7 @@ use crate::clock::rfc3339;
 use crate::error::Result;
 use crate::mail::Template;
 use crate::state::App;
-use crate::store::{self, users::UserRow, Conn};
+use crate::store::{self, users::UserRow, Tx};
 
 /// Something that happened to an account that its owner should hear about.
 pub enum Notice<'a> {
@@ -56,7 +56,7 @@ pub fn prefs_of(user: &UserRow) -> NotificationPrefs {
 /// `mail_to` overrides the recipient (an email change notifies the old address).
 pub async fn send(
     app: &App,
-    c: &mut Conn,
+    c: &mut Tx,
     user: &UserRow,
     notice: Notice<'_>,
     mail_to: Option<&str>,

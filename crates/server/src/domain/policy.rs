@@ -1,6 +1,7 @@
 //! Who may do what to a team: the one place that decides it, for the API and
 //! the web pages alike. Every team operation names a [`TeamAction`] and asks
-//! [`authorize`] before anything else; handlers never decide.
+//! [`authorize`] (or [`authorize_locked`], in a transaction that needs the
+//! team's row lock) before anything else; handlers never decide.
 //!
 //! The rules:
 //! - Someone outside a team learns nothing about it: every action answers
@@ -21,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::store::{
     self,
     teams::{MemberRow, TeamRow},
-    Conn,
+    Conn, Tx,
 };
 
 /// Everything that can be done to a team.
@@ -141,15 +142,6 @@ impl Access {
     }
 }
 
-/// Whether to take the team's row lock (in a transaction) while checking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lock {
-    No,
-    /// Writes that depend on seats or on the admins take the lock first, so
-    /// the check and the write see the same team.
-    Yes,
-}
-
 /// Looks the team up by slug and decides whether `actor` may do `action`
 /// to it. Unknown slugs and teams the actor may not see are both 404.
 pub async fn authorize(
@@ -157,10 +149,34 @@ pub async fn authorize(
     actor: &Actor,
     slug: &str,
     action: TeamAction,
-    lock: Lock,
 ) -> Result<Access> {
+    let slug = plausible_slug(slug)?;
+    let team = store::teams::by_slug(c, &slug)
+        .await?
+        .ok_or_else(team_not_found)?;
+    decide_for(c, actor, team, action).await
+}
+
+/// [`authorize`], taking the team's row lock first: writes that depend on
+/// seats or on the admins take it, so the check and the write see the same
+/// team.
+pub async fn authorize_locked(
+    tx: &mut Tx,
+    actor: &Actor,
+    slug: &str,
+    action: TeamAction,
+) -> Result<Access> {
+    let slug = plausible_slug(slug)?;
+    let team = store::teams::lock_by_slug(tx, &slug)
+        .await?
+        .ok_or_else(team_not_found)?;
+    decide_for(tx, actor, team, action).await
+}
+
+/// The slug, lowercased, when it could be one; only what could be a slug
+/// reaches the database.
+fn plausible_slug(slug: &str) -> Result<String> {
     let slug = slug.trim().to_ascii_lowercase();
-    // Only what could be a slug reaches the database.
     if slug.is_empty()
         || slug.len() > Slug::MAX_LEN
         || !slug
@@ -169,11 +185,15 @@ pub async fn authorize(
     {
         return Err(team_not_found());
     }
-    let team = match lock {
-        Lock::Yes => store::teams::lock_by_slug(c, &slug).await?,
-        Lock::No => store::teams::by_slug(c, &slug).await?,
-    }
-    .ok_or_else(team_not_found)?;
+    Ok(slug)
+}
+
+async fn decide_for(
+    c: &mut Conn,
+    actor: &Actor,
+    team: TeamRow,
+    action: TeamAction,
+) -> Result<Access> {
     let member = store::teams::member(c, &team.id, &actor.user_id).await?;
     let standing = match &member {
         Some(m) => Standing::Member(Role::parse(&m.role).unwrap_or(Role::Member)),

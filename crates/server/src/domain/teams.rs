@@ -3,8 +3,8 @@
 //! verification, discovery and join requests, and the audit log.
 //!
 //! Every operation first asks [`policy::authorize`]. Writes run in one
-//! transaction that takes the team's row lock before reading anything they
-//! depend on (the seat count, the number of admins), and record their event
+//! transaction that takes the team's row lock ([`policy::authorize_locked`])
+//! before reading anything they depend on (the seat count, the number of admins), and record their event
 //! in the team's scope (`team:<id>`) in that same transaction; the audit log
 //! reads that stream back.
 //!
@@ -26,7 +26,7 @@ use sha2::Sha256;
 
 use super::dns::LookupError;
 use super::limits::{self, Check, Rule};
-use super::policy::{self, Access, Lock, TeamAction};
+use super::policy::{self, Access, TeamAction};
 use super::sessions::Actor;
 use super::{plans, tokens, views};
 use crate::clock::{rfc3339, Millis, DAY, HOUR, MINUTE};
@@ -39,7 +39,7 @@ use crate::store::{
         DomainRow, InviteRow, JoinRequestRow, MemberPersonRow, PersonRow, SeatCounts, TeamRow,
     },
     users::UserRow,
-    Conn,
+    Conn, Tx,
 };
 
 /// How long an invite stays valid.
@@ -73,7 +73,7 @@ fn scope(team_id: &str) -> String {
 
 /// Records a team event in the caller's transaction.
 async fn record(
-    c: &mut Conn,
+    c: &mut Tx,
     team_id: &str,
     actor_id: Option<&str>,
     kind: &str,
@@ -381,7 +381,7 @@ pub async fn list_mine(app: &App, actor: &Actor) -> Result<api::TeamList> {
 
 pub async fn get(app: &App, actor: &Actor, slug: &str) -> Result<api::Team> {
     let mut c = app.store.conn().await?;
-    let access = policy::authorize(&mut c, actor, slug, TeamAction::View, Lock::No).await?;
+    let access = policy::authorize(&mut c, actor, slug, TeamAction::View).await?;
     access_view(app, &mut c, &access).await
 }
 
@@ -397,7 +397,7 @@ pub async fn update(
     };
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let mut access = policy::authorize(&mut tx, actor, slug, TeamAction::Rename, Lock::Yes).await?;
+    let mut access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::Rename).await?;
     if let Some(name) = name.filter(|n| *n != access.team.name) {
         store::teams::rename(&mut tx, &access.team.id, &name, now).await?;
         record(
@@ -420,7 +420,7 @@ pub async fn update(
 
 pub async fn members(app: &App, actor: &Actor, slug: &str) -> Result<api::MemberList> {
     let mut c = app.store.conn().await?;
-    let access = policy::authorize(&mut c, actor, slug, TeamAction::ListMembers, Lock::No).await?;
+    let access = policy::authorize(&mut c, actor, slug, TeamAction::ListMembers).await?;
     let rows = store::teams::members(&mut c, &access.team.id).await?;
     let counts = store::teams::seat_counts(&mut c, &access.team.id, app.clock.now()).await?;
     Ok(api::MemberList {
@@ -440,7 +440,7 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
     };
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access = policy::authorize(&mut tx, actor, slug, action, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, action).await?;
     let team = &access.team;
     plausible_id(user_id, "member")?;
     let target = store::teams::member_person(&mut tx, &team.id, user_id)
@@ -491,7 +491,7 @@ pub async fn set_role(
     }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access = policy::authorize(&mut tx, actor, slug, TeamAction::ChangeRole, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::ChangeRole).await?;
     let team = &access.team;
     plausible_id(user_id, "member")?;
     let target = store::teams::member_person(&mut tx, &team.id, user_id)
@@ -577,13 +577,13 @@ pub async fn invite(
     // those allowed to invite, so outsiders cannot use up a team's budget.
     {
         let mut c = app.store.conn().await?;
-        let access = policy::authorize(&mut c, actor, slug, TeamAction::Invite, Lock::No).await?;
+        let access = policy::authorize(&mut c, actor, slug, TeamAction::Invite).await?;
         drop(c);
         limits::limit(app, &[Check::new(INVITES_PER_TEAM, &access.team.id)]).await?;
     }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access = policy::authorize(&mut tx, actor, slug, TeamAction::Invite, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::Invite).await?;
     let team = &access.team;
     let inviter = load_user(&mut tx, &actor.user_id).await?;
     if inviter.email_verified_at.is_none() {
@@ -665,7 +665,7 @@ pub async fn invite(
 /// Pending invites that have not expired, each with its link.
 pub async fn invites(app: &App, actor: &Actor, slug: &str) -> Result<api::InviteList> {
     let mut c = app.store.conn().await?;
-    let access = policy::authorize(&mut c, actor, slug, TeamAction::ListInvites, Lock::No).await?;
+    let access = policy::authorize(&mut c, actor, slug, TeamAction::ListInvites).await?;
     let now = app.clock.now();
     let rows = store::teams::pending_invites(&mut c, &access.team.id, now).await?;
     Ok(api::InviteList {
@@ -677,8 +677,7 @@ pub async fn invites(app: &App, actor: &Actor, slug: &str) -> Result<api::Invite
 pub async fn cancel_invite(app: &App, actor: &Actor, slug: &str, invite_id: &str) -> Result<()> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access =
-        policy::authorize(&mut tx, actor, slug, TeamAction::CancelInvite, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::CancelInvite).await?;
     plausible_id(invite_id, "invite")?;
     let invite = store::teams::invite(&mut tx, &access.team.id, invite_id)
         .await?
@@ -828,8 +827,7 @@ fn parse_domain(input: &str) -> Result<DomainName> {
 
 pub async fn domains(app: &App, actor: &Actor, slug: &str) -> Result<api::TeamDomainList> {
     let mut c = app.store.conn().await?;
-    let access =
-        policy::authorize(&mut c, actor, slug, TeamAction::ManageDomains, Lock::No).await?;
+    let access = policy::authorize(&mut c, actor, slug, TeamAction::ManageDomains).await?;
     let rows = store::teams::domains(&mut c, &access.team.id).await?;
     Ok(api::TeamDomainList {
         domains: rows.iter().map(domain_view).collect(),
@@ -846,8 +844,7 @@ pub async fn add_domain(
     let domain = parse_domain(&req.domain)?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access =
-        policy::authorize(&mut tx, actor, slug, TeamAction::ManageDomains, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::ManageDomains).await?;
     let team = &access.team;
     if store::teams::count_domains(&mut tx, &team.id).await? >= MAX_DOMAINS {
         return Err(Error::conflict(
@@ -890,7 +887,7 @@ pub async fn add_domain(
 
 /// Turns discovery off, with an event, when no verified domain is left.
 async fn discovery_off_without_domains(
-    c: &mut Conn,
+    c: &mut Tx,
     team: &TeamRow,
     actor_id: Option<&str>,
     now: Millis,
@@ -913,8 +910,7 @@ async fn discovery_off_without_domains(
 pub async fn remove_domain(app: &App, actor: &Actor, slug: &str, domain: &str) -> Result<()> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access =
-        policy::authorize(&mut tx, actor, slug, TeamAction::ManageDomains, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::ManageDomains).await?;
     let team = &access.team;
     let domain = DomainName::parse(domain).map_err(|_| Error::NotFound { what: "domain" })?;
     if !store::teams::delete_domain(&mut tx, &team.id, domain.as_str()).await? {
@@ -936,7 +932,7 @@ pub async fn remove_domain(app: &App, actor: &Actor, slug: &str, domain: &str) -
 
 /// Marks a domain verified in the caller's transaction (the team row locked).
 async fn mark_verified(
-    c: &mut Conn,
+    c: &mut Tx,
     team: &TeamRow,
     domain: &str,
     method: &str,
@@ -979,8 +975,7 @@ pub async fn verify_domain(
     let domain = DomainName::parse(domain).map_err(|_| Error::NotFound { what: "domain" })?;
     let row = {
         let mut c = app.store.conn().await?;
-        let access =
-            policy::authorize(&mut c, actor, slug, TeamAction::ManageDomains, Lock::No).await?;
+        let access = policy::authorize(&mut c, actor, slug, TeamAction::ManageDomains).await?;
         let row = store::teams::domain(&mut c, &access.team.id, domain.as_str())
             .await?
             .ok_or(Error::NotFound { what: "domain" })?;
@@ -1013,8 +1008,7 @@ pub async fn verify_domain(
     }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access =
-        policy::authorize(&mut tx, actor, slug, TeamAction::ManageDomains, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::ManageDomains).await?;
     let current = store::teams::domain(&mut tx, &access.team.id, domain.as_str())
         .await?
         .filter(|d| d.txt_token == row.txt_token)
@@ -1086,7 +1080,7 @@ pub async fn set_discovery(
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let mut access =
-        policy::authorize(&mut tx, actor, slug, TeamAction::ManageDiscovery, Lock::Yes).await?;
+        policy::authorize_locked(&mut tx, actor, slug, TeamAction::ManageDiscovery).await?;
     let team_id = access.team.id.clone();
     if req.enabled && store::teams::count_verified_domains(&mut tx, &team_id).await? == 0 {
         return Err(Error::conflict(
@@ -1139,8 +1133,7 @@ pub async fn discoverable(app: &App, actor: &Actor) -> Result<api::DiscoverableT
 pub async fn request_to_join(app: &App, actor: &Actor, slug: &str) -> Result<api::JoinRequest> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access =
-        policy::authorize(&mut tx, actor, slug, TeamAction::RequestToJoin, Lock::Yes).await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::RequestToJoin).await?;
     let team = &access.team;
     let request =
         match store::teams::insert_join_request(&mut tx, &team.id, &actor.user_id, now).await {
@@ -1169,14 +1162,7 @@ pub async fn request_to_join(app: &App, actor: &Actor, slug: &str) -> Result<api
 
 pub async fn join_requests(app: &App, actor: &Actor, slug: &str) -> Result<api::JoinRequestList> {
     let mut c = app.store.conn().await?;
-    let access = policy::authorize(
-        &mut c,
-        actor,
-        slug,
-        TeamAction::ManageJoinRequests,
-        Lock::No,
-    )
-    .await?;
+    let access = policy::authorize(&mut c, actor, slug, TeamAction::ManageJoinRequests).await?;
     let rows = store::teams::pending_join_requests(&mut c, &access.team.id).await?;
     Ok(api::JoinRequestList {
         join_requests: rows
@@ -1212,14 +1198,8 @@ pub async fn approve_join_request(
 ) -> Result<api::Member> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access = policy::authorize(
-        &mut tx,
-        actor,
-        slug,
-        TeamAction::ManageJoinRequests,
-        Lock::Yes,
-    )
-    .await?;
+    let access =
+        policy::authorize_locked(&mut tx, actor, slug, TeamAction::ManageJoinRequests).await?;
     let team = &access.team;
     let request = pending_request(&mut tx, team, request_id).await?;
     let user_id = request.person.user_id.clone();
@@ -1278,14 +1258,8 @@ pub async fn decline_join_request(
 ) -> Result<api::JoinRequest> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let access = policy::authorize(
-        &mut tx,
-        actor,
-        slug,
-        TeamAction::ManageJoinRequests,
-        Lock::Yes,
-    )
-    .await?;
+    let access =
+        policy::authorize_locked(&mut tx, actor, slug, TeamAction::ManageJoinRequests).await?;
     let team = &access.team;
     let request = pending_request(&mut tx, team, request_id).await?;
     store::teams::decide_join_request(&mut tx, &request.id, "declined", &actor.user_id, now)
@@ -1332,7 +1306,7 @@ pub async fn audit_log(
     };
     let limit = limit.unwrap_or(AUDIT_PAGE).clamp(1, 200);
     let mut c = app.store.conn().await?;
-    let access = policy::authorize(&mut c, actor, slug, TeamAction::ReadAuditLog, Lock::No).await?;
+    let access = policy::authorize(&mut c, actor, slug, TeamAction::ReadAuditLog).await?;
     let mut rows =
         store::teams::audit_page(&mut c, &scope(&access.team.id), before, limit + 1).await?;
     let next_cursor = if rows.len() as i64 > limit {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::clock::Millis;
-use crate::store::{self, Conn};
+use crate::store::{self, Tx};
 
 /// The mails Postroom sends. Each has `<name>.txt` (first line: the subject)
 /// and `<name>.html` in `templates/`.
@@ -122,7 +122,7 @@ impl Mailer {
     /// [`Mailer::wake`] after the commit.
     pub async fn queue(
         &self,
-        c: &mut Conn,
+        c: &mut Tx,
         to: &str,
         template: Template,
         ctx: impl Serialize,

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -27,11 +27,8 @@ pub struct NewApiKey<'a> {
     pub scopes: &'a str,
 }
 
-pub async fn insert(
-    c: &mut Conn,
-    k: &NewApiKey<'_>,
-    now: Millis,
-) -> Result<ApiKeyRow, sqlx::Error> {
+pub async fn insert(c: &mut Tx, k: &NewApiKey<'_>, now: Millis) -> Result<ApiKeyRow, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
     ))
@@ -75,11 +72,12 @@ pub async fn count_active(c: &mut Conn, user_id: &str) -> Result<i64, sqlx::Erro
 
 /// Revokes one of `user_id`'s keys; false when there is no such live key of theirs.
 pub async fn revoke_own(
-    c: &mut Conn,
+    c: &mut Tx,
     user_id: &str,
     id: &str,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query(
         "UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
     )
@@ -91,7 +89,8 @@ pub async fn revoke_own(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn touch(c: &mut Conn, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn touch(c: &mut Tx, id: &str, now: Millis) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)

@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{new_id, Conn};
+use super::{new_id, Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -21,13 +21,14 @@ pub struct EventRow {
 /// Appends an event to `scope` and returns it. The per-scope counter row is
 /// locked by the upsert, so concurrent writers get consecutive numbers.
 pub async fn append(
-    c: &mut Conn,
+    c: &mut Tx,
     scope: &str,
     actor_id: Option<&str>,
     kind: &str,
     data: &str,
     now: Millis,
 ) -> Result<EventRow, sqlx::Error> {
+    let c: &mut Conn = c;
     let (seq,): (i64,) = sqlx::query_as(
         "INSERT INTO scope_seqs (scope, seq) VALUES ($1, 1) \
          ON CONFLICT (scope) DO UPDATE SET seq = scope_seqs.seq + 1 RETURNING seq",
@@ -77,13 +78,14 @@ pub struct NotificationRow {
 }
 
 pub async fn insert_notification(
-    c: &mut Conn,
+    c: &mut Tx,
     user_id: &str,
     event_id: &str,
     kind: &str,
     message: &str,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query("INSERT INTO notifications (id, user_id, event_id, kind, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(new_id())
         .bind(user_id)
@@ -125,11 +127,12 @@ pub async fn unread_count(c: &mut Conn, user_id: &str) -> Result<i64, sqlx::Erro
 
 /// Marks the given notifications of `user_id` read; all of them when `ids` is `None`.
 pub async fn mark_read(
-    c: &mut Conn,
+    c: &mut Tx,
     user_id: &str,
     ids: Option<&[String]>,
     now: Millis,
 ) -> Result<u64, sqlx::Error> {
+    let c: &mut Conn = c;
     match ids {
         None => {
             let r = sqlx::query(

@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{new_id, Conn};
+use super::{new_id, Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -18,13 +18,14 @@ pub struct QueuedMail {
 }
 
 pub async fn enqueue(
-    c: &mut Conn,
+    c: &mut Tx,
     to: &str,
     subject: &str,
     text: &str,
     html: &str,
     now: Millis,
 ) -> Result<String, sqlx::Error> {
+    let c: &mut Conn = c;
     let id = new_id();
     sqlx::query(
         "INSERT INTO mail_queue (id, to_addr, subject, text_body, html_body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -42,11 +43,12 @@ pub async fn enqueue(
 
 /// Claims up to `limit` due mails for `lease` milliseconds.
 pub async fn claim_due(
-    c: &mut Conn,
+    c: &mut Tx,
     now: Millis,
     lease: Millis,
     limit: i64,
 ) -> Result<Vec<QueuedMail>, sqlx::Error> {
+    let c: &mut Conn = c;
     let ids: Vec<(String,)> = sqlx::query_as(
         "SELECT id FROM mail_queue WHERE next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) \
          ORDER BY next_attempt_at LIMIT $2",
@@ -72,7 +74,8 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-pub async fn delete(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+pub async fn delete(c: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query("DELETE FROM mail_queue WHERE id = $1")
         .bind(id)
         .execute(c)
@@ -81,11 +84,12 @@ pub async fn delete(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
 }
 
 pub async fn reschedule(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     next_attempt_at: Millis,
     error: &str,
 ) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query("UPDATE mail_queue SET attempts = attempts + 1, next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1")
         .bind(id)
         .bind(next_attempt_at)

@@ -1,8 +1,11 @@
 //! All SQL lives here. One set of statements serves SQLite and PostgreSQL
 //! through sqlx's `Any` driver (see `migrations/README.md` for the shared
-//! conventions); only the migrations differ per backend. Functions take a
-//! `&mut AnyConnection`, so callers decide whether they run inside a
-//! transaction ([`Store::begin`]) or not ([`Store::conn`]).
+//! conventions); only the migrations differ per backend. Every function
+//! that writes (or takes a row lock) takes a `&mut` [`Tx`], so the compiler
+//! holds every write to a transaction from [`Store::begin`] or
+//! [`Store::begin_relaxed`]. Reads take a `&mut AnyConnection`, so callers
+//! decide whether they run inside a transaction (a `Tx` derefs to one) or
+//! not ([`Store::conn`]).
 
 pub mod api_keys;
 pub mod avatars;
@@ -56,8 +59,10 @@ pub struct Store {
 /// How long a writer waits for its turn before giving up.
 const WRITER_WAIT: Duration = Duration::from_secs(30);
 
-/// A transaction (it derefs to the connection, for the store's functions).
-/// On SQLite it holds the writer's turn until it ends.
+/// A transaction (it derefs to the connection, for the store's reading
+/// functions). On SQLite it holds the writer's turn until it ends. Every
+/// write takes a `Tx`: the store's writing functions accept nothing else, so
+/// no write can skip the writer's queue on a plain pooled connection.
 pub struct Tx {
     tx: Transaction<'static, Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
@@ -216,8 +221,9 @@ impl Store {
     /// Starts a transaction. On SQLite it waits for the writer's turn, then
     /// takes the write lock at once (`BEGIN IMMEDIATE`), so a transaction
     /// that reads before it writes waits for other writers instead of
-    /// failing when it upgrades. Every write on SQLite should go through a
-    /// transaction, even a single statement, to wait its turn in order.
+    /// failing when it upgrades. Every write goes through a transaction,
+    /// even a single statement, to wait its turn in order on SQLite; the
+    /// store's writing functions take a [`Tx`], so the compiler enforces it.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {

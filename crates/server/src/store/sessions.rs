@@ -31,10 +31,11 @@ pub struct NewSession<'a> {
 }
 
 pub async fn insert(
-    c: &mut Conn,
+    c: &mut Tx,
     s: &NewSession<'_>,
     now: Millis,
 ) -> Result<SessionRow, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "INSERT INTO sessions (id, user_id, token_hash, keep_signed_in, user_agent, ip, created_at, last_active_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING {COLUMNS}"
@@ -69,11 +70,12 @@ pub async fn by_token_hash(
 /// Records activity: moves `last_active_at`, and the expiry for sessions that
 /// end after a time without activity.
 pub async fn touch(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     now: Millis,
     idle_expires_at: Millis,
 ) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query(
         "UPDATE sessions SET last_active_at = $2, \
          expires_at = CASE WHEN keep_signed_in = 0 THEN $3 ELSE expires_at END WHERE id = $1",
@@ -129,7 +131,8 @@ pub async fn delete_all_except(
     Ok(r.rows_affected())
 }
 
-pub async fn delete_expired(c: &mut Conn, now: Millis) -> Result<u64, sqlx::Error> {
+pub async fn delete_expired(c: &mut Tx, now: Millis) -> Result<u64, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
         .execute(c)

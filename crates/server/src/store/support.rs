@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -16,7 +16,7 @@ pub struct SupportRow {
 }
 
 pub async fn insert(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     user_id: &str,
     category: &str,
@@ -24,6 +24,7 @@ pub async fn insert(
     body: &str,
     now: Millis,
 ) -> Result<SupportRow, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(
         "INSERT INTO support_requests (id, user_id, category, subject, body, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'open', $6, $6) RETURNING id, category, subject, body, status, created_at",

@@ -6,7 +6,7 @@
 
 use sqlx::FromRow;
 
-use super::{new_id, Conn};
+use super::{new_id, Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -33,7 +33,8 @@ pub struct NewTeam<'a> {
     pub created_by: &'a str,
 }
 
-pub async fn insert(c: &mut Conn, t: &NewTeam<'_>, now: Millis) -> Result<TeamRow, sqlx::Error> {
+pub async fn insert(c: &mut Tx, t: &NewTeam<'_>, now: Millis) -> Result<TeamRow, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "INSERT INTO teams (id, name, slug, plan, seats, discoverable, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7) RETURNING {TEAM_COLUMNS}"
@@ -66,7 +67,8 @@ pub async fn by_id(c: &mut Conn, id: &str) -> Result<Option<TeamRow>, sqlx::Erro
 /// Takes the team's row lock until the transaction ends and returns the
 /// row. A no-op update locks on both backends: a row lock on PostgreSQL, and
 /// on SQLite the transaction (`BEGIN IMMEDIATE`) already holds the write lock.
-pub async fn lock_by_slug(c: &mut Conn, slug: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+pub async fn lock_by_slug(c: &mut Tx, slug: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "UPDATE teams SET updated_at = updated_at WHERE slug = $1 RETURNING {TEAM_COLUMNS}"
     ))
@@ -76,7 +78,8 @@ pub async fn lock_by_slug(c: &mut Conn, slug: &str) -> Result<Option<TeamRow>, s
 }
 
 /// [`lock_by_slug`], by id.
-pub async fn lock(c: &mut Conn, id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+pub async fn lock(c: &mut Tx, id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "UPDATE teams SET updated_at = updated_at WHERE id = $1 RETURNING {TEAM_COLUMNS}"
     ))
@@ -85,7 +88,8 @@ pub async fn lock(c: &mut Conn, id: &str) -> Result<Option<TeamRow>, sqlx::Error
     .await
 }
 
-pub async fn rename(c: &mut Conn, id: &str, name: &str, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn rename(c: &mut Tx, id: &str, name: &str, now: Millis) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query("UPDATE teams SET name = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(name)
@@ -96,11 +100,12 @@ pub async fn rename(c: &mut Conn, id: &str, name: &str, now: Millis) -> Result<(
 }
 
 pub async fn set_discoverable(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     discoverable: bool,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query("UPDATE teams SET discoverable = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(discoverable as i64)
@@ -213,13 +218,14 @@ pub async fn member(
 
 /// Adds a member; breaks `team_members_team_id_user_id` when they already are one.
 pub async fn insert_member(
-    c: &mut Conn,
+    c: &mut Tx,
     team_id: &str,
     user_id: &str,
     role: &str,
     support_only: bool,
     now: Millis,
 ) -> Result<MemberRow, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "INSERT INTO team_members (team_id, user_id, role, support_only, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING {MEMBER_COLUMNS}"
@@ -259,13 +265,14 @@ pub async fn member_person(
 }
 
 pub async fn set_role(
-    c: &mut Conn,
+    c: &mut Tx,
     team_id: &str,
     user_id: &str,
     role: &str,
     support_only: bool,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query(
         "UPDATE team_members SET role = $3, support_only = $4, updated_at = $5 WHERE team_id = $1 AND user_id = $2",
     )
@@ -279,11 +286,8 @@ pub async fn set_role(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete_member(
-    c: &mut Conn,
-    team_id: &str,
-    user_id: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn delete_member(c: &mut Tx, team_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
         .bind(team_id)
         .bind(user_id)
@@ -335,10 +339,11 @@ pub struct NewInvite<'a> {
 }
 
 pub async fn insert_invite(
-    c: &mut Conn,
+    c: &mut Tx,
     i: &NewInvite<'_>,
     now: Millis,
 ) -> Result<InviteRow, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query(
         "INSERT INTO team_invites (id, team_id, email, email_key, token_hash, status, created_by, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
@@ -417,7 +422,8 @@ pub async fn has_pending_invite_for(
 }
 
 /// Cancels a pending invite; false when it was not pending.
-pub async fn cancel_invite(c: &mut Conn, id: &str, now: Millis) -> Result<bool, sqlx::Error> {
+pub async fn cancel_invite(c: &mut Tx, id: &str, now: Millis) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query(
         "UPDATE team_invites SET status = 'cancelled', decided_at = $2 WHERE id = $1 AND status = 'pending'",
     )
@@ -431,11 +437,12 @@ pub async fn cancel_invite(c: &mut Conn, id: &str, now: Millis) -> Result<bool, 
 /// Uses up a pending, live invite; false when it was not. The update is the
 /// check, so two people accepting one link cannot both get in.
 pub async fn accept_invite(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     user_id: &str,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query(
         "UPDATE team_invites SET status = 'accepted', accepted_by = $2, decided_at = $3 \
          WHERE id = $1 AND status = 'pending' AND expires_at > $3",
@@ -465,12 +472,13 @@ const DOMAIN_COLUMNS: &str = "team_id, domain, txt_token, verified_at, verified_
 /// Adds a domain to verify; breaks `team_domains_team_id_domain` when the
 /// team already has it.
 pub async fn insert_domain(
-    c: &mut Conn,
+    c: &mut Tx,
     team_id: &str,
     domain: &str,
     txt_token: &str,
     now: Millis,
 ) -> Result<DomainRow, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "INSERT INTO team_domains (team_id, domain, txt_token, created_at) VALUES ($1, $2, $3, $4) RETURNING {DOMAIN_COLUMNS}"
     ))
@@ -508,12 +516,13 @@ pub async fn domain(
 /// Marks a domain verified (`verified_by`: `dns` or `operator`); breaks
 /// `team_domains_domain` when another team verified it first.
 pub async fn mark_domain_verified(
-    c: &mut Conn,
+    c: &mut Tx,
     team_id: &str,
     domain: &str,
     verified_by: &str,
     now: Millis,
 ) -> Result<Option<DomainRow>, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(&format!(
         "UPDATE team_domains SET verified_at = $3, verified_by = $4 WHERE team_id = $1 AND domain = $2 \
          RETURNING {DOMAIN_COLUMNS}"
@@ -526,7 +535,8 @@ pub async fn mark_domain_verified(
     .await
 }
 
-pub async fn delete_domain(c: &mut Conn, team_id: &str, domain: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete_domain(c: &mut Tx, team_id: &str, domain: &str) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM team_domains WHERE team_id = $1 AND domain = $2")
         .bind(team_id)
         .bind(domain)
@@ -621,11 +631,12 @@ const JOIN_REQUEST_SELECT: &str = "SELECT r.id, r.team_id, r.status, r.created_a
 /// Records a pending request; breaks `team_join_requests_team_id_user_id`
 /// when one is already pending.
 pub async fn insert_join_request(
-    c: &mut Conn,
+    c: &mut Tx,
     team_id: &str,
     user_id: &str,
     now: Millis,
 ) -> Result<JoinRequestRow, sqlx::Error> {
+    let c: &mut Conn = c;
     let id = new_id();
     sqlx::query(
         "INSERT INTO team_join_requests (id, team_id, user_id, status, created_at) VALUES ($1, $2, $3, 'pending', $4)",
@@ -672,12 +683,13 @@ pub async fn join_request(
 /// Decides a pending request (`approved` or `declined`); false when it was
 /// not pending.
 pub async fn decide_join_request(
-    c: &mut Conn,
+    c: &mut Tx,
     id: &str,
     status: &str,
     decided_by: &str,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query(
         "UPDATE team_join_requests SET status = $2, decided_by = $3, decided_at = $4 WHERE id = $1 AND status = 'pending'",
     )
@@ -692,11 +704,12 @@ pub async fn decide_join_request(
 
 /// Closes a person's pending request once they joined another way.
 pub async fn withdraw_join_requests(
-    c: &mut Conn,
+    c: &mut Tx,
     team_id: &str,
     user_id: &str,
     now: Millis,
 ) -> Result<u64, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query(
         "UPDATE team_join_requests SET status = 'withdrawn', decided_at = $3 \
          WHERE team_id = $1 AND user_id = $2 AND status = 'pending'",

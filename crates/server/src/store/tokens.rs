@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct UsedToken {
 }
 
 pub async fn insert(
-    c: &mut Conn,
+    c: &mut Tx,
     token_hash: &str,
     user_id: &str,
     purpose: Purpose,
@@ -38,6 +38,7 @@ pub async fn insert(
     now: Millis,
     expires_at: Millis,
 ) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query(
         "INSERT INTO user_tokens (token_hash, user_id, purpose, new_email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -56,11 +57,12 @@ pub async fn insert(
 /// it is unknown, used, expired or for another purpose. The update is the
 /// check, so two concurrent uses cannot both succeed.
 pub async fn consume(
-    c: &mut Conn,
+    c: &mut Tx,
     token_hash: &str,
     purpose: Purpose,
     now: Millis,
 ) -> Result<Option<UsedToken>, sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query_as(
         "UPDATE user_tokens SET used_at = $3 \
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
@@ -76,11 +78,12 @@ pub async fn consume(
 /// Voids the user's other unused tokens of a purpose (a new reset link
 /// replaces the old one).
 pub async fn void_unused(
-    c: &mut Conn,
+    c: &mut Tx,
     user_id: &str,
     purpose: Purpose,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
     sqlx::query("UPDATE user_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL")
         .bind(user_id)
         .bind(purpose.as_str())
@@ -90,7 +93,8 @@ pub async fn void_unused(
         .map(|_| ())
 }
 
-pub async fn delete_stale(c: &mut Conn, before: Millis) -> Result<u64, sqlx::Error> {
+pub async fn delete_stale(c: &mut Tx, before: Millis) -> Result<u64, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM user_tokens WHERE expires_at < $1")
         .bind(before)
         .execute(c)

@@ -36,7 +36,8 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
-pub async fn insert(c: &mut Conn, u: &NewUser<'_>, now: Millis) -> Result<UserRow, sqlx::Error> {
+pub async fn insert(c: &mut Tx, u: &NewUser<'_>, now: Millis) -> Result<UserRow, sqlx::Error> {
+    let c: &mut Conn = c;
     let sql = format!(
         "INSERT INTO users (id, username, username_key, email, email_key, password_hash, terms_accepted_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING {COLUMNS}"
@@ -247,11 +248,12 @@ pub async fn clear_failed_sign_ins(c: &mut Tx, id: &str) -> Result<(), sqlx::Err
 
 /// Remembers a device for "new sign-in" notices; true when it was new.
 pub async fn remember_device(
-    c: &mut Conn,
+    c: &mut Tx,
     user_id: &str,
     device_hash: &str,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
     let r = sqlx::query(
         "INSERT INTO known_devices (user_id, device_hash, first_seen_at) VALUES ($1, $2, $3) \
          ON CONFLICT (user_id, device_hash) DO NOTHING",
