@@ -43,7 +43,7 @@ async fn actor_from(parts: &Parts, app: &App) -> Result<Option<Actor>, Error> {
             })?;
         return sessions::authenticate(app, token.trim()).await.map(Some);
     }
-    Ok(None)
+    crate::http::web::session::api_actor(app, parts).await
 }
 
 impl FromRequestParts<App> for Auth {
@@ -53,7 +53,8 @@ impl FromRequestParts<App> for Auth {
         let actor = actor_from(parts, app).await?.ok_or_else(|| {
             Error::unauthenticated(
                 "unauthenticated",
-                "sign in first: send a session token or an API key",
+                "sign in first: send a session token (`Authorization: Bearer`), an API key \
+                 (`X-Api-Key`) or the web session cookie",
             )
         })?;
         if !actor.can_write && !matches!(parts.method, Method::GET | Method::HEAD) {

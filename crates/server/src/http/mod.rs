@@ -24,11 +24,11 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 /// The OpenAPI document of every `/api/v1` route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::router().into_openapi()
+    api::router_and_document().1
 }
 
 pub fn router(app: App) -> Router {
-    let (api_router, openapi) = api::router().split_for_parts();
+    let (api_router, openapi) = api::router_and_document();
     let openapi_json: Arc<str> = openapi
         .to_pretty_json()
         .expect("the OpenAPI document serialises")

@@ -12,7 +12,9 @@ mod support;
 mod teams;
 mod users;
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -52,10 +54,51 @@ impl Modify for Security {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
         );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "postroom_accounts",
+                "The web pages' session cookie (`__Host-postroom_accounts` over HTTPS). A \
+                 request other than GET or HEAD made with it must also send the page's CSRF \
+                 token (`<meta name=\"csrf-token\">`) in `X-CSRF-Token`, or it is refused \
+                 with 403 `csrf_failed`.",
+            ))),
+        );
     }
 }
 
-pub fn router() -> OpenApiRouter<App> {
+/// Every operation a session token may call may be called with the web's
+/// session cookie too (the extractor accepts both): says so in the document.
+fn accept_cookie_where_sessions_are(openapi: &mut utoipa::openapi::OpenApi) {
+    let session = SecurityRequirement::new("session", Vec::<String>::new());
+    let cookie = SecurityRequirement::new("cookie", Vec::<String>::new());
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+        ];
+        for op in operations.into_iter().flatten() {
+            if let Some(security) = &mut op.security {
+                if security.contains(&session) && !security.contains(&cookie) {
+                    security.push(cookie.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The API's routes and its OpenAPI document.
+pub fn router_and_document() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
+    let (router, mut openapi) = router().split_for_parts();
+    accept_cookie_where_sessions_are(&mut openapi);
+    (router, openapi)
+}
+
+fn router() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::router())
         .merge(sessions::router())

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::sessions::{self, Actor};
 use crate::domain::tokens;
+use crate::error::Error;
 use crate::state::App;
 
 /// At most this many accounts are signed in in one browser.
@@ -41,6 +42,9 @@ pub struct Account {
 #[derive(Debug, Default)]
 struct State {
     accounts: Vec<Account>,
+    /// Entries whose session could not be checked for this request; kept in
+    /// the cookie, after the others.
+    unchecked: Vec<(bool, String)>,
     dirty: bool,
 }
 
@@ -132,6 +136,104 @@ fn csrf_for(app: &App, secret: &str) -> String {
 
 const ACCOUNTS: &str = "postroom_accounts";
 const CSRF: &str = "postroom_csrf";
+/// The header that carries the CSRF token on API requests made with the cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The two cookies Postroom sets in a browser, as the request sent them.
+struct BrowserCookies {
+    accounts: Option<String>,
+    csrf: Option<String>,
+}
+
+impl BrowserCookies {
+    fn read(app: &App, headers: &HeaderMap) -> BrowserCookies {
+        let (accounts_name, csrf_name) = (cookie_name(app, ACCOUNTS), cookie_name(app, CSRF));
+        let mut cookies = BrowserCookies {
+            accounts: None,
+            csrf: None,
+        };
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            for c in Cookie::split_parse(value).flatten() {
+                if c.name() == accounts_name {
+                    cookies.accounts = Some(c.value().to_owned());
+                } else if c.name() == csrf_name {
+                    cookies.csrf = Some(c.value().to_owned());
+                }
+            }
+        }
+        cookies
+    }
+
+    /// The accounts cookie's entries in order, the active account first:
+    /// whether it was "kept signed in", and its token (`None` when the entry
+    /// is not one Postroom wrote).
+    fn entries(&self) -> impl Iterator<Item = Option<(bool, &str)>> {
+        self.accounts
+            .as_deref()
+            .unwrap_or_default()
+            .split('.')
+            .filter(|e| !e.is_empty())
+            .take(MAX_ACCOUNTS)
+            .map(|entry| match entry.split_at_checked(1) {
+                Some(("k", t)) => Some((true, t)),
+                Some(("s", t)) => Some((false, t)),
+                _ => None,
+            })
+    }
+
+    /// The CSRF secret, when the browser holds one Postroom could have made.
+    fn csrf_secret(&self) -> Option<&str> {
+        self.csrf.as_deref().filter(|v| tokens::well_formed(v, ""))
+    }
+}
+
+/// Whether an error from [`sessions::authenticate`] means the session is
+/// over, rather than that it could not be checked just now.
+fn session_ended(err: &Error) -> bool {
+    matches!(err, Error::Unauthenticated { .. })
+}
+
+/// The JSON API's reading of the browser's cookies: the web's session cookie
+/// is accepted there too, and the account acting is the one acting on the
+/// pages (the first in the cookie whose session is still live). A cookie
+/// whose sessions have all ended counts as no cookie.
+///
+/// A request that changes something must also carry the pages' CSRF token in
+/// `X-CSRF-Token` (each page has it in `<meta name="csrf-token">`): the
+/// cookie alone is exactly what a forged cross-site request would carry.
+pub async fn api_actor(app: &App, parts: &Parts) -> Result<Option<Actor>, Error> {
+    let cookies = BrowserCookies::read(app, &parts.headers);
+    let mut actor = None;
+    for (_, token) in cookies.entries().flatten() {
+        match sessions::authenticate(app, token).await {
+            Ok(a) => {
+                actor = Some(a);
+                break;
+            }
+            Err(e) if session_ended(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(actor) = actor else { return Ok(None) };
+    if !parts.method.is_safe() {
+        let expected = cookies.csrf_secret().map(|secret| csrf_for(app, secret));
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        let valid = match (expected, sent) {
+            (Some(expected), Some(sent)) => sent.as_bytes().ct_eq(expected.as_bytes()).into(),
+            _ => false,
+        };
+        if !valid {
+            return Err(Error::forbidden(
+                "csrf_failed",
+                "a change made with the session cookie must carry the page's CSRF token in \
+                 `X-CSRF-Token` (from <meta name=\"csrf-token\">); API clients send \
+                 `Authorization: Bearer <token>` or `X-Api-Key` instead",
+            ));
+        }
+    }
+    Ok(Some(actor))
+}
 
 /// Resolves the signed-in accounts before a page handler runs, and writes
 /// the cookies back after it when they changed.
@@ -140,33 +242,12 @@ pub async fn middleware(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let mut accounts_cookie = None;
-    let mut csrf_cookie = None;
-    for value in req.headers().get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for c in Cookie::split_parse(value).flatten() {
-            if c.name() == cookie_name(&app, ACCOUNTS) {
-                accounts_cookie = Some(c.value().to_owned());
-            } else if c.name() == cookie_name(&app, CSRF) {
-                csrf_cookie = Some(c.value().to_owned());
-            }
-        }
-    }
+    let cookies = BrowserCookies::read(&app, req.headers());
     let mut state = State::default();
-    for entry in accounts_cookie
-        .as_deref()
-        .unwrap_or_default()
-        .split('.')
-        .filter(|e| !e.is_empty())
-        .take(MAX_ACCOUNTS)
-    {
-        let (keep, token) = match entry.split_at_checked(1) {
-            Some(("k", t)) => (true, t),
-            Some(("s", t)) => (false, t),
-            _ => {
-                state.dirty = true;
-                continue;
-            }
+    for entry in cookies.entries() {
+        let Some((keep, token)) = entry else {
+            state.dirty = true;
+            continue;
         };
         match sessions::authenticate(&app, token).await {
             Ok(actor)
@@ -181,15 +262,22 @@ pub async fn middleware(
                     actor,
                 })
             }
+            // Could not be checked just now (the database is unreachable):
+            // not signed in for this request, but not forgotten either.
+            Err(e) if !session_ended(&e) => state.unchecked.push((keep, token.to_owned())),
             // Revoked, expired or a duplicate: forget it.
             _ => state.dirty = true,
         }
     }
-    let new_csrf = match &csrf_cookie {
-        Some(v) if tokens::well_formed(v, "") => None,
-        _ => Some(tokens::random_token(32)),
+    let new_csrf = match cookies.csrf_secret() {
+        Some(_) => None,
+        None => Some(tokens::random_token(32)),
     };
-    let csrf_secret = new_csrf.clone().or(csrf_cookie).unwrap_or_default();
+    let csrf_secret = new_csrf
+        .as_deref()
+        .or(cookies.csrf_secret())
+        .unwrap_or_default()
+        .to_owned();
     let session = WebSession {
         state: Arc::new(Mutex::new(state)),
         csrf_token: csrf_for(&app, &csrf_secret),
@@ -204,11 +292,15 @@ pub async fn middleware(
         let value: Vec<String> = state
             .accounts
             .iter()
-            .map(|a| format!("{}{}", if a.keep { "k" } else { "s" }, a.token))
+            .map(|a| (a.keep, a.token.as_str()))
+            .chain(state.unchecked.iter().map(|(keep, t)| (*keep, t.as_str())))
+            .take(MAX_ACCOUNTS)
+            .map(|(keep, token)| format!("{}{token}", if keep { "k" } else { "s" }))
             .collect();
-        let persistent = state.accounts.iter().any(|a| a.keep);
+        let persistent =
+            state.accounts.iter().any(|a| a.keep) || state.unchecked.iter().any(|(keep, _)| *keep);
         let mut c = build_cookie(&app, ACCOUNTS, value.join("."), persistent);
-        if state.accounts.is_empty() {
+        if value.is_empty() {
             c.make_removal();
         }
         if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
