@@ -116,8 +116,14 @@ pub struct UpdateMeRequest {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub bio: Option<Option<String>>,
-    #[serde(default)]
-    pub links: Option<Vec<String>>,
+    /// The whole list of links; `null` or `[]` removes them all.
+    #[serde(
+        default,
+        with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub links: Option<Option<Vec<String>>>,
     #[serde(default)]
     pub profile_public: Option<bool>,
     /// What the person uses Postroom for, asked at onboarding.

@@ -365,6 +365,21 @@ async fn null_clears_a_field_and_absent_leaves_it(db: Db) {
     assert_eq!(r.body["user"]["links"], json!(["https://ada.example"]));
     assert_eq!(r.body["user"]["profile_public"], true);
 
+    // `null` clears the links too, like any other optional field.
+    let r = t
+        .patch("/api/v1/me", Some(&ada), json!({ "links": null }))
+        .await;
+    r.assert(200, None);
+    assert_eq!(r.body["user"]["links"], json!([]));
+    assert_eq!(r.body["user"]["profile_public"], true);
+    t.patch(
+        "/api/v1/me",
+        Some(&ada),
+        json!({ "links": ["https://ada.example"] }),
+    )
+    .await
+    .assert(200, None);
+
     // An empty list clears the links, false hides the profile.
     let r = t
         .patch(

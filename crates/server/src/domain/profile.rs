@@ -71,7 +71,8 @@ pub async fn update_me(app: &App, actor: &Actor, req: &api::UpdateMeRequest) -> 
         None => user.usage.clone(),
     };
     let links = match &req.links {
-        Some(links) => {
+        Some(None) => Vec::new(),
+        Some(Some(links)) => {
             let links: Vec<String> = links
                 .iter()
                 .map(|l| l.trim().to_owned())

@@ -105,7 +105,7 @@ async fn save_profile(
         // Browsers send a textarea's line breaks as CRLF; a bio keeps plain
         // newlines (and refuses a lone carriage return as a control character).
         bio: Some(Some(form.bio.replace("\r\n", "\n"))),
-        links: Some(form.links.lines().map(str::to_owned).collect()),
+        links: Some(Some(form.links.lines().map(str::to_owned).collect())),
         usage: Some(Some(form.usage.clone())),
         profile_public: Some(form.profile_public.is_some()),
         ..Default::default()
