@@ -24,6 +24,13 @@ fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
     &page[from..from + len]
 }
 
+/// The HTML of the page at `path`.
+async fn page(t: &TestApp, browser: &Client, path: &str) -> String {
+    let r = browser.get(t.url(path)).send().await.unwrap();
+    assert!(r.status().is_success(), "{path} answered {}", r.status());
+    r.text().await.unwrap()
+}
+
 /// A browser (a client that keeps cookies) signed in as `login` through the
 /// sign-in form, and the CSRF token its pages carry in `<meta>`.
 async fn browser_signed_in(t: &TestApp, login: &str) -> (Client, String) {
@@ -32,15 +39,8 @@ async fn browser_signed_in(t: &TestApp, login: &str) -> (Client, String) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = browser
-        .get(t.url("/sign-in"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let form_csrf = between(&page, r#"name="csrf" value=""#, "\"").to_owned();
+    let sign_in = page(t, &browser, "/sign-in").await;
+    let form_csrf = between(&sign_in, r#"name="csrf" value=""#, "\"").to_owned();
     let signed_in = browser
         .post(t.url("/sign-in"))
         .form(&[
@@ -57,14 +57,7 @@ async fn browser_signed_in(t: &TestApp, login: &str) -> (Client, String) {
         "the sign-in form answered {}",
         signed_in.status()
     );
-    let settings = browser
-        .get(t.url("/settings/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let settings = page(t, &browser, "/settings/profile").await;
     let csrf = between(&settings, r#"<meta name="csrf-token" content=""#, "\"").to_owned();
     assert_eq!(csrf, form_csrf, "pages and forms carry the same token");
     (browser, csrf)

@@ -4,6 +4,7 @@
 //! pin down what each statement promises (cursors, expiry edges, ownership
 //! checks, leases, unique-violation mapping, transactions) on both backends.
 
+#[macro_use]
 mod common;
 
 use common::{Db, PgDatabase, START as T0};
@@ -91,21 +92,6 @@ async fn add_user(store: &Store, name: &str) -> UserRow {
     let user = insert_user(&mut tx, name).await;
     tx.commit().await.unwrap();
     user
-}
-
-/// Runs one store write in a transaction of its own, as the domain does:
-/// committed when it succeeds, rolled back when it fails.
-macro_rules! write {
-    ($store:expr, |$tx:ident| $call:expr) => {{
-        let mut $tx = $store.begin().await.unwrap();
-        let result = $call;
-        if result.is_ok() {
-            $tx.commit().await.unwrap();
-        } else {
-            $tx.rollback().await.unwrap();
-        }
-        result
-    }};
 }
 
 async fn user(c: &mut Conn, id: &str) -> UserRow {

@@ -4,6 +4,7 @@
 //! on without seeing: the unique-constraint names the domain maps to 409s,
 //! expiry edges, "only while pending" updates, orderings and the row lock.
 
+#[macro_use]
 mod common;
 
 use common::{Db, PgDatabase, START as T0};
@@ -56,21 +57,6 @@ async fn open(db: Db) -> Fixture {
             }
         }
     }
-}
-
-/// Runs one store write in a transaction of its own, as the domain does:
-/// committed when it succeeds, rolled back when it fails.
-macro_rules! write {
-    ($store:expr, |$tx:ident| $call:expr) => {{
-        let mut $tx = $store.begin().await.unwrap();
-        let result = $call;
-        if result.is_ok() {
-            $tx.commit().await.unwrap();
-        } else {
-            $tx.rollback().await.unwrap();
-        }
-        result
-    }};
 }
 
 async fn add_user(store: &Store, name: &str, domain: &str) -> UserRow {

@@ -26,6 +26,22 @@ pub enum Db {
     Postgres,
 }
 
+/// Runs one store write in a transaction of its own, as the domain does:
+/// committed when it succeeds, rolled back when it fails.
+#[allow(unused_macros)]
+macro_rules! write {
+    ($store:expr, |$tx:ident| $call:expr) => {{
+        let mut $tx = $store.begin().await.unwrap();
+        let result = $call;
+        if result.is_ok() {
+            $tx.commit().await.unwrap();
+        } else {
+            $tx.rollback().await.unwrap();
+        }
+        result
+    }};
+}
+
 /// Runs each listed `async fn name(db: Db)` as two tests, `sqlite::name`
 /// and `postgres::name`; the PostgreSQL one skips (with a message) unless
 /// `POSTROOM_TEST_DATABASE_URL` is set.
