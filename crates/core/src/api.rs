@@ -87,6 +87,31 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// `GET /api/v1/me/export`: everything Postroom keeps about the caller (P9).
+/// API keys appear without their secrets; nothing here signs anyone in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AccountExport {
+    /// `postroom-account-export/1`.
+    pub format: String,
+    pub exported_at: String,
+    pub user: User,
+    pub notification_preferences: crate::NotificationPrefs,
+    pub sessions: Vec<Session>,
+    pub api_keys: Vec<ApiKey>,
+    pub teams: Vec<Team>,
+    /// Every in-app notification, newest first.
+    pub notifications: Vec<Notification>,
+    pub support_requests: Vec<SupportRequest>,
+}
+
+/// `DELETE /api/v1/me`: the account's password confirms the deletion.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeleteAccountRequest {
+    pub password: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ChangeEmailRequest {

@@ -84,6 +84,17 @@ impl Error {
         }
     }
 
+    /// The same error with field `from`'s message under `to`, for a form
+    /// whose field has another name than the API's.
+    pub fn renamed_field(mut self, from: &str, to: &str) -> Error {
+        if let Error::Invalid { fields, .. } = &mut self {
+            if let Some(message) = fields.remove(from) {
+                fields.insert(to.to_owned(), message);
+            }
+        }
+        self
+    }
+
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Error {
         Error::Forbidden {
             code,

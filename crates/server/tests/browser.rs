@@ -602,3 +602,78 @@ async fn forms_without_the_csrf_token_are_refused() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_the_account() {
+    run(
+        "delete_the_account",
+        |_| {},
+        |w| async move {
+            let b = &w.b;
+            w.account("ada", "Ada Lovelace").await;
+            b.sign_in("ada", PASSWORD, false).await;
+            b.expect_heading("Hello, Ada Lovelace").await;
+            b.goto("/settings/account").await;
+            b.expect_heading("Settings").await;
+            let download = b
+                .one(
+                    "//a[normalize-space(.)='Download my data']",
+                    "the download link",
+                )
+                .await;
+            assert_eq!(
+                download.attr("href").await.unwrap().as_deref(),
+                Some("/api/v1/me/export")
+            );
+
+            // Without the box ticked nothing happens.
+            let section = "//section[@aria-labelledby='delete-h']";
+            b.fill("Password to confirm", PASSWORD).await;
+            b.press_confirming(
+                section,
+                "Delete my account",
+                "Delete the account ada for good?",
+            )
+            .await;
+            b.expect_text("Tick the box to confirm that the account is to be deleted")
+                .await;
+            // A wrong password is refused.
+            b.fill("Password to confirm", "not my password").await;
+            b.tick(
+                "I understand that my account and its data are deleted for good",
+                true,
+            )
+            .await;
+            b.press_confirming(
+                section,
+                "Delete my account",
+                "Delete the account ada for good?",
+            )
+            .await;
+            b.expect_text("The password is not correct").await;
+
+            b.fill("Password to confirm", PASSWORD).await;
+            b.tick(
+                "I understand that my account and its data are deleted for good",
+                true,
+            )
+            .await;
+            b.press_confirming(
+                section,
+                "Delete my account",
+                "Delete the account ada for good?",
+            )
+            .await;
+            b.expect_heading("Sign in to Postroom").await;
+            b.expect_text("Your account was deleted.").await;
+            assert!(b.cookie("postroom_accounts").await.is_none());
+            // The account no longer signs in.
+            b.fill("Email or username", "ada").await;
+            b.fill("Password", PASSWORD).await;
+            b.press("Sign in").await;
+            b.expect_heading("Sign in to Postroom").await;
+            assert!(b.cookie("postroom_accounts").await.is_none());
+        },
+    )
+    .await;
+}

@@ -24,6 +24,7 @@ on_both_databases!(
     discovery_and_join_requests,
     audit_pages_newest_first_with_usernames,
     the_team_lock_serialises_writers,
+    deleting_people_teams_and_event_streams,
 );
 
 struct Fixture {
@@ -927,4 +928,86 @@ async fn the_team_lock_serialises_writers(db: Db) {
         .expect("the second writer goes on once the first commits")
         .unwrap();
     assert_eq!(seen, 1, "the second writer counted the first one's invite");
+}
+
+async fn deleting_people_teams_and_event_streams(db: Db) {
+    let f = open(db).await;
+    let ada = add_user(&f.store, "ada", "example.com").await;
+    let bob = add_user(&f.store, "bob", "example.com").await;
+    let acme = add_team(&f.store, "acme", &ada).await;
+    let solo = add_team(&f.store, "solo", &ada).await;
+    let mut tx = f.store.begin().await.unwrap();
+    teams::insert_member(&mut tx, &acme.id, &ada.id, "admin", false, T0)
+        .await
+        .unwrap();
+    teams::insert_member(&mut tx, &acme.id, &bob.id, "member", false, T0)
+        .await
+        .unwrap();
+    teams::insert_member(&mut tx, &solo.id, &ada.id, "admin", false, T0)
+        .await
+        .unwrap();
+    invite(&mut tx, &solo.id, &ada.id, Some("x@example.com"), 1).await;
+    for scope in ["team:solo", "team:solo", "team:acme"] {
+        events::append(&mut tx, scope, Some(&ada.id), "k", "{}", T0)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    // A team goes with its members and invites.
+    assert!(write!(f.store, |t| teams::delete(&mut t, &solo.id).await).unwrap());
+    assert!(!write!(f.store, |t| teams::delete(&mut t, &solo.id).await).unwrap());
+    let mut c = f.store.conn().await.unwrap();
+    assert!(teams::by_id(&mut c, &solo.id).await.unwrap().is_none());
+    assert!(teams::pending_invites(&mut c, &solo.id, T0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(teams::of_user(&mut c, &ada.id).await.unwrap().len(), 1);
+
+    // An event stream goes whole; a new one starts again at 1.
+    assert_eq!(
+        write!(f.store, |t| events::delete_scope(&mut t, "team:solo").await).unwrap(),
+        2
+    );
+    assert!(events::since(&mut c, "team:solo", 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        events::since(&mut c, "team:acme", 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let again = write!(f.store, |t| events::append(
+        &mut t,
+        "team:solo",
+        None,
+        "k",
+        "{}",
+        T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!(again.seq, 1);
+
+    // A person goes with their memberships; the teams they made stay.
+    assert!(write!(f.store, |t| users::delete(&mut t, &ada.id).await).unwrap());
+    assert!(!write!(f.store, |t| users::delete(&mut t, &ada.id).await).unwrap());
+    assert!(users::by_id(&mut c, &ada.id).await.unwrap().is_none());
+    let members = teams::members(&mut c, &acme.id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].person.username, "bob");
+    let team = teams::by_id(&mut c, &acme.id).await.unwrap().unwrap();
+    assert_eq!(team.created_by, None);
+    // The audit trail keeps what the person did.
+    assert_eq!(
+        events::since(&mut c, "team:acme", 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -11,7 +11,7 @@ use super::limits::{self, Check};
 use super::notify::{self, Notice};
 use super::sessions::{Actor, Client};
 use super::{tokens, views};
-use crate::clock::{Millis, DAY, HOUR};
+use crate::clock::{rfc3339, Millis, DAY, HOUR};
 use crate::error::{Error, FieldErrors, Result};
 use crate::mail::Template;
 use crate::state::App;
@@ -388,6 +388,58 @@ pub async fn change_password(
     notify::send(app, &mut tx, &user, Notice::PasswordChanged, None).await?;
     tx.commit().await?;
     app.mailer.wake();
+    Ok(())
+}
+
+/// Deletes the caller's account (P9), confirmed with its password. Teams the
+/// person alone administers while others remain in them must be handed over
+/// first (409 `sole_admin`, nothing deleted); a team of which they are the
+/// only member goes with the account. Everything else of theirs cascades
+/// with the account row; one last mail confirms the deletion.
+pub async fn delete_account(
+    app: &App,
+    actor: &Actor,
+    req: &api::DeleteAccountRequest,
+) -> Result<()> {
+    limits::limit(
+        app,
+        &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
+    )
+    .await?;
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
+    check_current_password(app, &user, "password", &req.password).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let sole_admin_of = super::teams::leave_all_for_deletion(&mut tx, &user, now).await?;
+    if !sole_admin_of.is_empty() {
+        tx.rollback().await?;
+        return Err(Error::conflict(
+            "sole_admin",
+            None,
+            format!(
+                "you are the only admin of {}: make another member an admin, or remove the \
+                 other members, before deleting your account",
+                sole_admin_of.join(", ")
+            ),
+        ));
+    }
+    store::events::delete_scope(&mut tx, &format!("user:{}", user.id)).await?;
+    if !store::users::delete(&mut tx, &user.id).await? {
+        return Err(Error::NotFound { what: "account" });
+    }
+    app.mailer
+        .queue(
+            &mut tx,
+            &user.email,
+            Template::AccountDeleted,
+            json!({ "username": user.username, "when": rfc3339(now) }),
+            now,
+        )
+        .await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    metrics::counter!("postroom_accounts_deleted_total").increment(1);
+    tracing::info!(user = %user.id, "account deleted by its owner");
     Ok(())
 }
 

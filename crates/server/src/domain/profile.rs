@@ -366,3 +366,29 @@ mod tests {
         }
     }
 }
+
+/// Everything Postroom keeps about the caller, as one document (P9): the
+/// same views the API shows one by one, with every notification.
+pub async fn export(app: &App, actor: &Actor) -> Result<api::AccountExport> {
+    let mut all_notifications = Vec::new();
+    let mut before = None;
+    loop {
+        let page = notifications(app, actor, before.as_deref(), Some(200)).await?;
+        all_notifications.extend(page.notifications);
+        match page.next_cursor {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(api::AccountExport {
+        format: "postroom-account-export/1".to_owned(),
+        exported_at: rfc3339(app.clock.now()),
+        user: me(app, actor).await?,
+        notification_preferences: notification_prefs(app, actor).await?,
+        sessions: super::sessions::list(app, actor).await?.sessions,
+        api_keys: super::api_keys::list(app, actor).await?.api_keys,
+        teams: super::teams::list_mine(app, actor).await?.teams,
+        notifications: all_notifications,
+        support_requests: super::support::list(app, actor).await?.support_requests,
+    })
+}

@@ -471,6 +471,47 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
     Ok(())
 }
 
+/// Takes a person out of every team before their account is deleted (P9),
+/// in the deletion's transaction: a team they are the only member of is
+/// deleted with them; from the others they leave, recorded in each audit
+/// log. Returns the slugs of the teams they alone administer while others
+/// remain, which must be handed over first; then nothing may be committed.
+pub(crate) async fn leave_all_for_deletion(
+    tx: &mut Tx,
+    user: &UserRow,
+    now: Millis,
+) -> Result<Vec<String>> {
+    let mut sole_admin_of = Vec::new();
+    for mine in store::teams::of_user(tx, &user.id).await? {
+        let team = &mine.team;
+        // The row lock keeps the counts below true until the commit.
+        store::teams::lock(tx, &team.id).await?;
+        let counts = store::teams::seat_counts(tx, &team.id, now).await?;
+        if counts.members + counts.support_only <= 1 {
+            store::teams::delete(tx, &team.id).await?;
+            store::events::delete_scope(tx, &scope(&team.id)).await?;
+            continue;
+        }
+        if role_of(&mine.role) == Role::Admin
+            && store::teams::count_admins(tx, &team.id).await? <= 1
+        {
+            sole_admin_of.push(team.slug.clone());
+            continue;
+        }
+        store::teams::delete_member(tx, &team.id, &user.id).await?;
+        record(
+            tx,
+            &team.id,
+            Some(&user.id),
+            "removed",
+            json!({ "user_id": user.id, "username": user.username, "left": true, "account_deleted": true }),
+            now,
+        )
+        .await?;
+    }
+    Ok(sole_admin_of)
+}
+
 /// Changes a member's role (admins; an admin may change their own, i.e.
 /// step down). Another admin cannot be demoted (T6); the last admin cannot
 /// step down; becoming a seat holder needs a free seat; at most

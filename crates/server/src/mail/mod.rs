@@ -29,6 +29,7 @@ pub enum Template {
     NewSignIn,
     TeamInvite,
     SupportRequest,
+    AccountDeleted,
 }
 
 impl Template {
@@ -44,6 +45,7 @@ impl Template {
             Template::NewSignIn => "new_sign_in",
             Template::TeamInvite => "team_invite",
             Template::SupportRequest => "support_request",
+            Template::AccountDeleted => "account_deleted",
         }
     }
 }
@@ -68,6 +70,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "new_sign_in",
     "team_invite",
     "support_request",
+    "account_deleted",
 );
 
 #[derive(Clone)]

@@ -77,6 +77,21 @@ pub struct NotificationRow {
     pub read_at: Option<i64>,
 }
 
+/// Deletes a scope's whole event stream and its counter (the scope's owner
+/// is being deleted).
+pub async fn delete_scope(c: &mut Tx, scope: &str) -> Result<u64, sqlx::Error> {
+    let c: &mut Conn = c;
+    let r = sqlx::query("DELETE FROM events WHERE scope = $1")
+        .bind(scope)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM scope_seqs WHERE scope = $1")
+        .bind(scope)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected())
+}
+
 pub async fn insert_notification(
     c: &mut Tx,
     user_id: &str,

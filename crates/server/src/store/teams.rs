@@ -296,6 +296,17 @@ pub async fn delete_member(c: &mut Tx, team_id: &str, user_id: &str) -> Result<b
     Ok(r.rows_affected() == 1)
 }
 
+/// Deletes a team with its members, invites, domains and join requests
+/// (their rows cascade).
+pub async fn delete(c: &mut Tx, team_id: &str) -> Result<bool, sqlx::Error> {
+    let c: &mut Conn = c;
+    let r = sqlx::query("DELETE FROM teams WHERE id = $1")
+        .bind(team_id)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn count_admins(c: &mut Conn, team_id: &str) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND role = 'admin'")

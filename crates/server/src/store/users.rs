@@ -36,6 +36,19 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
+/// Deletes an account; its sessions, tokens, keys, devices, avatar,
+/// notifications, memberships and support requests go with it (their rows
+/// cascade), and every node's cache forgets it.
+pub async fn delete(c: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
+    let r = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn insert(c: &mut Tx, u: &NewUser<'_>, now: Millis) -> Result<UserRow, sqlx::Error> {
     let c: &mut Conn = c;
     let sql = format!(

@@ -3,10 +3,11 @@
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
 use postroom_core::api::{
-    Accepted, ChangeEmailRequest, ChangePasswordRequest, ErrorBody, NotificationPrefsEnvelope,
-    TokenRequest, UpdateMeRequest, UserEnvelope,
+    Accepted, AccountExport, ChangeEmailRequest, ChangePasswordRequest, DeleteAccountRequest,
+    ErrorBody, NotificationPrefsEnvelope, TokenRequest, UpdateMeRequest, UserEnvelope,
 };
 use postroom_core::NotificationPrefs;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -18,7 +19,8 @@ use crate::state::App;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
-        .routes(routes!(get_me, update_me))
+        .routes(routes!(get_me, update_me, delete_me))
+        .routes(routes!(export_me))
         .routes(routes!(change_password))
         .routes(routes!(change_email))
         .routes(routes!(confirm_email_change))
@@ -52,6 +54,36 @@ async fn update_me(
     Ok(Json(UserEnvelope {
         user: profile::update_me(&app, &actor, &req).await?,
     }))
+}
+
+/// Delete my account, confirmed with my password (P9). Teams I alone administer while others
+/// remain must get another admin first (409 `sole_admin`); a team with no one else in it is deleted
+/// with the account. A last mail confirms the deletion.
+#[utoipa::path(delete, path = "/api/v1/me", tag = "me", security(("session" = []), ("api_key" = [])), request_body = DeleteAccountRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "sole_admin"), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "wrong_password"), (status = 429, body = ErrorBody)))]
+async fn delete_me(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<DeleteAccountRequest>,
+) -> Result<StatusCode> {
+    accounts::delete_account(&app, &actor, &req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything Postroom keeps about me, as one JSON file to download (P9).
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "me", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = AccountExport, headers(("content-disposition" = String, description = "attachment; filename=..."))),
+        (status = 401, body = ErrorBody)))]
+async fn export_me(State(app): State<App>, Auth(actor): Auth) -> Result<impl IntoResponse> {
+    let export = profile::export(&app, &actor).await?;
+    let date = export.exported_at.get(..10).unwrap_or("export");
+    let disposition = format!(
+        "attachment; filename=\"postroom-{}-{date}.json\"",
+        export.user.username
+    );
+    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(export)))
 }
 
 /// Change my password; my other sessions are signed out.

@@ -9,7 +9,7 @@ use axum::Router;
 use postroom_core::api;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{error_response, local_path, see_other, FormError, Page};
+use super::pages::{error_response, flash, local_path, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::config::CaptchaMode;
 use crate::domain::sessions::{self, Actor, SignIn};
@@ -315,6 +315,7 @@ struct SignInForm {
 struct SignInQuery {
     next: Option<String>,
     add: Option<String>,
+    flash: Option<String>,
 }
 
 fn sign_in_form(form: &SignInForm, adding: bool, fe: FormError) -> Page {
@@ -345,6 +346,7 @@ async fn sign_in_page(
     };
     sign_in_form(&form, adding, FormError::default())
         .with("captcha", always_captcha(&app))
+        .with("flash", flash(q.flash.as_deref()))
         .render(&app, &session)
         .await
 }

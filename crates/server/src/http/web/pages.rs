@@ -187,6 +187,11 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "Your request was sent. We will answer by email.",
     ),
     ("signed_out", "info", "You were signed out."),
+    (
+        "account_deleted",
+        "info",
+        "Your account was deleted. We sent a last mail to confirm it.",
+    ),
     ("switched", "info", "You switched accounts."),
     ("read", "ok", "Marked as read."),
     (

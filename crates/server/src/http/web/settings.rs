@@ -34,6 +34,7 @@ pub fn router() -> Router<App> {
         .route("/settings/account/username", post(change_username))
         .route("/settings/account/email", post(change_email))
         .route("/settings/account/password", post(change_password))
+        .route("/settings/account/delete", post(delete_account))
         .route("/settings/notifications", get(prefs_page).post(save_prefs))
         .route("/settings/sessions", get(sessions_page))
         .route("/settings/sessions/revoke-others", post(revoke_others))
@@ -246,6 +247,13 @@ struct AccountForm {
     current_password: String,
     #[serde(default, skip_serializing)]
     new_password: String,
+    /// The deletion form's password (its own name: the email form on the
+    /// same page has a `password` field too).
+    #[serde(default, skip_serializing)]
+    delete_password: String,
+    /// The "I understand" box of the deletion form.
+    #[serde(default, skip_serializing)]
+    confirm: Option<String>,
 }
 
 fn account(form: &AccountForm) -> Page {
@@ -326,6 +334,39 @@ async fn change_password(
     match accounts::change_password(&app, signed.actor(), &req).await {
         Ok(()) => see_other("/settings/account?flash=password_changed"),
         Err(e) => account_error(&app, &signed, &form, "password", e).await,
+    }
+}
+
+/// Deletes the active account (P9) and forgets it in this browser.
+async fn delete_account(
+    State(app): State<App>,
+    signed: SignedIn,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Response {
+    if form.confirm.is_none() {
+        let e = Error::field(
+            "confirm",
+            "confirmation_required",
+            "tick the box to confirm that the account is to be deleted",
+        );
+        return account_error(&app, &signed, &form, "delete", e).await;
+    }
+    let req = api::DeleteAccountRequest {
+        password: form.delete_password.clone(),
+    };
+    match accounts::delete_account(&app, signed.actor(), &req).await {
+        Ok(()) => {
+            signed.session.remove(&signed.actor().user_id);
+            if signed.session.active().is_some() {
+                see_other("/?flash=account_deleted")
+            } else {
+                see_other("/sign-in?flash=account_deleted")
+            }
+        }
+        Err(e) => {
+            let e = e.renamed_field("password", "delete_password");
+            account_error(&app, &signed, &form, "delete", e).await
+        }
     }
 }
 
