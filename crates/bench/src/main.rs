@@ -213,6 +213,21 @@ fn build(skip: bool) -> anyhow::Result<String> {
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
         .args(["build", "-p", "postroom", "-p", "postroom-bench", "--bins"]);
+    // `cargo run` gives this process its package's variables; build scripts
+    // that read them (through `cc`) would see a changed environment, and the
+    // build here and the next `cargo run` would each rebuild half the tree.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*name,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            cmd.env_remove(&*name);
+        }
+    }
     if profile == "release" {
         cmd.arg("--release");
     }

@@ -389,6 +389,8 @@ pub async fn export(app: &App, actor: &Actor) -> Result<api::AccountExport> {
         api_keys: super::api_keys::list(app, actor).await?.api_keys,
         teams: super::teams::list_mine(app, actor).await?.teams,
         notifications: all_notifications,
-        support_requests: super::support::list(app, actor).await?.support_requests,
+        support_requests: super::support::list_at_most(app, actor, i64::MAX)
+            .await?
+            .support_requests,
     })
 }

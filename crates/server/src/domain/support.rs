@@ -84,8 +84,15 @@ pub async fn submit(
     Ok(view(row))
 }
 
+/// The caller's newest support requests (at most 100).
 pub async fn list(app: &App, actor: &Actor) -> Result<api::SupportRequestList> {
-    let rows = store::support::list_own(&mut *app.store.conn().await?, &actor.user_id, 100).await?;
+    list_at_most(app, actor, 100).await
+}
+
+/// The caller's newest `limit` support requests, newest first.
+pub async fn list_at_most(app: &App, actor: &Actor, limit: i64) -> Result<api::SupportRequestList> {
+    let rows =
+        store::support::list_own(&mut *app.store.conn().await?, &actor.user_id, limit).await?;
     Ok(api::SupportRequestList {
         support_requests: rows.into_iter().map(view).collect(),
     })
