@@ -626,44 +626,32 @@ async fn delete_the_account() {
                 Some("/api/v1/me/export")
             );
 
+            // Fills in the deletion form and answers its dialog.
+            let delete = |password: &'static str, tick: bool| async move {
+                b.fill("Password to confirm", password).await;
+                if tick {
+                    b.tick(
+                        "I understand that my account and its data are deleted for good",
+                        true,
+                    )
+                    .await;
+                }
+                b.press_confirming(
+                    "//section[@aria-labelledby='delete-h']",
+                    "Delete my account",
+                    "Delete the account ada for good?",
+                )
+                .await;
+            };
             // Without the box ticked nothing happens.
-            let section = "//section[@aria-labelledby='delete-h']";
-            b.fill("Password to confirm", PASSWORD).await;
-            b.press_confirming(
-                section,
-                "Delete my account",
-                "Delete the account ada for good?",
-            )
-            .await;
+            delete(PASSWORD, false).await;
             b.expect_text("Tick the box to confirm that the account is to be deleted")
                 .await;
             // A wrong password is refused.
-            b.fill("Password to confirm", "not my password").await;
-            b.tick(
-                "I understand that my account and its data are deleted for good",
-                true,
-            )
-            .await;
-            b.press_confirming(
-                section,
-                "Delete my account",
-                "Delete the account ada for good?",
-            )
-            .await;
+            delete("not my password", true).await;
             b.expect_text("The password is not correct").await;
 
-            b.fill("Password to confirm", PASSWORD).await;
-            b.tick(
-                "I understand that my account and its data are deleted for good",
-                true,
-            )
-            .await;
-            b.press_confirming(
-                section,
-                "Delete my account",
-                "Delete the account ada for good?",
-            )
-            .await;
+            delete(PASSWORD, true).await;
             b.expect_heading("Sign in to Postroom").await;
             b.expect_text("Your account was deleted.").await;
             assert!(b.cookie("postroom_accounts").await.is_none());

@@ -337,18 +337,26 @@ pub async fn confirm_password_reset(
     Ok(())
 }
 
-async fn check_current_password(
+/// The actor's account, once `password` (the form's `field`) proved to be
+/// its password. Attempts count against the per-account limit.
+async fn confirmed_by_password(
     app: &App,
-    user: &UserRow,
+    actor: &Actor,
     field: &str,
     password: &str,
-) -> Result<()> {
+) -> Result<UserRow> {
+    limits::limit(
+        app,
+        &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
+    )
+    .await?;
+    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
     if app
         .hasher
         .verify(password, Some(&user.password_hash))
         .await?
     {
-        Ok(())
+        Ok(user)
     } else {
         Err(Error::field(
             field,
@@ -364,13 +372,7 @@ pub async fn change_password(
     actor: &Actor,
     req: &api::ChangePasswordRequest,
 ) -> Result<()> {
-    limits::limit(
-        app,
-        &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
-    )
-    .await?;
-    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
-    check_current_password(app, &user, "current_password", &req.current_password).await?;
+    let user = confirmed_by_password(app, actor, "current_password", &req.current_password).await?;
     let local_part = user.email.split('@').next().unwrap_or_default();
     app.hasher
         .check_strength(
@@ -401,13 +403,7 @@ pub async fn delete_account(
     actor: &Actor,
     req: &api::DeleteAccountRequest,
 ) -> Result<()> {
-    limits::limit(
-        app,
-        &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
-    )
-    .await?;
-    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
-    check_current_password(app, &user, "password", &req.password).await?;
+    let user = confirmed_by_password(app, actor, "password", &req.password).await?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let sole_admin_of = super::teams::leave_all_for_deletion(&mut tx, &user, now).await?;
@@ -452,13 +448,7 @@ pub async fn request_email_change(
 ) -> Result<api::Accepted> {
     let new_email = Email::parse(&req.new_email)
         .map_err(|e| Error::field("new_email", "validation_failed", e.0))?;
-    limits::limit(
-        app,
-        &[Check::new(limits::PASSWORD_PER_ACCOUNT, &actor.user_id)],
-    )
-    .await?;
-    let user = load_user(&mut *app.store.conn().await?, &actor.user_id).await?;
-    check_current_password(app, &user, "password", &req.password).await?;
+    let user = confirmed_by_password(app, actor, "password", &req.password).await?;
     if new_email.key() == user.email.to_lowercase() {
         return Err(Error::field(
             "new_email",
