@@ -103,6 +103,20 @@ pub struct AccountExport {
     /// Every in-app notification, newest first.
     pub notifications: Vec<Notification>,
     pub support_requests: Vec<SupportRequest>,
+    /// The account's own event log, oldest first: sign-ins from new devices
+    /// (with their address), password and email changes.
+    pub activity: Vec<ActivityEvent>,
+}
+
+/// One entry of an account's own event log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ActivityEvent {
+    /// `new_sign_in`, `password_changed`, `email_changed`.
+    pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: serde_json::Value,
+    pub created_at: String,
 }
 
 /// `DELETE /api/v1/me`: the account's password confirms the deletion.

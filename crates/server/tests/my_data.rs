@@ -110,6 +110,7 @@ async fn export_holds_my_data_and_no_secrets(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
     let disposition = r.headers()["content-disposition"].to_str().unwrap();
     assert!(
         disposition.starts_with("attachment; filename=\"postroom-ada-20"),
@@ -127,6 +128,11 @@ async fn export_holds_my_data_and_no_secrets(db: Db) {
     assert_eq!(doc["teams"][0]["slug"], "acme");
     assert_eq!(doc["support_requests"][0]["subject"], "Hello");
     assert!(!doc["notifications"].as_array().unwrap().is_empty());
+    let activity = doc["activity"].as_array().unwrap();
+    assert!(
+        activity.iter().any(|e| e["kind"] == "new_sign_in"),
+        "{activity:?}"
+    );
     // Nothing in it signs anyone in.
     assert!(!text.contains(&secret), "the API key's secret is exported");
     assert!(!text.contains(&ada), "a session token is exported");

@@ -406,6 +406,9 @@ pub async fn delete_account(
     let user = confirmed_by_password(app, actor, "password", &req.password).await?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
+    if !store::users::lock_for_deletion(&mut tx, &user.id).await? {
+        return Err(Error::NotFound { what: "account" });
+    }
     let sole_admin_of = super::teams::leave_all_for_deletion(&mut tx, &user, now).await?;
     if !sole_admin_of.is_empty() {
         tx.rollback().await?;

@@ -380,8 +380,24 @@ pub async fn export(app: &App, actor: &Actor) -> Result<api::AccountExport> {
             None => break,
         }
     }
+    let events = store::events::since(
+        &mut *app.store.conn().await?,
+        &format!("user:{}", actor.user_id),
+        0,
+        i64::MAX,
+    )
+    .await?;
+    let activity = events
+        .into_iter()
+        .map(|e| api::ActivityEvent {
+            kind: e.kind,
+            data: serde_json::from_str(&e.data).unwrap_or_default(),
+            created_at: rfc3339(e.created_at),
+        })
+        .collect();
     Ok(api::AccountExport {
         format: "postroom-account-export/1".to_owned(),
+        activity,
         exported_at: rfc3339(app.clock.now()),
         user: me(app, actor).await?,
         notification_preferences: notification_prefs(app, actor).await?,

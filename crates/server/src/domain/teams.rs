@@ -476,6 +476,8 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
 /// deleted with them; from the others they leave, recorded in each audit
 /// log. Returns the slugs of the teams they alone administer while others
 /// remain, which must be handed over first; then nothing may be committed.
+/// The caller has locked the account (`users::lock_for_deletion`), so no
+/// membership can be added meanwhile.
 pub(crate) async fn leave_all_for_deletion(
     tx: &mut Tx,
     user: &UserRow,
@@ -484,15 +486,19 @@ pub(crate) async fn leave_all_for_deletion(
     let mut sole_admin_of = Vec::new();
     for mine in store::teams::of_user(tx, &user.id).await? {
         let team = &mine.team;
-        // The row lock keeps the counts below true until the commit.
+        // The row lock keeps the counts below true until the commit; the
+        // membership is read again under it (the role may have changed).
         store::teams::lock(tx, &team.id).await?;
+        let Some(membership) = store::teams::member(tx, &team.id, &user.id).await? else {
+            continue;
+        };
         let counts = store::teams::seat_counts(tx, &team.id, now).await?;
         if counts.members + counts.support_only <= 1 {
             store::teams::delete(tx, &team.id).await?;
             store::events::delete_scope(tx, &scope(&team.id)).await?;
             continue;
         }
-        if role_of(&mine.role) == Role::Admin
+        if role_of(&membership.role) == Role::Admin
             && store::teams::count_admins(tx, &team.id).await? <= 1
         {
             sole_admin_of.push(team.slug.clone());

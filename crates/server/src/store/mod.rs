@@ -94,6 +94,11 @@ impl Tx {
     /// Records that this transaction changes an account or its sessions, so
     /// that the commit drops them from every node's cache. The store's
     /// writing functions call it; nothing else needs to.
+    /// The database this transaction runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     pub fn changed(&mut self, user_id: &str) {
         if !self.changed.iter().any(|id| id == user_id) {
             self.changed.push(user_id.to_owned());

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{new_id, Conn, Tx};
+use super::{new_id, Backend, Conn, Tx};
 use crate::clock::Millis;
 
 #[derive(Debug, Clone, FromRow)]
@@ -34,6 +34,20 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub email_key: &'a str,
     pub password_hash: &'a str,
+}
+
+/// Locks the account's row until the transaction ends, so that nothing new
+/// can point at it meanwhile (on PostgreSQL a new row referencing it waits;
+/// on SQLite the transaction already holds the only write lock).
+pub async fn lock_for_deletion(c: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
+    let backend = c.backend();
+    let c: &mut Conn = c;
+    let sql = match backend {
+        Backend::Postgres => "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+        Backend::Sqlite => "SELECT id FROM users WHERE id = $1",
+    };
+    let row: Option<(String,)> = sqlx::query_as(sql).bind(id).fetch_optional(c).await?;
+    Ok(row.is_some())
 }
 
 /// Deletes an account; its sessions, tokens, keys, devices, avatar,

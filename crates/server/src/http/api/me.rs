@@ -83,7 +83,13 @@ async fn export_me(State(app): State<App>, Auth(actor): Auth) -> Result<impl Int
         "attachment; filename=\"postroom-{}-{date}.json\"",
         export.user.username
     );
-    Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(export)))
+    Ok((
+        [
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Json(export),
+    ))
 }
 
 /// Change my password; my other sessions are signed out.

@@ -59,7 +59,7 @@ impl Modify for Security {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "postroom_accounts",
                 "The web pages' session cookie (`__Host-postroom_accounts` over HTTPS). A \
-                 request other than GET or HEAD made with it must also send the page's CSRF \
+                 request other than GET, HEAD or OPTIONS made with it must also send the page's CSRF \
                  token (`<meta name=\"csrf-token\">`) in `X-CSRF-Token`, or it is refused \
                  with 403 `csrf_failed`.",
             ))),

@@ -42,9 +42,6 @@ pub struct Account {
 #[derive(Debug, Default)]
 struct State {
     accounts: Vec<Account>,
-    /// Entries whose session could not be checked for this request; kept in
-    /// the cookie, after the others.
-    unchecked: Vec<(bool, String)>,
     dirty: bool,
 }
 
@@ -263,8 +260,9 @@ pub async fn middleware(
                 })
             }
             // Could not be checked just now (the database is unreachable):
-            // not signed in for this request, but not forgotten either.
-            Err(e) if !session_ended(&e) => state.unchecked.push((keep, token.to_owned())),
+            // an error page, and the cookie stays as it is. Going on with
+            // the other accounts would act as the wrong one.
+            Err(e) if !session_ended(&e) => return super::pages::error_response(e),
             // Revoked, expired or a duplicate: forget it.
             _ => state.dirty = true,
         }
@@ -292,13 +290,9 @@ pub async fn middleware(
         let value: Vec<String> = state
             .accounts
             .iter()
-            .map(|a| (a.keep, a.token.as_str()))
-            .chain(state.unchecked.iter().map(|(keep, t)| (*keep, t.as_str())))
-            .take(MAX_ACCOUNTS)
-            .map(|(keep, token)| format!("{}{token}", if keep { "k" } else { "s" }))
+            .map(|a| format!("{}{}", if a.keep { "k" } else { "s" }, a.token))
             .collect();
-        let persistent =
-            state.accounts.iter().any(|a| a.keep) || state.unchecked.iter().any(|(keep, _)| *keep);
+        let persistent = state.accounts.iter().any(|a| a.keep);
         let mut c = build_cookie(&app, ACCOUNTS, value.join("."), persistent);
         if value.is_empty() {
             c.make_removal();
