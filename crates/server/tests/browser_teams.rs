@@ -352,15 +352,26 @@ async fn join_by_discovery() {
             b2.expect_text("Request sent: waiting for an admin").await;
             b2.snap("join_by_discovery-asked").await;
 
-            // The admin approves.
-            b.follow_in("//nav[@aria-label='Team']", "Join requests")
-                .await;
+            // The admin sees a request waiting, and approves it.
+            b.goto("/teams/acme").await;
+            let badge =
+                "//nav[@aria-label='Team']//a[contains(., 'Join requests')]/span[@class='badge']";
+            let waiting = b.one(badge, "the count of waiting requests").await;
+            assert_eq!(waiting.text().await.unwrap(), "1");
+            waiting.click().await.unwrap();
+            b.settle().await;
             b.expect_text("dan@acme.test").await;
             b.snap("join_by_discovery-requests").await;
             b.press("Approve").await;
             b.expect_text("The request was approved: they are a member now.")
                 .await;
             b.expect_text("No pending requests").await;
+            assert!(b
+                .c
+                .find_all(Locator::XPath(badge))
+                .await
+                .unwrap()
+                .is_empty());
 
             // Dan is a member.
             b2.follow_in("//nav[@aria-label='Main']", "Teams").await;

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::pages::{capitalise, error_response, flash, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
+use crate::domain::sessions::Actor;
 use crate::domain::teams;
 use crate::error::Error;
 use crate::state::App;
@@ -82,14 +83,31 @@ fn team_path(slug: &str, rest: &str) -> String {
     format!("/teams/{}{rest}", enc(slug))
 }
 
-/// The pages of one team share a header and a side menu (`team_base.html`).
-fn team_page(template: &'static str, team: &api::Team, section: &str, title: &str) -> Page {
+/// The pages of one team share a header and a side menu (`team_base.html`);
+/// admins see there how many join requests wait for them.
+async fn team_page(
+    app: &App,
+    actor: &Actor,
+    template: &'static str,
+    team: &api::Team,
+    section: &str,
+    title: &str,
+) -> Page {
     let admin = team.membership.role == Role::Admin;
+    let waiting = if admin {
+        teams::join_requests(app, actor, &team.slug)
+            .await
+            .map(|l| l.join_requests.len())
+            .unwrap_or(0)
+    } else {
+        0
+    };
     Page::new(template, format!("{title} · {}", team.name))
         .with("nav", "teams")
         .with("team", team)
         .with("admin", admin)
         .with("section", section)
+        .with("waiting_requests", waiting)
 }
 
 // My teams, and creating one (T1).
@@ -228,23 +246,31 @@ async fn home(app: &App, signed: &SignedIn, slug: &str, extra: HomeExtra) -> Res
             v
         })
         .collect();
-    let mut page = team_page("team_home.html", &team, "members", "Members")
-        .with("members", members)
-        .with("seats", &team.seats)
-        .with("invites", &invites)
-        .with("new_invite", new_invite)
-        .with(
-            "role_choices",
-            ROLE_CHOICES
-                .iter()
-                .map(|(v, l)| json!({ "value": v, "label": l }))
-                .collect::<Vec<_>>(),
-        )
-        .with("flash", extra.flash)
-        .with("failed", extra.section)
-        .with("error", extra.fe.error)
-        .with("errors", extra.fe.errors)
-        .with("invite_email", extra.invite_email);
+    let mut page = team_page(
+        app,
+        signed.actor(),
+        "team_home.html",
+        &team,
+        "members",
+        "Members",
+    )
+    .await
+    .with("members", members)
+    .with("seats", &team.seats)
+    .with("invites", &invites)
+    .with("new_invite", new_invite)
+    .with(
+        "role_choices",
+        ROLE_CHOICES
+            .iter()
+            .map(|(v, l)| json!({ "value": v, "label": l }))
+            .collect::<Vec<_>>(),
+    )
+    .with("flash", extra.flash)
+    .with("failed", extra.section)
+    .with("error", extra.fe.error)
+    .with("errors", extra.fe.errors)
+    .with("invite_email", extra.invite_email);
     if let Some(status) = extra.status {
         page = page.status(status);
     }
@@ -433,11 +459,19 @@ async fn discovery(
         Err(e) => return error_response(e),
     };
     let verified = domains.iter().any(|d| d.verified);
-    let mut page = team_page("team_discovery.html", &team, "discovery", "Discovery")
-        .with("domains", &domains)
-        .with("any_verified", verified)
-        .with("form", form)
-        .with("flash", flash_msg);
+    let mut page = team_page(
+        app,
+        signed.actor(),
+        "team_discovery.html",
+        &team,
+        "discovery",
+        "Discovery",
+    )
+    .await
+    .with("domains", &domains)
+    .with("any_verified", verified)
+    .with("form", form)
+    .with("flash", flash_msg);
     if let Some((section, fe, status)) = failed {
         page = page
             .with("failed", section)
@@ -584,9 +618,17 @@ async fn requests(
         Ok(l) => l.join_requests,
         Err(e) => return error_response(e),
     };
-    let mut page = team_page("team_requests.html", &team, "requests", "Join requests")
-        .with("join_requests", &list)
-        .with("flash", flash_msg);
+    let mut page = team_page(
+        app,
+        signed.actor(),
+        "team_requests.html",
+        &team,
+        "requests",
+        "Join requests",
+    )
+    .await
+    .with("join_requests", &list)
+    .with("flash", flash_msg);
     if let Some((fe, status)) = failed {
         page = page.with("error", fe.error).status(status);
     }
@@ -671,11 +713,19 @@ async fn audit_page(
     .await
     {
         Ok(log) => {
-            team_page("team_audit.html", &team, "audit", "Audit log")
-                .with("log", log)
-                .with("older", q.before.is_some())
-                .render(&app, &signed.session)
-                .await
+            team_page(
+                &app,
+                signed.actor(),
+                "team_audit.html",
+                &team,
+                "audit",
+                "Audit log",
+            )
+            .await
+            .with("log", log)
+            .with("older", q.before.is_some())
+            .render(&app, &signed.session)
+            .await
         }
         Err(e) => error_response(e),
     }
