@@ -83,6 +83,20 @@ fn team_path(slug: &str, rest: &str) -> String {
     format!("/teams/{}{rest}", enc(slug))
 }
 
+/// A person as the team pages show them: with the initial their avatar
+/// falls back to, and the avatar's address on this server.
+fn person(app: &App, user: &api::TeamUser) -> serde_json::Value {
+    let mut v = serde_json::to_value(user).unwrap_or_default();
+    v["initial"] = json!(super::pages::initial(
+        user.display_name.as_deref().unwrap_or(&user.username)
+    ));
+    v["avatar_url"] = json!(user
+        .avatar_url
+        .as_deref()
+        .map(|u| super::pages::local_avatar_url(app, u)));
+    v
+}
+
 /// The pages of one team share a header and a side menu (`team_base.html`);
 /// admins see there how many join requests wait for them.
 async fn team_page(
@@ -234,15 +248,8 @@ async fn home(app: &App, signed: &SignedIn, slug: &str, extra: HomeExtra) -> Res
             let mut v = serde_json::to_value(m).unwrap_or_default();
             v["me"] = json!(m.user.id == actor.user_id);
             v["choice"] = json!(role_choice(m.role, m.support_only));
-            v["initial"] = json!(super::pages::initial(
-                m.user.display_name.as_deref().unwrap_or(&m.user.username)
-            ));
-            v["user"]["avatar_url"] = json!(m
-                .user
-                .avatar_url
-                .as_deref()
-                .map(|u| super::pages::local_avatar_url(app, u)));
-            v["user"]["initial"] = v["initial"].clone();
+            v["user"] = person(app, &m.user);
+            v["initial"] = v["user"]["initial"].clone();
             v
         })
         .collect();
@@ -618,6 +625,14 @@ async fn requests(
         Ok(l) => l.join_requests,
         Err(e) => return error_response(e),
     };
+    let list: Vec<serde_json::Value> = list
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["user"] = person(app, &r.user);
+            v
+        })
+        .collect();
     let mut page = team_page(
         app,
         signed.actor(),
