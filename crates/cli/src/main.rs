@@ -27,6 +27,12 @@ enum Command {
     DefaultConfig,
     /// Validate the configuration and print it, secrets hidden.
     CheckConfig,
+    /// Copy the SQLite database to a new file, consistent even while the
+    /// server runs (O7). On PostgreSQL use pg_dump.
+    Backup {
+        /// Where to write the copy; an existing file is never overwritten.
+        file: PathBuf,
+    },
     /// Mark an email domain verified for a team, without the DNS check (T8).
     VerifyDomain {
         /// The team's slug.
@@ -61,6 +67,10 @@ fn main() -> anyhow::Result<()> {
             let s = settings(cli.config)?;
             tokio::runtime::Runtime::new()?.block_on(verify_domain(s, &team, &domain))
         }
+        Some(Command::Backup { file }) => {
+            let s = settings(cli.config)?;
+            tokio::runtime::Runtime::new()?.block_on(backup(s, &file))
+        }
         Some(Command::Serve) => {
             let s = settings(cli.config)?;
             telemetry::init_logging(s.log_format);
@@ -87,6 +97,37 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         data_dir.display()
     );
     application.run(startup::shutdown_signal()).await
+}
+
+async fn backup(settings: config::Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    if settings.is_postgres() {
+        anyhow::bail!(
+            "the database is PostgreSQL: back it up with its own tools, e.g. \
+             `pg_dump --format=custom --file=postroom.dump <database URL>`"
+        );
+    }
+    if file.exists() {
+        anyhow::bail!(
+            "{} already exists: name a new file (a backup never overwrites one)",
+            file.display()
+        );
+    }
+    let path = file
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the backup file's path must be UTF-8"))?;
+    let data_dir = settings.data_dir.clone();
+    let app = postroom_server::App::new(settings, Clock::System).await?;
+    let done = app.store.backup_into(path).await;
+    app.store.close().await;
+    anyhow::ensure!(done?, "only a SQLite database can be backed up this way");
+    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "Backed up to {} ({bytes} bytes). To restore it: stop the server, remove \
+         postroom.db-wal and postroom.db-shm from {}, and put the file there as postroom.db.",
+        file.display(),
+        data_dir.display()
+    );
+    Ok(())
 }
 
 async fn verify_domain(settings: config::Settings, team: &str, domain: &str) -> anyhow::Result<()> {

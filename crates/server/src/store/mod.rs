@@ -274,6 +274,21 @@ impl Store {
         sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ())
     }
 
+    /// Writes a consistent copy of the SQLite database to `path`, a new
+    /// file, while the server may keep running (`VACUUM INTO`). PostgreSQL
+    /// has its own tools; this returns `Ok(false)` there.
+    pub async fn backup_into(&self, path: &str) -> Result<bool, sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(false);
+        }
+        let mut c = self.conn().await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&mut *c)
+            .await?;
+        Ok(true)
+    }
+
     pub async fn close(&self) {
         if let Some(relaxed) = &self.relaxed {
             relaxed.close().await;
