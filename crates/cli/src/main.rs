@@ -119,7 +119,7 @@ async fn backup(settings: config::Settings, file: &std::path::Path) -> anyhow::R
     let app = postroom_server::App::new(settings, Clock::System).await?;
     let done = app.store.backup_into(path).await;
     app.store.close().await;
-    anyhow::ensure!(done?, "only a SQLite database can be backed up this way");
+    done?;
     let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     println!(
         "Backed up to {} ({bytes} bytes). To restore it: stop the server, remove \

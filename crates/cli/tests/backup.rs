@@ -1,23 +1,15 @@
 //! `postroom backup <file>` (O7): a consistent copy of the SQLite database,
 //! written while the data is in use, that opens as a Postroom database.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
+
+use common::postroom;
 
 use postroom_server::store::{self, Store};
 
 const NOW: i64 = 1_767_225_600_000;
-
-fn postroom(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_postroom"))
-        .args(args)
-        .current_dir(data_dir)
-        .env("POSTROOM_DATA_DIR", data_dir)
-        .env_remove("POSTROOM_DATABASE_URL")
-        .env_remove("POSTROOM_CONFIG")
-        .output()
-        .expect("the postroom binary runs")
-}
 
 async fn open(db: &Path) -> Store {
     let url = format!("sqlite://{}?mode=rwc", db.display());

@@ -1,23 +1,15 @@
 //! `postroom verify-domain <team> <domain>` (O7, T8): the operator marks a
 //! team's email domain verified without DNS, on the server's own database.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
+
+use common::postroom;
 
 use postroom_server::store::{self, Store};
 
 const NOW: i64 = 1_767_225_600_000;
-
-fn postroom(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_postroom"))
-        .args(args)
-        .current_dir(data_dir)
-        .env("POSTROOM_DATA_DIR", data_dir)
-        .env_remove("POSTROOM_DATABASE_URL")
-        .env_remove("POSTROOM_CONFIG")
-        .output()
-        .expect("the postroom binary runs")
-}
 
 async fn open(data_dir: &Path) -> Store {
     let url = format!(

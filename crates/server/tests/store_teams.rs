@@ -772,6 +772,12 @@ async fn discovery_and_join_requests(db: Db) {
             .len(),
         1
     );
+    assert_eq!(
+        teams::count_pending_join_requests(&mut c, &acme.id)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(teams::join_request(&mut c, &beta.id, &r.id)
         .await
         .unwrap()
@@ -807,6 +813,12 @@ async fn discovery_and_join_requests(db: Db) {
         .await
         .unwrap()
         .is_empty());
+    assert_eq!(
+        teams::count_pending_join_requests(&mut c, &acme.id)
+            .await
+            .unwrap(),
+        0
+    );
 
     // After a decision, a new request may be made, and withdrawn.
     write!(f.store, |t| teams::insert_join_request(

@@ -423,9 +423,8 @@ pub async fn delete_account(
         ));
     }
     store::events::delete_scope(&mut tx, &format!("user:{}", user.id)).await?;
-    if !store::users::delete(&mut tx, &user.id).await? {
-        return Err(Error::NotFound { what: "account" });
-    }
+    // The row is locked above, so it is there to delete.
+    store::users::delete(&mut tx, &user.id).await?;
     app.mailer
         .queue(
             &mut tx,

@@ -1207,6 +1207,13 @@ pub async fn request_to_join(app: &App, actor: &Actor, slug: &str) -> Result<api
     Ok(join_request_view(app, team, &request))
 }
 
+/// How many requests to join wait for the team's admins.
+pub async fn waiting_join_requests(app: &App, actor: &Actor, slug: &str) -> Result<u64> {
+    let mut c = app.store.conn().await?;
+    let access = policy::authorize(&mut c, actor, slug, TeamAction::ManageJoinRequests).await?;
+    Ok(store::teams::count_pending_join_requests(&mut c, &access.team.id).await? as u64)
+}
+
 pub async fn join_requests(app: &App, actor: &Actor, slug: &str) -> Result<api::JoinRequestList> {
     let mut c = app.store.conn().await?;
     let access = policy::authorize(&mut c, actor, slug, TeamAction::ManageJoinRequests).await?;

@@ -275,18 +275,15 @@ impl Store {
     }
 
     /// Writes a consistent copy of the SQLite database to `path`, a new
-    /// file, while the server may keep running (`VACUUM INTO`). PostgreSQL
-    /// has its own tools; this returns `Ok(false)` there.
-    pub async fn backup_into(&self, path: &str) -> Result<bool, sqlx::Error> {
-        if self.backend != Backend::Sqlite {
-            return Ok(false);
-        }
+    /// file, while the server may keep running (`VACUUM INTO`). SQLite only:
+    /// PostgreSQL has its own tools, and refuses the statement.
+    pub async fn backup_into(&self, path: &str) -> Result<(), sqlx::Error> {
         let mut c = self.conn().await?;
         sqlx::query("VACUUM INTO $1")
             .bind(path)
             .execute(&mut *c)
-            .await?;
-        Ok(true)
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(&self) {

@@ -677,6 +677,17 @@ pub async fn pending_join_requests(
     .await
 }
 
+/// How many requests to join the team wait for a decision.
+pub async fn count_pending_join_requests(c: &mut Conn, team_id: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM team_join_requests WHERE team_id = $1 AND status = 'pending'",
+    )
+    .bind(team_id)
+    .fetch_one(c)
+    .await?;
+    Ok(n)
+}
+
 pub async fn join_request(
     c: &mut Conn,
     team_id: &str,

@@ -109,9 +109,8 @@ async fn team_page(
 ) -> Page {
     let admin = team.membership.role == Role::Admin;
     let waiting = if admin {
-        teams::join_requests(app, actor, &team.slug)
+        teams::waiting_join_requests(app, actor, &team.slug)
             .await
-            .map(|l| l.join_requests.len())
             .unwrap_or(0)
     } else {
         0
