@@ -325,6 +325,10 @@ pub struct CreateApiKeyRequest {
     /// Defaults to `["read", "write"]`.
     #[serde(default)]
     pub scopes: Option<Vec<ApiKeyScope>>,
+    /// Days until the key stops working (1 to 365); absent or null: the key
+    /// works until it is revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -337,6 +341,10 @@ pub struct ApiKey {
     pub scopes: Vec<ApiKeyScope>,
     pub created_at: String,
     pub last_used_at: Option<String>,
+    /// When the key stops working; null when it works until revoked.
+    pub expires_at: Option<String>,
+    /// True once `expires_at` has passed; an expired key is refused.
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

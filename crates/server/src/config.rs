@@ -185,6 +185,11 @@ impl Config {
                 "captcha_difficulty: must be between 1000 and 10000000".into(),
             ));
         }
+        if self.lockout_minutes == 0 || self.lockout_minutes > 7 * 24 * 60 {
+            return Err(ConfigError(
+                "lockout_minutes: must be between 1 and 10080 (a week)".into(),
+            ));
+        }
         if self.lockout_threshold == 0 || self.lockout_threshold > 100 {
             return Err(ConfigError(
                 "lockout_threshold: must be between 1 and 100".into(),

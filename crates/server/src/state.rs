@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::deferred::Deferred;
 use crate::domain::captcha::Captcha;
 use crate::domain::dns::{Dns, HickoryResolver};
 use crate::domain::passwords::Hasher;
@@ -27,6 +28,8 @@ pub struct Inner {
     pub hasher: Hasher,
     pub captcha: Captcha,
     pub mailer: Mailer,
+    /// Work that runs after a reply (see `deferred`).
+    pub deferred: Deferred,
     /// The DNS resolver for team domain verification.
     pub dns: Dns,
     /// Derives team invite tokens from invite ids (see `domain::teams`).
@@ -66,6 +69,7 @@ impl App {
             hasher,
             captcha,
             mailer: Mailer::new(),
+            deferred: Deferred::start(),
             dns: Dns::new(Arc::new(HickoryResolver::new(dns_resolver))),
             invite_key: derive_key(&secret, "team-invite"),
             csrf_key: derive_key(&secret, "csrf"),

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{Db, TestApp, PASSWORD};
-use serde_json::json;
+use common::{unfold, Db, TestApp, PASSWORD};
+use serde_json::{json, Value};
 
 on_both_databases!(
     sign_up_validates_every_field,
@@ -17,8 +17,196 @@ on_both_databases!(
     reset_link_expires_after_an_hour,
     username_reminder_mails_the_username,
     change_password_needs_the_current_one_and_signs_out_others,
+    a_reset_ends_every_session_and_api_key,
+    a_password_change_ends_api_keys_and_mailed_links,
+    an_email_change_voids_links_mailed_to_the_old_address,
+    recovery_replies_before_it_writes,
+    unconfirmed_accounts_cannot_create_api_keys,
+    api_keys_may_expire,
     bad_bodies_get_json_errors,
 );
+
+/// Creates a personal API key and returns it.
+async fn api_key(t: &TestApp, session: &str) -> String {
+    let r = t
+        .post(
+            "/api/v1/me/api-keys",
+            Some(session),
+            json!({ "name": "laptop" }),
+        )
+        .await;
+    r.assert(201, None);
+    r.body["key"].as_str().unwrap().to_owned()
+}
+
+async fn with_key(t: &TestApp, key: &str) -> u16 {
+    let r = t
+        .client
+        .get(t.url("/api/v1/me"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+/// Someone signed up first with another person's address and made a key;
+/// the real owner resets the password: the squatter's sessions and keys end.
+async fn a_reset_ends_every_session_and_api_key(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let session = t.new_user("ada").await;
+    let kept = t.sign_in("ada", PASSWORD, true).await;
+    let key = api_key(&t, &session).await;
+    assert_eq!(with_key(&t, &key).await, 200);
+    t.post(
+        "/api/v1/password-resets",
+        None,
+        json!({ "email": "ada@example.com" }),
+    )
+    .await
+    .assert(202, None);
+    let reset = t.link_token("ada@example.com", "/reset-password").await;
+    t.post(
+        "/api/v1/password-resets/confirm",
+        None,
+        json!({ "token": reset, "new_password": "a brand new passphrase" }),
+    )
+    .await
+    .assert(200, None);
+    for s in [&session, &kept] {
+        t.get("/api/v1/me", Some(s))
+            .await
+            .assert(401, Some("unauthenticated"));
+    }
+    assert_eq!(with_key(&t, &key).await, 401);
+    let fresh = t.sign_in("ada", "a brand new passphrase", false).await;
+    let keys = t.get("/api/v1/me/api-keys", Some(&fresh)).await;
+    assert_eq!(keys.body["api_keys"], json!([]));
+    let mail = unfold(&t.mail_to("ada@example.com", "password was changed").await);
+    assert!(mail.contains("Every session was signed out"), "{mail}");
+    assert!(mail.contains("API key was revoked"), "{mail}");
+}
+
+async fn a_password_change_ends_api_keys_and_mailed_links(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let me = t.new_user("ada").await;
+    let key = api_key(&t, &me).await;
+    // A reset and an email change wait in the mailboxes.
+    t.post(
+        "/api/v1/password-resets",
+        None,
+        json!({ "email": "ada@example.com" }),
+    )
+    .await
+    .assert(202, None);
+    let reset = t.link_token("ada@example.com", "/reset-password").await;
+    t.post(
+        "/api/v1/me/email",
+        Some(&me),
+        json!({ "new_email": "ada@elsewhere.example", "password": PASSWORD }),
+    )
+    .await
+    .assert(202, None);
+    let change = t
+        .link_token("ada@elsewhere.example", "/confirm-email")
+        .await;
+    t.post(
+        "/api/v1/me/password",
+        Some(&me),
+        json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" }),
+    )
+    .await
+    .assert(204, None);
+    // This session stays; the key and both links do not.
+    t.get("/api/v1/me", Some(&me)).await.assert(200, None);
+    assert_eq!(with_key(&t, &key).await, 401);
+    t.post(
+        "/api/v1/password-resets/confirm",
+        None,
+        json!({ "token": reset, "new_password": "yet another passphrase" }),
+    )
+    .await
+    .assert(400, Some("invalid_token"));
+    t.post("/api/v1/me/email/confirm", None, json!({ "token": change }))
+        .await
+        .assert(400, Some("invalid_token"));
+    let me_now = t.get("/api/v1/me", Some(&me)).await;
+    assert_eq!(me_now.body["user"]["email"], "ada@example.com");
+    let mail = unfold(&t.mail_to("ada@example.com", "password was changed").await);
+    assert!(
+        mail.contains("Your other sessions were signed out"),
+        "{mail}"
+    );
+}
+
+async fn an_email_change_voids_links_mailed_to_the_old_address(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let me = t.new_user("ada").await;
+    t.post(
+        "/api/v1/password-resets",
+        None,
+        json!({ "email": "ada@example.com" }),
+    )
+    .await
+    .assert(202, None);
+    let reset = t.link_token("ada@example.com", "/reset-password").await;
+    t.post(
+        "/api/v1/me/email",
+        Some(&me),
+        json!({ "new_email": "ada@elsewhere.example", "password": PASSWORD }),
+    )
+    .await
+    .assert(202, None);
+    let change = t
+        .link_token("ada@elsewhere.example", "/confirm-email")
+        .await;
+    t.post("/api/v1/me/email/confirm", None, json!({ "token": change }))
+        .await
+        .assert(200, None);
+    // The old mailbox's reset link no longer speaks for the account.
+    t.post(
+        "/api/v1/password-resets/confirm",
+        None,
+        json!({ "token": reset, "new_password": "a brand new passphrase" }),
+    )
+    .await
+    .assert(400, Some("invalid_token"));
+    t.sign_in("ada", PASSWORD, false).await;
+}
+
+/// The reply to a recovery request does not wait for what it writes, so it
+/// takes as long for an address with an account as for one without: with
+/// the database's writer held elsewhere, the reply still comes at once.
+async fn recovery_replies_before_it_writes(db: Db) {
+    let t = TestApp::spawn_with(db, |c| c.rate_limits = false).await;
+    t.new_user("ada").await;
+    let held = t.app.store.begin().await.unwrap();
+    let held = if db == Db::Postgres {
+        // PostgreSQL writers do not queue behind one another; lock the
+        // tables the reset writes instead.
+        let mut held = held;
+        sqlx::query("LOCK TABLE user_tokens IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut *held)
+            .await
+            .unwrap();
+        held
+    } else {
+        held
+    };
+    for path in ["/api/v1/password-resets", "/api/v1/username-reminders"] {
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            t.post(path, None, json!({ "email": "ada@example.com" })),
+        )
+        .await
+        .expect("the reply does not wait for the database's writer");
+        reply.assert(202, None);
+    }
+    held.rollback().await.unwrap();
+    // The work happens after the reply.
+    t.link_token("ada@example.com", "/reset-password").await;
+    t.mail_to("ada@example.com", "Your Postroom username").await;
+}
 
 async fn sign_up_validates_every_field(db: Db) {
     let t = TestApp::spawn(db).await;
@@ -359,4 +547,73 @@ async fn bad_bodies_get_json_errors(db: Db) {
     )
     .await
     .assert(413, Some("payload_too_large"));
+}
+
+async fn unconfirmed_accounts_cannot_create_api_keys(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.sign_up("ada@example.com", "ada").await.assert(201, None);
+    let session = t.sign_in("ada", PASSWORD, false).await;
+    t.post(
+        "/api/v1/me/api-keys",
+        Some(&session),
+        json!({ "name": "laptop" }),
+    )
+    .await
+    .assert(403, Some("email_not_verified"));
+    let keys = t.get("/api/v1/me/api-keys", Some(&session)).await;
+    assert_eq!(keys.body["api_keys"], json!([]));
+    // Confirmed, the same request works.
+    let token = t.link_token("ada@example.com", "/verify-email").await;
+    t.post(
+        "/api/v1/accounts/verify-email",
+        None,
+        json!({ "token": token }),
+    )
+    .await
+    .assert(200, None);
+    api_key(&t, &session).await;
+}
+
+async fn api_keys_may_expire(db: Db) {
+    const DAY: i64 = 24 * 3_600_000;
+    let t = TestApp::spawn(db).await;
+    let session = t.new_user("ada").await;
+    for days in [json!(0), json!(366), json!(-1), json!("soon")] {
+        let r = t
+            .post(
+                "/api/v1/me/api-keys",
+                Some(&session),
+                json!({ "name": "ci", "expires_in_days": days }),
+            )
+            .await;
+        assert!(r.status == 422, "{days}: {}", r.body);
+    }
+    let r = t
+        .post(
+            "/api/v1/me/api-keys",
+            Some(&session),
+            json!({ "name": "ci", "expires_in_days": 30 }),
+        )
+        .await;
+    r.assert(201, None);
+    let expiring = r.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["api_key"]["expires_at"], "2026-01-31T00:00:00Z");
+    assert_eq!(r.body["api_key"]["expired"], false);
+    let forever = api_key(&t, &session).await;
+    t.clock.advance(30 * DAY - 1);
+    assert_eq!(with_key(&t, &expiring).await, 200);
+    t.clock.advance(1);
+    assert_eq!(with_key(&t, &expiring).await, 401);
+    assert_eq!(with_key(&t, &forever).await, 200);
+    // The list shows which key expired, so it can be replaced.
+    let session = t.sign_in("ada", PASSWORD, false).await;
+    let keys = t.get("/api/v1/me/api-keys", Some(&session)).await;
+    let keys = keys.body["api_keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    let by_expiry: Vec<(Value, Value)> = keys
+        .iter()
+        .map(|k| (k["expires_at"].clone(), k["expired"].clone()))
+        .collect();
+    assert!(by_expiry.contains(&(json!("2026-01-31T00:00:00Z"), json!(true))));
+    assert!(by_expiry.contains(&(Value::Null, json!(false))));
 }

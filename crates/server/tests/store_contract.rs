@@ -384,74 +384,61 @@ async fn users_failed_sign_ins_and_devices(db: Db) {
     let carol = add_user(&f.store, "carol").await;
     let lock = T0 + 15 * MINUTE;
 
-    // Below the threshold the count grows and nothing is locked.
-    for n in 1..=2 {
-        let count = write!(f.store, |t| users::record_failed_sign_in(
-            &mut t, &ada.id, 3, lock
-        )
-        .await)
+    // Each failure counts; the count comes back with the locks so far.
+    for n in 1..=3 {
+        let counted = write!(f.store, |t| users::record_failed_sign_in(&mut t, &ada.id)
+            .await)
         .unwrap();
-        assert_eq!(count, n);
+        assert_eq!(counted, (n, 0));
         let u = user(&mut c, &ada.id).await;
         assert_eq!((u.failed_sign_ins, u.locked_until), (n, None));
     }
-    // At the threshold the account locks.
-    assert_eq!(
-        write!(f.store, |t| users::record_failed_sign_in(
-            &mut t, &ada.id, 3, lock
-        )
-        .await)
-        .unwrap(),
-        3
-    );
+    // A lock starts the count again and counts itself.
+    write!(f.store, |t| users::lock(&mut t, &ada.id, lock).await).unwrap();
     let u = user(&mut c, &ada.id).await;
-    assert_eq!((u.failed_sign_ins, u.locked_until), (3, Some(lock)));
-    // Beyond it, each failure moves the lock.
     assert_eq!(
-        write!(f.store, |t| users::record_failed_sign_in(
-            &mut t,
-            &ada.id,
-            3,
-            lock + MINUTE
-        )
-        .await)
+        (u.failed_sign_ins, u.locked_until, u.lockouts),
+        (0, Some(lock), 1)
+    );
+    assert_eq!(
+        write!(f.store, |t| users::record_failed_sign_in(&mut t, &ada.id)
+            .await)
         .unwrap(),
-        4
+        (1, 1)
     );
-    assert_eq!(
-        user(&mut c, &ada.id).await.locked_until,
-        Some(lock + MINUTE)
-    );
+    write!(f.store, |t| users::lock(&mut t, &ada.id, lock + MINUTE)
+        .await)
+    .unwrap();
+    let u = user(&mut c, &ada.id).await;
+    assert_eq!((u.locked_until, u.lockouts), (Some(lock + MINUTE), 2));
     // Other accounts keep their own count.
     assert_eq!(user(&mut c, &bob.id).await.failed_sign_ins, 0);
 
+    // A success ends the run of failures and of locks.
     write!(f.store, |t| users::clear_failed_sign_ins(&mut t, &ada.id)
         .await)
     .unwrap();
     let u = user(&mut c, &ada.id).await;
-    assert_eq!((u.failed_sign_ins, u.locked_until), (0, None));
+    assert_eq!(
+        (u.failed_sign_ins, u.locked_until, u.lockouts),
+        (0, None, 0)
+    );
     write!(f.store, |t| users::clear_failed_sign_ins(&mut t, &ada.id)
         .await)
     .unwrap();
     assert_eq!(
-        write!(f.store, |t| users::record_failed_sign_in(
-            &mut t, &ada.id, 3, lock
-        )
-        .await)
+        write!(f.store, |t| users::record_failed_sign_in(&mut t, &ada.id)
+            .await)
         .unwrap(),
-        1,
+        (1, 0),
         "the run starts again"
     );
-    assert_eq!(user(&mut c, &ada.id).await.locked_until, None);
 
     // A new password also ends the run and the lock.
-    for _ in 0..3 {
-        write!(f.store, |t| users::record_failed_sign_in(
-            &mut t, &bob.id, 2, lock
-        )
+    write!(f.store, |t| users::record_failed_sign_in(&mut t, &bob.id)
         .await)
-        .unwrap();
-    }
+    .unwrap();
+    write!(f.store, |t| users::lock(&mut t, &bob.id, lock).await).unwrap();
     assert_eq!(user(&mut c, &bob.id).await.locked_until, Some(lock));
     write!(f.store, |t| users::set_password_hash(
         &mut t,
@@ -462,7 +449,10 @@ async fn users_failed_sign_ins_and_devices(db: Db) {
     .await)
     .unwrap();
     let u = user(&mut c, &bob.id).await;
-    assert_eq!((u.failed_sign_ins, u.locked_until), (0, None));
+    assert_eq!(
+        (u.failed_sign_ins, u.locked_until, u.lockouts),
+        (0, None, 0)
+    );
 
     // Devices: new once per account.
     assert!(!users::has_devices(&mut c, &ada.id).await.unwrap());
@@ -588,7 +578,7 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         .unwrap()
         .is_none());
 
-    // Activity moves the expiry only for sessions that end when idle.
+    // Activity moves the expiry to what the caller says, for any session.
     let t = T0 + 10 * MINUTE;
     write!(f.store, |tx| sessions::touch(&mut tx, "s1", t, t + HOUR)
         .await)
@@ -606,7 +596,7 @@ async fn sessions_expire_touch_and_delete(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((s.last_active_at, s.expires_at), (t2, T0 + 30 * DAY));
+    assert_eq!((s.last_active_at, s.expires_at), (t2, t2 + HOUR));
     // The touched session now outlives its original expiry.
     assert!(sessions::by_token_hash(&mut c, "h1", T0 + HOUR)
         .await
@@ -902,6 +892,44 @@ async fn tokens_are_single_use_and_expire(db: Db) {
     .unwrap();
     assert_eq!(r3.map(|t| t.user_id), Some(bob.id.clone()));
 
+    // Voiding them all takes every purpose, of that user only.
+    for (hash, user_id, purpose) in [
+        ("a1", &ada.id, Purpose::ChangeEmail),
+        ("a2", &ada.id, Purpose::ResetPassword),
+        ("b1", &bob.id, Purpose::ChangeEmail),
+    ] {
+        write!(f.store, |t| tokens::insert(
+            &mut t, hash, user_id, purpose, None, T0, exp
+        )
+        .await)
+        .unwrap();
+    }
+    // a1, a2 and the v2 left from above.
+    assert_eq!(
+        write!(f.store, |t| tokens::void_all_unused(
+            &mut t,
+            &ada.id,
+            T0 + 3
+        )
+        .await)
+        .unwrap(),
+        3
+    );
+    for (hash, purpose) in [
+        ("a1", Purpose::ChangeEmail),
+        ("a2", Purpose::ResetPassword),
+        ("v2", Purpose::VerifyEmail),
+    ] {
+        assert!(tokens::peek(&mut c, hash, purpose, T0 + 4)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert!(tokens::peek(&mut c, "b1", Purpose::ChangeEmail, T0 + 4)
+        .await
+        .unwrap()
+        .is_some());
+
     // Stale tokens go by expiry, used or not.
     write!(f.store, |t| tokens::insert(
         &mut t,
@@ -920,7 +948,7 @@ async fn tokens_are_single_use_and_expire(db: Db) {
     );
     assert_eq!(
         write!(f.store, |t| tokens::delete_stale(&mut t, exp + 1).await).unwrap(),
-        6
+        9
     );
     assert!(tokens::peek(&mut c, "late", Purpose::VerifyEmail, T0)
         .await
@@ -940,6 +968,7 @@ fn new_key<'a>(id: &'a str, user_id: &'a str, hash: &'a str) -> api_keys::NewApi
         prefix: "prk_abcd",
         key_hash: hash,
         scopes: r#"["profile:read"]"#,
+        expires_at: None,
     }
 }
 
@@ -992,20 +1021,29 @@ async fn api_keys_lifecycle(db: Db) {
         "{err}"
     );
 
-    let found = api_keys::by_hash(&mut c, "kh1").await.unwrap();
+    let found = api_keys::by_hash(&mut c, "kh1", T0).await.unwrap();
     assert_eq!(found.map(|k| k.id), Some("k1".to_owned()));
-    assert!(api_keys::by_hash(&mut c, "nope").await.unwrap().is_none());
+    assert!(api_keys::by_hash(&mut c, "nope", T0)
+        .await
+        .unwrap()
+        .is_none());
     let list = api_keys::list_active(&mut c, &ada.id).await.unwrap();
     assert_eq!(
         list.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
         ["k2", "k1"],
         "newest first"
     );
-    assert_eq!(api_keys::count_active(&mut c, &ada.id).await.unwrap(), 2);
-    assert_eq!(api_keys::count_active(&mut c, &bob.id).await.unwrap(), 1);
+    assert_eq!(
+        api_keys::count_active(&mut c, &ada.id, T0).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        api_keys::count_active(&mut c, &bob.id, T0).await.unwrap(),
+        1
+    );
 
     write!(f.store, |t| api_keys::touch(&mut t, "k1", T0 + 5).await).unwrap();
-    let k = api_keys::by_hash(&mut c, "kh1").await.unwrap().unwrap();
+    let k = api_keys::by_hash(&mut c, "kh1", T0).await.unwrap().unwrap();
     assert_eq!(k.last_used_at, Some(T0 + 5));
 
     // Only the owner revokes, once; a revoked key is gone from every lookup.
@@ -1017,7 +1055,10 @@ async fn api_keys_lifecycle(db: Db) {
     )
     .await)
     .unwrap());
-    assert!(api_keys::by_hash(&mut c, "kh1").await.unwrap().is_some());
+    assert!(api_keys::by_hash(&mut c, "kh1", T0)
+        .await
+        .unwrap()
+        .is_some());
     assert!(write!(f.store, |t| api_keys::revoke_own(
         &mut t,
         &ada.id,
@@ -1034,14 +1075,72 @@ async fn api_keys_lifecycle(db: Db) {
     )
     .await)
     .unwrap());
-    assert!(api_keys::by_hash(&mut c, "kh1").await.unwrap().is_none());
+    assert!(api_keys::by_hash(&mut c, "kh1", T0)
+        .await
+        .unwrap()
+        .is_none());
     let list = api_keys::list_active(&mut c, &ada.id).await.unwrap();
     assert_eq!(
         list.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
         ["k2"]
     );
-    assert_eq!(api_keys::count_active(&mut c, &ada.id).await.unwrap(), 1);
-    assert_eq!(api_keys::count_active(&mut c, &bob.id).await.unwrap(), 1);
+    assert_eq!(
+        api_keys::count_active(&mut c, &ada.id, T0).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        api_keys::count_active(&mut c, &bob.id, T0).await.unwrap(),
+        1
+    );
+
+    // A key with an expiry works until then; after it, it is listed (as
+    // expired) but neither found nor counted.
+    let expiring = api_keys::NewApiKey {
+        expires_at: Some(T0 + 100),
+        ..new_key("k5", &ada.id, "kh5")
+    };
+    let k5 = write!(f.store, |t| api_keys::insert(&mut t, &expiring, T0).await).unwrap();
+    assert_eq!(k5.expires_at, Some(T0 + 100));
+    assert!(api_keys::by_hash(&mut c, "kh5", T0 + 99)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(api_keys::by_hash(&mut c, "kh5", T0 + 100)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        api_keys::count_active(&mut c, &ada.id, T0 + 99)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        api_keys::count_active(&mut c, &ada.id, T0 + 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        api_keys::list_active(&mut c, &ada.id).await.unwrap().len(),
+        2
+    );
+
+    // A new password revokes all of a person's keys, and no one else's.
+    assert_eq!(
+        write!(f.store, |t| api_keys::revoke_all(&mut t, &ada.id, T0 + 9)
+            .await)
+        .unwrap(),
+        2
+    );
+    assert!(api_keys::list_active(&mut c, &ada.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        api_keys::count_active(&mut c, &bob.id, T0).await.unwrap(),
+        1
+    );
 }
 
 async fn avatars_put_replace_get_delete(db: Db) {
@@ -1618,7 +1717,10 @@ async fn assert_written(store: &Store, c: &mut Conn, w: &Written) {
         .await
         .unwrap()
         .is_some());
-    assert!(api_keys::by_hash(c, "key-hash").await.unwrap().is_some());
+    assert!(api_keys::by_hash(c, "key-hash", T0)
+        .await
+        .unwrap()
+        .is_some());
     assert!(avatars::get(c, &w.user_id).await.unwrap().is_some());
     assert_eq!(
         seqs(&events::since(c, "user:ada", 0, 10).await.unwrap()),
@@ -1652,7 +1754,10 @@ async fn assert_nothing_written(store: &Store, c: &mut Conn, w: &Written) {
         .await
         .unwrap()
         .is_none());
-    assert!(api_keys::by_hash(c, "key-hash").await.unwrap().is_none());
+    assert!(api_keys::by_hash(c, "key-hash", T0)
+        .await
+        .unwrap()
+        .is_none());
     assert!(avatars::get(c, &w.user_id).await.unwrap().is_none());
     assert!(events::since(c, "user:ada", 0, 10)
         .await

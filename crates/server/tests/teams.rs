@@ -35,6 +35,8 @@ on_both_databases!(
     the_operator_verifies_domains,
     audit_log_pages_newest_first,
     junk_in_paths_is_not_found,
+    an_admin_cannot_prove_an_address_with_their_own_invite,
+    team_creation_and_invite_mails_are_limited_per_account,
 );
 
 // Helpers.
@@ -411,8 +413,7 @@ async fn invite_by_email_then_sign_up_and_accept(db: Db) {
     assert_eq!(preview.body["invite"]["team_slug"], "acme");
     assert_eq!(preview.body["invite"]["email"], "Newcomer@example.com");
     assert_eq!(preview.body["invite"]["invited_by"], "ada");
-    // Signing up from the invite: the address is not confirmed yet, but the
-    // link proves it.
+    // Signing up from the invite: the address is not confirmed yet.
     let newcomer = unverified_user(&t, "newcomer", "newcomer@example.com").await;
     let joined = t
         .post(
@@ -424,8 +425,10 @@ async fn invite_by_email_then_sign_up_and_accept(db: Db) {
     joined.assert(200, None);
     assert_eq!(joined.body["team"]["slug"], "acme");
     assert_eq!(joined.body["team"]["membership"]["role"], "member");
+    // Accepting does not confirm the address (an admin can copy the link of
+    // an email invite): only the mailed confirmation link does.
     let me = t.get("/api/v1/me", Some(&newcomer)).await;
-    assert_eq!(me.body["user"]["email_verified"], true);
+    assert_eq!(me.body["user"]["email_verified"], false);
     // The invite is used up.
     t.post(
         &format!("/api/v1/invites/{token}/accept"),
@@ -1497,4 +1500,102 @@ async fn junk_in_paths_is_not_found(db: Db) {
     t.get("/api/v1/teams/acme/audit-log?before=%00", Some(&ada))
         .await
         .assert(400, Some("invalid_cursor"));
+}
+
+/// The admin of one team invites an address at another company's domain,
+/// copies the invite's link, signs up as that address and accepts: the
+/// account does not count as confirmed, so discovery does not offer it the
+/// company's team.
+async fn an_admin_cannot_prove_an_address_with_their_own_invite(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.app.dns.replace(Arc::new(StaticResolver::new()));
+    let ada = user_with_email(&t, "ada", "ada@acme.test").await;
+    create_team(&t, &ada, "Acme", "acme").await;
+    postroom_server::domain::teams::operator_verify_domain(&t.app, "acme", "acme.test")
+        .await
+        .unwrap();
+    t.patch(
+        &team("acme", "/discovery"),
+        Some(&ada),
+        json!({ "enabled": true }),
+    )
+    .await
+    .assert(200, None);
+
+    let mallory = user_with_email(&t, "mallory", "mallory@evil.test").await;
+    create_team(&t, &mallory, "Evil", "evil").await;
+    let r = t
+        .post(
+            &team("evil", "/invites"),
+            Some(&mallory),
+            json!({ "email": "victim@acme.test" }),
+        )
+        .await;
+    r.assert(201, None);
+    let token = r.body["invite"]["token"].as_str().unwrap().to_owned();
+    let squatter = unverified_user(&t, "victim", "victim@acme.test").await;
+    t.post(
+        &format!("/api/v1/invites/{token}/accept"),
+        Some(&squatter),
+        json!({}),
+    )
+    .await
+    .assert(200, None);
+    let me = t.get("/api/v1/me", Some(&squatter)).await;
+    assert_eq!(me.body["user"]["email_verified"], false);
+    let offered = t.get("/api/v1/discoverable-teams", Some(&squatter)).await;
+    assert_eq!(offered.body["teams"], json!([]), "{}", offered.body);
+    let asked = t
+        .post(&team("acme", "/join-requests"), Some(&squatter), json!({}))
+        .await;
+    assert!(asked.status.is_client_error(), "{}", asked.body);
+    let waiting = t.get(&team("acme", "/join-requests"), Some(&ada)).await;
+    assert_eq!(waiting.body["join_requests"], json!([]));
+}
+
+async fn team_creation_and_invite_mails_are_limited_per_account(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let ada = t.new_user("ada").await;
+    for n in 0..10 {
+        create_team(&t, &ada, &format!("Team {n}"), &format!("team-{n}")).await;
+    }
+    t.post(
+        "/api/v1/teams",
+        Some(&ada),
+        json!({ "name": "One too many", "slug": "one-too-many" }),
+    )
+    .await
+    .assert(429, Some("rate_limited"));
+    // Invite mails count over all of a person's teams (each team's own
+    // budget would allow more): 50 an hour. Link invites send no mail.
+    let mut sent = 0;
+    'teams: for n in 0..10 {
+        let slug = format!("team-{n}");
+        for _ in 0..20 {
+            if sent == 50 {
+                break 'teams;
+            }
+            let r = t
+                .post(
+                    &team(&slug, "/invites"),
+                    Some(&ada),
+                    json!({ "email": format!("person{sent}@example.com") }),
+                )
+                .await;
+            r.assert(201, None);
+            let id = r.body["invite"]["id"].as_str().unwrap().to_owned();
+            t.delete(&team(&slug, &format!("/invites/{id}")), Some(&ada))
+                .await
+                .assert(204, None);
+            sent += 1;
+        }
+    }
+    t.post(
+        &team("team-9", "/invites"),
+        Some(&ada),
+        json!({ "email": "one-more@example.com" }),
+    )
+    .await
+    .assert(429, Some("rate_limited"));
+    link_invite(&t, &ada, "team-9").await;
 }

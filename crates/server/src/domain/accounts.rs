@@ -203,12 +203,21 @@ pub async fn verify_email(app: &App, token: &str, client: &Client) -> Result<api
     Ok(views::user(app, &user))
 }
 
-/// Guards a request that names an email address and looks up its account.
-async fn recovery_target(
+/// Guards a request that names an email address and hands `work` the
+/// account with that address, if any, after the reply: the caller answers
+/// [`accepted`] at once, so that neither the answer nor its timing depends on
+/// whether the account exists.
+async fn after_recovery_reply<F, Fut>(
     app: &App,
     req: &api::EmailRequest,
     client: &Client,
-) -> Result<Option<UserRow>> {
+    what: &'static str,
+    work: F,
+) -> Result<api::Accepted>
+where
+    F: FnOnce(App, UserRow, Millis) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+{
     let email =
         Email::parse(&req.email).map_err(|e| Error::field("email", "validation_failed", e.0))?;
     let key = email.key();
@@ -221,8 +230,16 @@ async fn recovery_target(
         req.captcha.as_deref(),
     )
     .await?;
-    let mut c = app.store.conn().await?;
-    Ok(store::users::by_email_key(&mut c, &key).await?)
+    let now = app.clock.now();
+    let job_app = app.clone();
+    app.deferred.run(what, async move {
+        let user = store::users::by_email_key(&mut *job_app.store.conn().await?, &key).await?;
+        match user {
+            Some(user) => work(job_app, user, now).await,
+            None => Ok(()),
+        }
+    });
+    Ok(accepted())
 }
 
 pub async fn resend_verification(
@@ -230,16 +247,38 @@ pub async fn resend_verification(
     req: &api::EmailRequest,
     client: &Client,
 ) -> Result<api::Accepted> {
-    if let Some(user) = recovery_target(app, req, client)
-        .await?
-        .filter(|u| u.email_verified_at.is_none())
-    {
-        let mut tx = app.store.begin().await?;
-        queue_verification(app, &mut tx, &user).await?;
-        tx.commit().await?;
-        app.mailer.wake();
-    }
-    Ok(accepted())
+    after_recovery_reply(
+        app,
+        req,
+        client,
+        "resend verification",
+        |app, user, _| async move {
+            if user.email_verified_at.is_some() {
+                return Ok(());
+            }
+            let mut tx = app.store.begin().await?;
+            queue_verification(&app, &mut tx, &user).await?;
+            tx.commit().await?;
+            app.mailer.wake();
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// A new password reset link for the account (replacing any older one), to
+/// be mailed in the caller's transaction.
+pub async fn reset_link(app: &App, c: &mut Tx, user_id: &str) -> Result<String> {
+    let token = issue_token(
+        app,
+        c,
+        user_id,
+        Purpose::ResetPassword,
+        None,
+        RESET_PASSWORD_TTL,
+    )
+    .await?;
+    Ok(app.settings.link(&format!("/reset-password?token={token}")))
 }
 
 pub async fn request_password_reset(
@@ -247,31 +286,29 @@ pub async fn request_password_reset(
     req: &api::EmailRequest,
     client: &Client,
 ) -> Result<api::Accepted> {
-    if let Some(user) = recovery_target(app, req, client).await? {
-        let mut tx = app.store.begin().await?;
-        let token = issue_token(
-            app,
-            &mut tx,
-            &user.id,
-            Purpose::ResetPassword,
-            None,
-            RESET_PASSWORD_TTL,
-        )
-        .await?;
-        let link = app.settings.link(&format!("/reset-password?token={token}"));
-        app.mailer
-            .queue(
-                &mut tx,
-                &user.email,
-                Template::ResetPassword,
-                json!({ "username": user.username, "link": link }),
-                app.clock.now(),
-            )
-            .await?;
-        tx.commit().await?;
-        app.mailer.wake();
-    }
-    Ok(accepted())
+    after_recovery_reply(
+        app,
+        req,
+        client,
+        "password reset",
+        |app, user, now| async move {
+            let mut tx = app.store.begin().await?;
+            let link = reset_link(&app, &mut tx, &user.id).await?;
+            app.mailer
+                .queue(
+                    &mut tx,
+                    &user.email,
+                    Template::ResetPassword,
+                    json!({ "username": user.username, "link": link }),
+                    now,
+                )
+                .await?;
+            tx.commit().await?;
+            app.mailer.wake();
+            Ok(())
+        },
+    )
+    .await
 }
 
 pub async fn username_reminder(
@@ -279,24 +316,47 @@ pub async fn username_reminder(
     req: &api::EmailRequest,
     client: &Client,
 ) -> Result<api::Accepted> {
-    if let Some(user) = recovery_target(app, req, client).await? {
-        let mut tx = app.store.begin().await?;
-        app.mailer
-            .queue(
-                &mut tx,
-                &user.email,
-                Template::UsernameReminder,
-                json!({ "username": user.username }),
-                app.clock.now(),
-            )
-            .await?;
-        tx.commit().await?;
-        app.mailer.wake();
-    }
-    Ok(accepted())
+    after_recovery_reply(
+        app,
+        req,
+        client,
+        "username reminder",
+        |app, user, now| async move {
+            let mut tx = app.store.begin().await?;
+            app.mailer
+                .queue(
+                    &mut tx,
+                    &user.email,
+                    Template::UsernameReminder,
+                    json!({ "username": user.username }),
+                    now,
+                )
+                .await?;
+            tx.commit().await?;
+            app.mailer.wake();
+            Ok(())
+        },
+    )
+    .await
 }
 
-/// Sets a new password from a reset link, and signs out every session.
+/// Ends what a changed password must end: the account's sessions (all, or
+/// all but `keep`), every API key, and every link mailed before the change
+/// (an email change or a reset waiting to be used). Returns the number of
+/// API keys revoked.
+async fn end_credentials(
+    c: &mut Tx,
+    user_id: &str,
+    keep_session: Option<&str>,
+    now: Millis,
+) -> Result<u64> {
+    store::sessions::delete_all_except(c, user_id, keep_session).await?;
+    store::tokens::void_all_unused(c, user_id, now).await?;
+    Ok(store::api_keys::revoke_all(c, user_id, now).await?)
+}
+
+/// Sets a new password from a reset link: signs out every session, revokes
+/// every API key, voids the account's other mailed links and ends a lock.
 pub async fn confirm_password_reset(
     app: &App,
     req: &api::ResetConfirmRequest,
@@ -330,8 +390,18 @@ pub async fn confirm_password_reset(
     store::users::set_password_hash(&mut tx, &user.id, &hash, now).await?;
     // Receiving the link proves the address too.
     store::users::mark_email_verified(&mut tx, &user.id, now).await?;
-    store::sessions::delete_all_except(&mut tx, &user.id, None).await?;
-    notify::send(app, &mut tx, &user, Notice::PasswordChanged, None).await?;
+    let keys_revoked = end_credentials(&mut tx, &user.id, None, now).await?;
+    notify::send(
+        app,
+        &mut tx,
+        &user,
+        Notice::PasswordChanged {
+            by_reset: true,
+            keys_revoked,
+        },
+        None,
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
     Ok(())
@@ -366,7 +436,8 @@ async fn confirmed_by_password(
     }
 }
 
-/// Changes the password (P7) and signs out the actor's other sessions.
+/// Changes the password (P7): signs out the actor's other sessions, revokes
+/// every API key and voids the account's mailed links.
 pub async fn change_password(
     app: &App,
     actor: &Actor,
@@ -385,9 +456,18 @@ pub async fn change_password(
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     store::users::set_password_hash(&mut tx, &user.id, &hash, now).await?;
-    store::sessions::delete_all_except(&mut tx, &user.id, actor.session_id.as_deref()).await?;
-    store::tokens::void_unused(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
-    notify::send(app, &mut tx, &user, Notice::PasswordChanged, None).await?;
+    let keys_revoked = end_credentials(&mut tx, &user.id, actor.session_id.as_deref(), now).await?;
+    notify::send(
+        app,
+        &mut tx,
+        &user,
+        Notice::PasswordChanged {
+            by_reset: false,
+            keys_revoked,
+        },
+        None,
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
     Ok(())
@@ -539,6 +619,9 @@ pub async fn confirm_email_change(app: &App, token: &str, client: &Client) -> Re
         Err(e) if store::is_unique_violation(&e, "users_email_key") => return Err(email_taken()),
         Err(e) => return Err(e.into()),
     }
+    // Links mailed to the old address (a reset, a confirmation) no longer
+    // speak for the account.
+    store::tokens::void_all_unused(&mut tx, &before.id, now).await?;
     notify::send(
         app,
         &mut tx,

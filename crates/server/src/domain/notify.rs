@@ -17,7 +17,12 @@ pub enum Notice<'a> {
         device: &'a str,
         ip: &'a str,
     },
-    PasswordChanged,
+    /// The password was changed (or reset, which signs out every session
+    /// rather than the others); every API key was revoked.
+    PasswordChanged {
+        by_reset: bool,
+        keys_revoked: u64,
+    },
     EmailChanged {
         old_email: &'a str,
         new_email: &'a str,
@@ -28,7 +33,7 @@ impl Notice<'_> {
     fn kind(&self) -> &'static str {
         match self {
             Notice::NewSignIn { .. } => "new_sign_in",
-            Notice::PasswordChanged => "password_changed",
+            Notice::PasswordChanged { .. } => "password_changed",
             Notice::EmailChanged { .. } => "email_changed",
         }
     }
@@ -40,7 +45,9 @@ impl Notice<'_> {
     fn message(&self) -> String {
         match self {
             Notice::NewSignIn { device, ip } => format!("New sign-in from {device} ({ip})"),
-            Notice::PasswordChanged => "Your password was changed".to_owned(),
+            Notice::PasswordChanged { .. } => {
+                "Your password was changed; your API keys were revoked".to_owned()
+            }
             Notice::EmailChanged { new_email, .. } => {
                 format!("Your email address was changed to {new_email}")
             }
@@ -69,7 +76,10 @@ pub async fn send(
             old_email,
             new_email,
         } => json!({ "old_email": old_email, "new_email": new_email }),
-        Notice::PasswordChanged => json!({}),
+        Notice::PasswordChanged {
+            by_reset,
+            keys_revoked,
+        } => json!({ "by_reset": by_reset, "keys_revoked": keys_revoked }),
     };
     let event = store::events::append(
         c,
@@ -94,13 +104,14 @@ pub async fn send(
     if prefs.email.wants(notice.topic()) {
         let template = match notice {
             Notice::NewSignIn { .. } => Template::NewSignIn,
-            Notice::PasswordChanged => Template::PasswordChanged,
+            Notice::PasswordChanged { .. } => Template::PasswordChanged,
             Notice::EmailChanged { .. } => Template::EmailChanged,
         };
         let mut ctx = data;
         ctx["username"] = json!(user.username);
         ctx["when"] = json!(rfc3339(now));
         ctx["settings_link"] = json!(app.settings.link("/settings/account"));
+        ctx["recovery_link"] = json!(app.settings.link("/trouble"));
         app.mailer
             .queue(c, mail_to.unwrap_or(&user.email), template, ctx, now)
             .await?;

@@ -1,20 +1,42 @@
 //! Signing in and out (A4, P6). Sessions are opaque random tokens; only their
 //! SHA-256 is stored. A session without "keep me signed in" ends after 30
-//! minutes without activity; one with it ends 30 days after sign-in.
+//! minutes without activity, and 12 hours after sign-in however active it
+//! is; one with it ends after 7 days without activity, and 30 days after
+//! sign-in.
+//!
+//! Repeated failed sign-ins lock an account for a while (A9). A locked
+//! account answers exactly like a wrong password, so that the answer tells
+//! nobody whether an account exists; its owner is told by mail, with a reset
+//! link that also ends the lock. Each lock in a row lasts twice as long as
+//! the one before, from one minute up to `lockout_minutes`, and the count of
+//! failures starts again when a lock begins.
 
 use postroom_core::api;
 
+use serde_json::json;
+
+use super::accounts;
 use super::limits::{self, Check};
 use super::notify::{self, Notice};
 use super::tokens;
 use super::views;
-use crate::clock::{Millis, DAY, MINUTE, SECOND};
+use crate::clock::rfc3339;
+use crate::clock::{Millis, DAY, HOUR, MINUTE, SECOND};
 use crate::error::{Error, Result};
+use crate::mail::Template;
 use crate::state::App;
-use crate::store::{self, sessions::NewSession};
+use crate::store::{self, sessions::NewSession, users::UserRow};
 
 pub const IDLE_TIMEOUT: Millis = 30 * MINUTE;
+/// The longest a session without "keep me signed in" lives, however active.
+pub const MAX_LIFETIME: Millis = 12 * HOUR;
+/// The longest a session with "keep me signed in" lives.
 pub const KEEP_SIGNED_IN: Millis = 30 * DAY;
+/// How long a session with "keep me signed in" lives without activity.
+pub const KEEP_IDLE_TIMEOUT: Millis = 7 * DAY;
+/// The first lock of an account after repeated failures; each lock in a row
+/// doubles it, up to the configured `lockout_minutes`.
+pub const FIRST_LOCK: Millis = MINUTE;
 /// Activity is written at most this often per session, so reads stay reads.
 /// An idle session may thus end up to this much earlier than 30 minutes
 /// after its very last request.
@@ -74,17 +96,11 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
         }
     };
     let now = app.clock.now();
-    if let Some(until) = user
+    // A locked account is checked like any other, so that it takes as long
+    // and answers the same as a wrong password.
+    let locked = user
         .as_ref()
-        .and_then(|u| u.locked_until)
-        .filter(|until| *until > now)
-    {
-        return Err(Error::TooManyRequests {
-            code: "rate_limited",
-            message: "too many attempts; try again later".into(),
-            retry_after_secs: ((until - now + 999) / 1000) as u64,
-        });
-    }
+        .is_some_and(|u| u.locked_until.is_some_and(|until| until > now));
     let ok = app
         .hasher
         .verify(
@@ -93,34 +109,18 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
         )
         .await?;
     let user = match user {
-        Some(user) if ok => user,
+        Some(user) if ok && !locked => user,
         user => {
             metrics::counter!("postroom_sign_ins_total", "result" => "failed").increment(1);
-            if let Some(user) = &user {
-                let lock_until = now + app.settings.lockout_minutes as i64 * MINUTE;
-                let mut tx = app.store.begin().await?;
-                let failures = store::users::record_failed_sign_in(
-                    &mut tx,
-                    &user.id,
-                    app.settings.lockout_threshold as i64,
-                    lock_until,
-                )
-                .await?;
-                tx.commit().await?;
-                if failures >= app.settings.lockout_threshold as i64 {
-                    tracing::warn!(user = %user.id, failures, "account locked after repeated failed sign-ins");
-                }
+            if let Some(user) = user.filter(|_| !locked) {
+                record_failure(app, &user, now).await?;
             }
             return Err(invalid_credentials());
         }
     };
 
     let token = format!("{SESSION_PREFIX}{}", tokens::random_token(32));
-    let expires_at = if req.keep_signed_in {
-        now + KEEP_SIGNED_IN
-    } else {
-        now + IDLE_TIMEOUT
-    };
+    let expires_at = expiry(req.keep_signed_in, now, now);
     let session_id = store::new_id();
     let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, 400));
     let device = views::device_label(user_agent);
@@ -168,6 +168,57 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
     })
 }
 
+/// When a session signed in at `created_at` ends if it is not used again
+/// after `now`.
+pub fn expiry(keep_signed_in: bool, created_at: Millis, now: Millis) -> Millis {
+    if keep_signed_in {
+        (now + KEEP_IDLE_TIMEOUT).min(created_at + KEEP_SIGNED_IN)
+    } else {
+        (now + IDLE_TIMEOUT).min(created_at + MAX_LIFETIME)
+    }
+}
+
+/// How long the lock after `lockouts` earlier locks in a row lasts.
+pub fn lock_duration(lockouts: i64, longest: Millis) -> Millis {
+    let doublings = lockouts.clamp(0, 20) as u32;
+    (FIRST_LOCK << doublings).min(longest).max(FIRST_LOCK)
+}
+
+/// Counts a wrong password against an account that is not locked; the
+/// failure that reaches the threshold locks it and mails its owner a reset
+/// link, which also ends the lock.
+async fn record_failure(app: &App, user: &UserRow, now: Millis) -> Result<()> {
+    let mut tx = app.store.begin().await?;
+    let (failures, lockouts) = store::users::record_failed_sign_in(&mut tx, &user.id).await?;
+    if failures < app.settings.lockout_threshold as i64 {
+        tx.commit().await?;
+        return Ok(());
+    }
+    let longest = app.settings.lockout_minutes as i64 * MINUTE;
+    let until = now + lock_duration(lockouts, longest);
+    store::users::lock(&mut tx, &user.id, until).await?;
+    let link = accounts::reset_link(app, &mut tx, &user.id).await?;
+    app.mailer
+        .queue(
+            &mut tx,
+            &user.email,
+            Template::AccountLocked,
+            json!({
+                "username": user.username,
+                "failures": failures,
+                "until": rfc3339(until),
+                "link": link,
+            }),
+            now,
+        )
+        .await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    metrics::counter!("postroom_account_locks_total").increment(1);
+    tracing::warn!(user = %user.id, failures, until, "account locked after repeated failed sign-ins");
+    Ok(())
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
@@ -205,13 +256,11 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
     let last_active_at = session.last_active_at();
     if now - last_active_at >= TOUCH_EVERY && session.claim_touch(last_active_at, now) {
         // Bookkeeping: a relaxed transaction, which does not wait for the disk.
-        let idle_expires_at = now + IDLE_TIMEOUT;
+        let expires_at = expiry(session.row.keep_signed_in != 0, session.row.created_at, now);
         let mut tx = app.store.begin_relaxed().await?;
-        store::sessions::touch(&mut tx, &session.row.id, now, idle_expires_at).await?;
+        store::sessions::touch(&mut tx, &session.row.id, now, expires_at).await?;
         tx.commit().await?;
-        if session.row.keep_signed_in == 0 {
-            session.extend(idle_expires_at);
-        }
+        session.extend(expires_at);
     }
     Ok(Actor {
         user_id: session.row.user_id.clone(),

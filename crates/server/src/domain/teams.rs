@@ -60,6 +60,19 @@ pub const INVITES_PER_TEAM: Rule = Rule {
     limit: 50,
     window: HOUR,
 };
+/// Invite mails one person may have sent, over all their teams: a team's own
+/// budget alone would let someone who makes many teams mail many strangers.
+pub const INVITE_MAILS_PER_ACCOUNT: Rule = Rule {
+    name: "team_invites:account",
+    limit: 50,
+    window: HOUR,
+};
+/// Teams one person may create.
+pub const TEAMS_PER_ACCOUNT: Rule = Rule {
+    name: "team_create:account",
+    limit: 10,
+    window: DAY,
+};
 /// DNS lookups a team may ask for.
 pub const DNS_CHECKS_PER_TEAM: Rule = Rule {
     name: "team_dns:team",
@@ -313,6 +326,7 @@ pub async fn create(app: &App, actor: &Actor, req: &api::CreateTeamRequest) -> R
     let slug = errors.check("slug", Slug::parse(&req.slug));
     errors.into_result()?;
     let (name, slug) = (name.expect("checked"), slug.expect("checked"));
+    limits::limit(app, &[Check::new(TEAMS_PER_ACCOUNT, &actor.user_id)]).await?;
     let now = app.clock.now();
     let plan = plans::for_new_team();
     let mut tx = app.store.begin().await?;
@@ -626,7 +640,13 @@ pub async fn invite(
         let mut c = app.store.conn().await?;
         let access = policy::authorize(&mut c, actor, slug, TeamAction::Invite).await?;
         drop(c);
-        limits::limit(app, &[Check::new(INVITES_PER_TEAM, &access.team.id)]).await?;
+        let team_budget = Check::new(INVITES_PER_TEAM, &access.team.id);
+        if email.is_some() {
+            let account_budget = Check::new(INVITE_MAILS_PER_ACCOUNT, &actor.user_id);
+            limits::limit(app, &[team_budget, account_budget]).await?;
+        } else {
+            limits::limit(app, &[team_budget]).await?;
+        }
     }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
@@ -797,8 +817,10 @@ pub async fn preview_invite(app: &App, token: &str) -> Result<api::InvitePreview
 }
 
 /// Accepts an invite: the caller joins as a member, in the seat the invite
-/// held. An email invite must be accepted by the account with that address;
-/// having the mailed link proves the address, so it is marked verified.
+/// held. An email invite must be accepted by the account with that address.
+/// Accepting does not confirm the address: an admin can copy the link of an
+/// email invite, so holding it proves nothing; only the confirmation link
+/// mailed to the address does.
 pub async fn accept_invite(app: &App, actor: &Actor, token: &str) -> Result<api::Team> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
@@ -840,9 +862,6 @@ pub async fn accept_invite(app: &App, actor: &Actor, token: &str) -> Result<api:
         now,
     )
     .await?;
-    if invite.email_key.is_some() && user.email_verified_at.is_none() {
-        store::users::mark_email_verified(&mut tx, &user.id, now).await?;
-    }
     store::teams::withdraw_join_requests(&mut tx, &team.id, &user.id, now).await?;
     record(
         &mut tx,

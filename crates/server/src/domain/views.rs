@@ -2,7 +2,7 @@
 
 use postroom_core::api;
 
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, Millis};
 use crate::state::App;
 use crate::store::{api_keys::ApiKeyRow, sessions::SessionRow, users::UserRow};
 
@@ -61,7 +61,7 @@ pub fn session(s: &SessionRow, current: Option<&str>) -> api::Session {
     }
 }
 
-pub fn api_key(k: &ApiKeyRow) -> api::ApiKey {
+pub fn api_key(k: &ApiKeyRow, now: Millis) -> api::ApiKey {
     api::ApiKey {
         id: k.id.clone(),
         name: k.name.clone(),
@@ -69,6 +69,8 @@ pub fn api_key(k: &ApiKeyRow) -> api::ApiKey {
         scopes: super::api_keys::parse_scopes(&k.scopes),
         created_at: rfc3339(k.created_at),
         last_used_at: k.last_used_at.map(rfc3339),
+        expires_at: k.expires_at.map(rfc3339),
+        expired: k.expires_at.is_some_and(|t| t <= now),
     }
 }
 

@@ -30,6 +30,7 @@ pub enum Template {
     TeamInvite,
     SupportRequest,
     AccountDeleted,
+    AccountLocked,
 }
 
 impl Template {
@@ -46,6 +47,7 @@ impl Template {
             Template::TeamInvite => "team_invite",
             Template::SupportRequest => "support_request",
             Template::AccountDeleted => "account_deleted",
+            Template::AccountLocked => "account_locked",
         }
     }
 }
@@ -71,6 +73,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "team_invite",
     "support_request",
     "account_deleted",
+    "account_locked",
 );
 
 #[derive(Clone)]
@@ -175,6 +178,7 @@ mod tests {
             Template::NewSignIn,
             Template::TeamInvite,
             Template::SupportRequest,
+            Template::AccountLocked,
         ] {
             let r = m.render(t, &ctx).unwrap();
             assert!(!r.subject.is_empty() && !r.text.is_empty(), "{t:?}");

@@ -14,9 +14,10 @@ pub struct ApiKeyRow {
     pub scopes: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, user_id, name, prefix, scopes, created_at, last_used_at";
+const COLUMNS: &str = "id, user_id, name, prefix, scopes, created_at, last_used_at, expires_at";
 
 pub struct NewApiKey<'a> {
     pub id: &'a str,
@@ -25,12 +26,14 @@ pub struct NewApiKey<'a> {
     pub prefix: &'a str,
     pub key_hash: &'a str,
     pub scopes: &'a str,
+    /// `None`: the key works until it is revoked.
+    pub expires_at: Option<Millis>,
 }
 
 pub async fn insert(c: &mut Tx, k: &NewApiKey<'_>, now: Millis) -> Result<ApiKeyRow, sqlx::Error> {
     let c: &mut Conn = c;
     sqlx::query_as(&format!(
-        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     ))
     .bind(k.id)
     .bind(k.user_id)
@@ -39,19 +42,28 @@ pub async fn insert(c: &mut Tx, k: &NewApiKey<'_>, now: Millis) -> Result<ApiKey
     .bind(k.key_hash)
     .bind(k.scopes)
     .bind(now)
+    .bind(k.expires_at)
     .fetch_one(c)
     .await
 }
 
-pub async fn by_hash(c: &mut Conn, key_hash: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+/// The live key with this hash: not revoked and not expired.
+pub async fn by_hash(
+    c: &mut Conn,
+    key_hash: &str,
+    now: Millis,
+) -> Result<Option<ApiKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+        "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2)"
     ))
     .bind(key_hash)
+    .bind(now)
     .fetch_optional(c)
     .await
 }
 
+/// Keys not revoked, expired ones included (the list shows them as expired).
 pub async fn list_active(c: &mut Conn, user_id: &str) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id"
@@ -61,12 +73,16 @@ pub async fn list_active(c: &mut Conn, user_id: &str) -> Result<Vec<ApiKeyRow>, 
     .await
 }
 
-pub async fn count_active(c: &mut Conn, user_id: &str) -> Result<i64, sqlx::Error> {
-    let n: (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(user_id)
-            .fetch_one(c)
-            .await?;
+/// Keys that still work: neither revoked nor expired.
+pub async fn count_active(c: &mut Conn, user_id: &str, now: Millis) -> Result<i64, sqlx::Error> {
+    let n: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(c)
+    .await?;
     Ok(n.0)
 }
 
@@ -87,6 +103,20 @@ pub async fn revoke_own(
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Revokes every key of the user (a password change or reset); returns how
+/// many were live.
+pub async fn revoke_all(c: &mut Tx, user_id: &str, now: Millis) -> Result<u64, sqlx::Error> {
+    let c: &mut Conn = c;
+    let r = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 pub async fn touch(c: &mut Tx, id: &str, now: Millis) -> Result<(), sqlx::Error> {

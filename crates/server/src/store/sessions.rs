@@ -67,25 +67,22 @@ pub async fn by_token_hash(
     .await
 }
 
-/// Records activity: moves `last_active_at`, and the expiry for sessions that
-/// end after a time without activity.
+/// Records activity: moves `last_active_at`, and the expiry to `expires_at`
+/// (which the caller bounds by the session's absolute lifetime).
 pub async fn touch(
     c: &mut Tx,
     id: &str,
     now: Millis,
-    idle_expires_at: Millis,
+    expires_at: Millis,
 ) -> Result<(), sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query(
-        "UPDATE sessions SET last_active_at = $2, \
-         expires_at = CASE WHEN keep_signed_in = 0 THEN $3 ELSE expires_at END WHERE id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(idle_expires_at)
-    .execute(c)
-    .await
-    .map(|_| ())
+    sqlx::query("UPDATE sessions SET last_active_at = $2, expires_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(c)
+        .await
+        .map(|_| ())
 }
 
 pub async fn list_live(

@@ -93,6 +93,19 @@ pub async fn void_unused(
         .map(|_| ())
 }
 
+/// Voids every unused link of the user, whatever it is for: a change of
+/// password or email ends the links mailed before it.
+pub async fn void_all_unused(c: &mut Tx, user_id: &str, now: Millis) -> Result<u64, sqlx::Error> {
+    let c: &mut Conn = c;
+    let r =
+        sqlx::query("UPDATE user_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user_id)
+            .bind(now)
+            .execute(c)
+            .await?;
+    Ok(r.rows_affected())
+}
+
 pub async fn delete_stale(c: &mut Tx, before: Millis) -> Result<u64, sqlx::Error> {
     let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM user_tokens WHERE expires_at < $1")

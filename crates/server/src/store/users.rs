@@ -21,12 +21,14 @@ pub struct UserRow {
     pub avatar_version: Option<i64>,
     pub failed_sign_ins: i64,
     pub locked_until: Option<i64>,
+    /// Locks in a row since the last successful sign-in.
+    pub lockouts: i64,
     pub onboarded_at: Option<i64>,
     pub created_at: i64,
 }
 
 const COLUMNS: &str = "id, username, email, email_verified_at, password_hash, display_name, bio, links, \
-     profile_public, usage, notification_prefs, avatar_version, failed_sign_ins, locked_until, onboarded_at, created_at";
+     profile_public, usage, notification_prefs, avatar_version, failed_sign_ins, locked_until, lockouts, onboarded_at, created_at";
 
 pub struct NewUser<'a> {
     pub username: &'a str,
@@ -126,7 +128,7 @@ pub async fn set_password_hash(
 ) -> Result<(), sqlx::Error> {
     c.changed(id);
     let c: &mut Conn = c;
-    sqlx::query("UPDATE users SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL, updated_at = $3 WHERE id = $1")
+    sqlx::query("UPDATE users SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL, lockouts = 0, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(hash)
         .bind(now)
@@ -239,38 +241,50 @@ pub async fn set_avatar_version(
         .map(|_| ())
 }
 
-/// Counts a failed sign-in; at `threshold` consecutive failures the account
-/// is locked until `lock_until`. Returns the new count.
-pub async fn record_failed_sign_in(
-    c: &mut Tx,
-    id: &str,
-    threshold: i64,
-    lock_until: Millis,
-) -> Result<i64, sqlx::Error> {
+/// Counts a failed sign-in and returns the new count of failures in a row
+/// and the number of locks in a row before it. On PostgreSQL the update
+/// holds the row until the transaction ends, so a [`lock`] that follows in
+/// the same transaction decides on what it returned.
+pub async fn record_failed_sign_in(c: &mut Tx, id: &str) -> Result<(i64, i64), sqlx::Error> {
     c.changed(id);
     let c: &mut Conn = c;
-    let (count,): (i64,) = sqlx::query_as(
-        "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, \
-         locked_until = CASE WHEN failed_sign_ins + 1 >= $2 THEN $3 ELSE locked_until END \
-         WHERE id = $1 RETURNING failed_sign_ins",
+    sqlx::query_as(
+        "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = $1 \
+         RETURNING failed_sign_ins, lockouts",
     )
     .bind(id)
-    .bind(threshold)
-    .bind(lock_until)
-    .fetch_one(&mut *c)
-    .await?;
-    Ok(count)
+    .fetch_one(c)
+    .await
 }
 
-/// A successful sign-in ends a run of failures and any expired lock.
+/// Locks the account until `until`: the failures in a row start again from
+/// zero, and the lock counts towards the length of the next one.
+pub async fn lock(c: &mut Tx, id: &str, until: Millis) -> Result<(), sqlx::Error> {
+    c.changed(id);
+    let c: &mut Conn = c;
+    sqlx::query(
+        "UPDATE users SET failed_sign_ins = 0, lockouts = lockouts + 1, locked_until = $2 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(until)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+/// A successful sign-in ends a run of failures and of locks.
 pub async fn clear_failed_sign_ins(c: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
     c.changed(id);
     let c: &mut Conn = c;
-    sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1 AND (failed_sign_ins <> 0 OR locked_until IS NOT NULL)")
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE users SET failed_sign_ins = 0, locked_until = NULL, lockouts = 0 WHERE id = $1 \
+         AND (failed_sign_ins <> 0 OR locked_until IS NOT NULL OR lockouts <> 0)",
+    )
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ())
 }
 
 /// Remembers a device for "new sign-in" notices; true when it was new.

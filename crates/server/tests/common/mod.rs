@@ -381,6 +381,8 @@ impl TestApp {
 
     /// Waits for the mail queue to drain: every queued mail has been written.
     pub async fn mail_settled(&self) {
+        // Recovery requests queue their mail after replying.
+        self.app.deferred.settled().await;
         for _ in 0..200 {
             let mut c = self.app.store.conn().await.unwrap();
             if postroom_server::store::mail::pending(&mut c).await.unwrap() == 0 {

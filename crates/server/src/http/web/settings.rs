@@ -491,6 +491,9 @@ struct KeyForm {
     name: String,
     #[serde(default)]
     read_only: Option<String>,
+    /// Days until the key expires; empty for never.
+    #[serde(default)]
+    expires_in_days: Option<String>,
 }
 
 async fn keys(app: &App, signed: &SignedIn, form: &KeyForm) -> Result<Page, Error> {
@@ -526,9 +529,15 @@ async fn create_key(
     } else {
         vec![ApiKeyScope::Read, ApiKeyScope::Write]
     };
+    let expires_in_days = match form.expires_in_days.as_deref().map(str::trim) {
+        None | Some("") => None,
+        // Out of range is the domain's error to give; unreadable is too.
+        Some(days) => Some(days.parse().unwrap_or(0)),
+    };
     let req = api::CreateApiKeyRequest {
         name: form.name.clone(),
         scopes: Some(scopes),
+        expires_in_days,
     };
     match api_keys::create(&app, signed.actor(), &req).await {
         Ok(created) => match keys(&app, &signed, &KeyForm::default()).await {
