@@ -67,6 +67,9 @@ pub struct SignInRequest {
     /// Email address or username.
     pub login: String,
     pub password: String,
+    /// Without it the session ends after 30 minutes without use, and 12
+    /// hours after sign-in; with it, after 7 days without use, and 30 days
+    /// after sign-in.
     #[serde(default)]
     pub keep_signed_in: bool,
     #[serde(default)]

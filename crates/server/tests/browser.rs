@@ -665,3 +665,53 @@ async fn delete_the_account() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_expire_and_a_new_password_revokes_them() {
+    run(
+        "api_keys_expire_and_a_new_password_revokes_them",
+        |_| {},
+        |w| async move {
+            let b = &w.b;
+            w.account("ada", "Ada Lovelace").await;
+            b.sign_in("ada", PASSWORD, false).await;
+            b.expect_heading("Hello, Ada Lovelace").await;
+            b.goto("/settings/api-keys").await;
+            b.expect_text("You have no API keys yet.").await;
+            b.fill("Name", "laptop").await;
+            b.select("Expires", "in 30 days").await;
+            b.press("Create key").await;
+            b.expect_text("Copy it now").await;
+            b.expect_text("expires").await;
+            let key = b.one("//*[@id='new-key']", "the new key").await;
+            let key = key.text().await.unwrap();
+            let status =
+                w.t.client
+                    .get(w.t.url("/api/v1/me"))
+                    .header("x-api-key", key.trim())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+            assert_eq!(status, 200);
+
+            b.goto("/settings/account").await;
+            b.expect_text("revokes your API keys").await;
+            b.fill("Current password", PASSWORD).await;
+            b.fill("New password", "a brand new passphrase").await;
+            b.press("Change password").await;
+            b.goto("/settings/api-keys").await;
+            b.expect_text("You have no API keys yet.").await;
+            let status =
+                w.t.client
+                    .get(w.t.url("/api/v1/me"))
+                    .header("x-api-key", key.trim())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+            assert_eq!(status, 401);
+        },
+    )
+    .await;
+}

@@ -546,7 +546,11 @@ impl Browser {
     pub async fn sign_in_here(&self, login: &str, password: &str, keep: bool) {
         self.fill("Email or username", login).await;
         self.fill("Password", password).await;
-        self.tick("Keep me signed in for 30 days", keep).await;
+        self.tick(
+            "Keep me signed in (up to 30 days, while used every week)",
+            keep,
+        )
+        .await;
         self.press("Sign in").await;
     }
 

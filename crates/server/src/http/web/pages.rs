@@ -558,6 +558,13 @@ impl FormError {
                 errors: BTreeMap::new(),
                 captcha: true,
             }),
+            // Something the person can fix (confirm the address) rather
+            // than a page they may not see.
+            Error::Forbidden { code, .. } if *code == "email_not_verified" => Some(FormError {
+                error: Some(capitalise(&body.message)),
+                errors: BTreeMap::new(),
+                captcha: false,
+            }),
             Error::TooLarge { .. } | Error::UnsupportedMedia { .. } => Some(FormError {
                 error: Some(capitalise(&body.message)),
                 errors: BTreeMap::new(),
@@ -614,7 +621,10 @@ mod tests {
             "title": "T", "csrf": "c", "now": 1_767_225_900_000i64, "me": me, "others": [me],
             "form": {}, "errors": {"email": "bad"}, "error": "oops", "captcha": true, "flash": {"kind": "ok", "text": "done"},
             "sessions": [{"id": "s", "device": "Firefox on Linux", "ip": "127.0.0.1", "created_at": when, "last_active_at": when, "current": true, "keep_signed_in": true}],
-            "keys": [{"id": "k", "name": "laptop", "prefix": "prk_abcdef", "scopes": ["read"], "created_at": when, "last_used_at": null}],
+            "keys": [
+                {"id": "k", "name": "laptop", "prefix": "prk_abcdef", "scopes": ["read"], "created_at": when, "last_used_at": null, "expires_at": null, "expired": false},
+                {"id": "k2", "name": "ci", "prefix": "prk_ghijkl", "scopes": ["read"], "created_at": when, "last_used_at": when, "expires_at": when, "expired": true},
+            ],
             "created": {"key": "prk_secret"},
             "page": {"notifications": [{"id": "n", "message": "m", "created_at": when, "read": false}], "unread_count": 1, "next_cursor": "n"},
             "requests": [{"subject": "s", "category_label": "Bug", "created_at": when, "status": "open"}],
