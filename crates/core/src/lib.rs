@@ -4,10 +4,12 @@
 //! both depend on it.
 
 pub mod api;
+pub mod events;
 pub mod prefs;
 pub mod teams;
 pub mod values;
 
+pub use events::{AccountEvent, JoinedVia, Stored, TeamEvent};
 pub use prefs::{NotificationPrefs, Topic};
 pub use teams::{DomainName, Role, Slug};
 pub use values::{Email, Username, ValueError};

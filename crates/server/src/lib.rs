@@ -8,6 +8,7 @@ pub mod deferred;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod mail;
 pub mod startup;
 pub mod state;

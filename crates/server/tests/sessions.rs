@@ -563,6 +563,40 @@ async fn changes_reach_every_node() {
         b.get("/api/v1/me", Some(&kept)).await.body["user"]["display_name"] == "Ada L."
     })
     .await;
+
+    // Events recorded through node A reach a listener on node B's hub with
+    // a short poll interval out of the way: the notification carries them.
+    let ada = a.get("/api/v1/me", Some(&kept)).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scope = format!("user:{ada}");
+    let mut listener = b.app.store.hub().subscribe_with(
+        std::slice::from_ref(&scope),
+        std::collections::HashMap::new(),
+        postroom_server::hub::QUEUE,
+        std::time::Duration::from_secs(3600),
+    );
+    let news = tokio::spawn({
+        let store = b.app.store.clone();
+        async move { listener.next(&store).await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    a.post(
+        "/api/v1/me/password",
+        Some(&kept),
+        json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" }),
+    )
+    .await
+    .assert(204, None);
+    let events = tokio::time::timeout(std::time::Duration::from_secs(3), news)
+        .await
+        .expect("node B hears of node A's event within 3 s")
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["password_changed"]
+    );
     b.stop().await;
     a.stop().await;
 }

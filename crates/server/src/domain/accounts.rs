@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use postroom_core::api;
-use postroom_core::{Email, Username};
+use postroom_core::{AccountEvent, Email, Username};
 use serde_json::json;
 
 use super::limits::{self, Check};
-use super::notify::{self, Notice};
+use super::notify;
 use super::sessions::{Actor, Client};
 use super::{tokens, views};
 use crate::clock::{rfc3339, Millis, DAY, HOUR};
@@ -181,7 +181,6 @@ pub async fn sign_up(app: &App, req: &api::SignUpRequest, client: &Client) -> Re
     };
     queue_verification(app, &mut tx, &user).await?;
     tx.commit().await?;
-    app.mailer.wake();
     Ok(views::user(app, &user))
 }
 
@@ -259,7 +258,6 @@ pub async fn resend_verification(
             let mut tx = app.store.begin().await?;
             queue_verification(&app, &mut tx, &user).await?;
             tx.commit().await?;
-            app.mailer.wake();
             Ok(())
         },
     )
@@ -304,7 +302,6 @@ pub async fn request_password_reset(
                 )
                 .await?;
             tx.commit().await?;
-            app.mailer.wake();
             Ok(())
         },
     )
@@ -333,7 +330,6 @@ pub async fn username_reminder(
                 )
                 .await?;
             tx.commit().await?;
-            app.mailer.wake();
             Ok(())
         },
     )
@@ -395,7 +391,7 @@ pub async fn confirm_password_reset(
         app,
         &mut tx,
         &user,
-        Notice::PasswordChanged {
+        AccountEvent::PasswordChanged {
             by_reset: true,
             keys_revoked,
         },
@@ -403,7 +399,6 @@ pub async fn confirm_password_reset(
     )
     .await?;
     tx.commit().await?;
-    app.mailer.wake();
     Ok(())
 }
 
@@ -461,7 +456,7 @@ pub async fn change_password(
         app,
         &mut tx,
         &user,
-        Notice::PasswordChanged {
+        AccountEvent::PasswordChanged {
             by_reset: false,
             keys_revoked,
         },
@@ -469,7 +464,6 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    app.mailer.wake();
     Ok(())
 }
 
@@ -515,7 +509,6 @@ pub async fn delete_account(
         )
         .await?;
     tx.commit().await?;
-    app.mailer.wake();
     metrics::counter!("postroom_accounts_deleted_total").increment(1);
     tracing::info!(user = %user.id, "account deleted by its owner");
     Ok(())
@@ -583,7 +576,6 @@ pub async fn request_email_change(
         )
         .await?;
     tx.commit().await?;
-    app.mailer.wake();
     Ok(api::Accepted {
         message: format!(
             "we sent a confirmation link to {new_email}; the change happens when it is opened"
@@ -626,15 +618,14 @@ pub async fn confirm_email_change(app: &App, token: &str, client: &Client) -> Re
         app,
         &mut tx,
         &before,
-        Notice::EmailChanged {
-            old_email: &before.email,
-            new_email: new_email.as_str(),
+        AccountEvent::EmailChanged {
+            old_email: before.email.clone(),
+            new_email: new_email.as_str().to_owned(),
         },
         Some(&before.email),
     )
     .await?;
     let after = load_user(&mut tx, &before.id).await?;
     tx.commit().await?;
-    app.mailer.wake();
     Ok(views::user(app, &after))
 }

@@ -11,17 +11,16 @@
 //! the one before, from one minute up to `lockout_minutes`, and the count of
 //! failures starts again when a lock begins.
 
-use postroom_core::api;
+use postroom_core::{api, AccountEvent};
 
 use serde_json::json;
 
 use super::accounts;
 use super::limits::{self, Check};
-use super::notify::{self, Notice};
+use super::notify;
 use super::tokens;
 use super::views;
-use crate::clock::rfc3339;
-use crate::clock::{Millis, DAY, HOUR, MINUTE, SECOND};
+use crate::clock::{rfc3339, Millis, DAY, HOUR, MINUTE, SECOND};
 use crate::error::{Error, Result};
 use crate::mail::Template;
 use crate::state::App;
@@ -150,16 +149,15 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
             app,
             &mut tx,
             &user,
-            Notice::NewSignIn {
-                device: &device,
-                ip: &client.ip,
+            AccountEvent::NewSignIn {
+                device: device.clone(),
+                ip: client.ip.clone(),
             },
             None,
         )
         .await?;
     }
     tx.commit().await?;
-    app.mailer.wake();
     metrics::counter!("postroom_sign_ins_total", "result" => "ok").increment(1);
     Ok(api::SignInResponse {
         token,
@@ -213,7 +211,6 @@ async fn record_failure(app: &App, user: &UserRow, now: Millis) -> Result<()> {
         )
         .await?;
     tx.commit().await?;
-    app.mailer.wake();
     metrics::counter!("postroom_account_locks_total").increment(1);
     tracing::warn!(user = %user.id, failures, until, "account locked after repeated failed sign-ins");
     Ok(())

@@ -80,7 +80,6 @@ pub async fn submit(
         tracing::info!(request = %id, "support request stored; no support_email is configured to forward it to");
     }
     tx.commit().await?;
-    app.mailer.wake();
     Ok(view(row))
 }
 

@@ -20,7 +20,7 @@
 
 use hmac::{Hmac, Mac};
 use postroom_core::api;
-use postroom_core::{DomainName, Email, Role, Slug};
+use postroom_core::{DomainName, Email, JoinedVia, Role, Slug, Stored, TeamEvent};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -89,11 +89,10 @@ async fn record(
     c: &mut Tx,
     team_id: &str,
     actor_id: Option<&str>,
-    kind: &str,
-    data: Value,
+    event: TeamEvent,
     now: Millis,
 ) -> Result<()> {
-    store::events::append(c, &scope(team_id), actor_id, kind, &data.to_string(), now).await?;
+    store::events::record(c, &scope(team_id), actor_id, &event, now).await?;
     Ok(())
 }
 
@@ -364,8 +363,11 @@ pub async fn create(app: &App, actor: &Actor, req: &api::CreateTeamRequest) -> R
         &mut tx,
         &team.id,
         Some(&user.id),
-        "created",
-        json!({ "name": team.name, "slug": team.slug, "username": user.username }),
+        TeamEvent::Created {
+            name: team.name.clone(),
+            slug: team.slug.clone(),
+            username: user.username.clone(),
+        },
         now,
     )
     .await?;
@@ -418,8 +420,10 @@ pub async fn update(
             &mut tx,
             &access.team.id,
             Some(&actor.user_id),
-            "renamed",
-            json!({ "from": access.team.name, "to": name }),
+            TeamEvent::Renamed {
+                from: access.team.name.clone(),
+                to: name.clone(),
+            },
             now,
         )
         .await?;
@@ -476,8 +480,12 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "removed",
-        json!({ "user_id": user_id, "username": target.person.username, "left": leaving }),
+        TeamEvent::Removed {
+            user_id: user_id.to_owned(),
+            username: target.person.username.clone(),
+            left: leaving,
+            account_deleted: false,
+        },
         now,
     )
     .await?;
@@ -523,8 +531,12 @@ pub(crate) async fn leave_all_for_deletion(
             tx,
             &team.id,
             Some(&user.id),
-            "removed",
-            json!({ "user_id": user.id, "username": user.username, "left": true, "account_deleted": true }),
+            TeamEvent::Removed {
+                user_id: user.id.clone(),
+                username: user.username.clone(),
+                left: true,
+                account_deleted: true,
+            },
             now,
         )
         .await?;
@@ -601,12 +613,14 @@ pub async fn set_role(
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "role_changed",
-        json!({
-            "user_id": user_id, "username": target.person.username,
-            "from": from.as_str(), "to": req.role.as_str(),
-            "from_support_only": from_support_only, "support_only": req.support_only,
-        }),
+        TeamEvent::RoleChanged {
+            user_id: user_id.to_owned(),
+            username: target.person.username.clone(),
+            from: from.as_str().to_owned(),
+            to: req.role.as_str().to_owned(),
+            from_support_only,
+            support_only: req.support_only,
+        },
         now,
     )
     .await?;
@@ -702,8 +716,10 @@ pub async fn invite(
         &mut tx,
         &team.id,
         Some(&inviter.id),
-        "invited",
-        json!({ "invite_id": id, "email": row.email }),
+        TeamEvent::Invited {
+            invite_id: id.clone(),
+            email: row.email.clone(),
+        },
         now,
     )
     .await?;
@@ -725,7 +741,6 @@ pub async fn invite(
             .await?;
     }
     tx.commit().await?;
-    app.mailer.wake();
     Ok(invite_view(app, &row, now))
 }
 
@@ -760,8 +775,10 @@ pub async fn cancel_invite(app: &App, actor: &Actor, slug: &str, invite_id: &str
         &mut tx,
         &access.team.id,
         Some(&actor.user_id),
-        "invite_cancelled",
-        json!({ "invite_id": invite.id, "email": invite.email }),
+        TeamEvent::InviteCancelled {
+            invite_id: invite.id.clone(),
+            email: invite.email.clone(),
+        },
         now,
     )
     .await?;
@@ -867,8 +884,13 @@ pub async fn accept_invite(app: &App, actor: &Actor, token: &str) -> Result<api:
         &mut tx,
         &team.id,
         Some(&user.id),
-        "joined",
-        json!({ "user_id": user.id, "username": user.username, "via": "invite", "invite_id": invite.id }),
+        TeamEvent::Joined {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            via: JoinedVia::Invite,
+            invite_id: Some(invite.id.clone()),
+            request_id: None,
+        },
         now,
     )
     .await?;
@@ -942,8 +964,10 @@ pub async fn add_domain(
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "domain_added",
-        json!({ "domain": row.domain }),
+        TeamEvent::DomainAdded {
+            domain: row.domain.clone(),
+            by: None,
+        },
         now,
     )
     .await?;
@@ -964,8 +988,10 @@ async fn discovery_off_without_domains(
             c,
             &team.id,
             actor_id,
-            "discovery_changed",
-            json!({ "enabled": false, "reason": "no_verified_domain" }),
+            TeamEvent::DiscoveryChanged {
+                enabled: false,
+                reason: Some("no_verified_domain".to_owned()),
+            },
             now,
         )
         .await?;
@@ -986,8 +1012,9 @@ pub async fn remove_domain(app: &App, actor: &Actor, slug: &str, domain: &str) -
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "domain_removed",
-        json!({ "domain": domain.as_str() }),
+        TeamEvent::DomainRemoved {
+            domain: domain.as_str().to_owned(),
+        },
         now,
     )
     .await?;
@@ -1021,8 +1048,10 @@ async fn mark_verified(
         c,
         &team.id,
         actor_id,
-        "domain_verified",
-        json!({ "domain": domain, "method": method }),
+        TeamEvent::DomainVerified {
+            domain: domain.to_owned(),
+            method: method.to_owned(),
+        },
         now,
     )
     .await?;
@@ -1125,8 +1154,10 @@ pub async fn operator_verify_domain(
             &mut tx,
             &team.id,
             None,
-            "domain_added",
-            json!({ "domain": domain.as_str(), "by": "operator" }),
+            TeamEvent::DomainAdded {
+                domain: domain.as_str().to_owned(),
+                by: Some("operator".to_owned()),
+            },
             now,
         )
         .await?;
@@ -1161,8 +1192,10 @@ pub async fn set_discovery(
             &mut tx,
             &team_id,
             Some(&actor.user_id),
-            "discovery_changed",
-            json!({ "enabled": req.enabled }),
+            TeamEvent::DiscoveryChanged {
+                enabled: req.enabled,
+                reason: None,
+            },
             now,
         )
         .await?;
@@ -1217,8 +1250,11 @@ pub async fn request_to_join(app: &App, actor: &Actor, slug: &str) -> Result<api
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "join_requested",
-        json!({ "request_id": request.id, "user_id": actor.user_id, "username": request.person.username }),
+        TeamEvent::JoinRequested {
+            request_id: request.id.clone(),
+            user_id: actor.user_id.clone(),
+            username: request.person.username.clone(),
+        },
         now,
     )
     .await?;
@@ -1302,8 +1338,11 @@ pub async fn approve_join_request(
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "join_approved",
-        json!({ "request_id": request.id, "user_id": user_id, "username": username }),
+        TeamEvent::JoinApproved {
+            request_id: request.id.clone(),
+            user_id: user_id.clone(),
+            username: username.clone(),
+        },
         now,
     )
     .await?;
@@ -1311,8 +1350,13 @@ pub async fn approve_join_request(
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "joined",
-        json!({ "user_id": user_id, "username": username, "via": "join_request", "request_id": request.id }),
+        TeamEvent::Joined {
+            user_id: user_id.clone(),
+            username: username.clone(),
+            via: JoinedVia::JoinRequest,
+            invite_id: None,
+            request_id: Some(request.id.clone()),
+        },
         now,
     )
     .await?;
@@ -1341,8 +1385,11 @@ pub async fn decline_join_request(
         &mut tx,
         &team.id,
         Some(&actor.user_id),
-        "join_declined",
-        json!({ "request_id": request.id, "user_id": request.person.user_id, "username": request.person.username }),
+        TeamEvent::JoinDeclined {
+            request_id: request.id.clone(),
+            user_id: request.person.user_id.clone(),
+            username: request.person.username.clone(),
+        },
         now,
     )
     .await?;
@@ -1393,13 +1440,14 @@ pub async fn audit_log(
             .into_iter()
             .map(|r| {
                 let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
+                let event = TeamEvent::from_stored(&r.kind, &r.data);
                 let actor = r.actor_id.map(|id| api::AuditActor {
                     id,
                     username: r.actor_username.clone(),
                 });
                 api::AuditEntry {
                     seq: r.seq,
-                    summary: summary(&r.kind, actor.as_ref(), &data),
+                    summary: summary(event.as_ref(), &r.kind, actor.as_ref()),
                     kind: r.kind,
                     actor,
                     data,
@@ -1411,8 +1459,9 @@ pub async fn audit_log(
     })
 }
 
-/// An event in one sentence.
-fn summary(kind: &str, actor: Option<&api::AuditActor>, data: &Value) -> String {
+/// An event in one sentence; `kind` names an event this version cannot
+/// read (recorded by a newer one).
+fn summary(event: Option<&TeamEvent>, kind: &str, actor: Option<&api::AuditActor>) -> String {
     let who = match actor {
         None => "The operator".to_owned(),
         Some(a) => a
@@ -1420,8 +1469,6 @@ fn summary(kind: &str, actor: Option<&api::AuditActor>, data: &Value) -> String 
             .clone()
             .unwrap_or_else(|| "A deleted account".into()),
     };
-    let s = |key: &str| data[key].as_str().unwrap_or("?").to_owned();
-    let whom = || data["username"].as_str().unwrap_or("someone").to_owned();
     let role = |role: &str, support_only: bool| {
         if support_only {
             format!("{role} (support only)")
@@ -1429,49 +1476,68 @@ fn summary(kind: &str, actor: Option<&api::AuditActor>, data: &Value) -> String 
             role.to_owned()
         }
     };
-    match kind {
-        "created" => format!("{who} created the team {}", s("name")),
-        "renamed" => format!("{who} renamed the team from {} to {}", s("from"), s("to")),
-        "invited" => match data["email"].as_str() {
-            Some(email) => format!("{who} invited {email}"),
-            None => format!("{who} created an invite link"),
-        },
-        "invite_cancelled" => match data["email"].as_str() {
-            Some(email) => format!("{who} cancelled the invite for {email}"),
-            None => format!("{who} cancelled an invite link"),
-        },
-        "joined" => match data["via"].as_str() {
-            Some("join_request") => format!("{} joined after their request was approved", whom()),
-            _ => format!("{} joined by invite", whom()),
-        },
-        "removed" if data["left"].as_bool() == Some(true) => format!("{} left the team", whom()),
-        "removed" => format!("{who} removed {}", whom()),
-        "role_changed" => format!(
-            "{who} changed the role of {} from {} to {}",
-            whom(),
-            role(
-                &s("from"),
-                data["from_support_only"].as_bool() == Some(true)
-            ),
-            role(&s("to"), data["support_only"].as_bool() == Some(true)),
+    let Some(event) = event else {
+        return format!("{who}: {kind}");
+    };
+    match event {
+        TeamEvent::Created { name, .. } => format!("{who} created the team {name}"),
+        TeamEvent::Renamed { from, to } => format!("{who} renamed the team from {from} to {to}"),
+        TeamEvent::Invited {
+            email: Some(email), ..
+        } => format!("{who} invited {email}"),
+        TeamEvent::Invited { email: None, .. } => format!("{who} created an invite link"),
+        TeamEvent::InviteCancelled {
+            email: Some(email), ..
+        } => {
+            format!("{who} cancelled the invite for {email}")
+        }
+        TeamEvent::InviteCancelled { email: None, .. } => {
+            format!("{who} cancelled an invite link")
+        }
+        TeamEvent::Joined {
+            username,
+            via: JoinedVia::JoinRequest,
+            ..
+        } => format!("{username} joined after their request was approved"),
+        TeamEvent::Joined { username, .. } => format!("{username} joined by invite"),
+        TeamEvent::Removed {
+            username,
+            left: true,
+            ..
+        } => format!("{username} left the team"),
+        TeamEvent::Removed { username, .. } => format!("{who} removed {username}"),
+        TeamEvent::RoleChanged {
+            username,
+            from,
+            to,
+            from_support_only,
+            support_only,
+            ..
+        } => format!(
+            "{who} changed the role of {username} from {} to {}",
+            role(from, *from_support_only),
+            role(to, *support_only),
         ),
-        "discovery_changed" if data["enabled"].as_bool() == Some(true) => {
-            format!("{who} turned discovery on")
+        TeamEvent::DiscoveryChanged { enabled: true, .. } => format!("{who} turned discovery on"),
+        TeamEvent::DiscoveryChanged {
+            reason: Some(_), ..
+        } => "Discovery turned off: no verified domain is left".to_owned(),
+        TeamEvent::DiscoveryChanged { .. } => format!("{who} turned discovery off"),
+        TeamEvent::DomainAdded { domain, .. } => format!("{who} added the domain {domain}"),
+        TeamEvent::DomainVerified { domain, method } if method == "operator" => {
+            format!("The operator verified the domain {domain}")
         }
-        "discovery_changed" if data["reason"].as_str() == Some("no_verified_domain") => {
-            "Discovery turned off: no verified domain is left".to_owned()
+        TeamEvent::DomainVerified { domain, .. } => {
+            format!("{who} verified the domain {domain} by DNS")
         }
-        "discovery_changed" => format!("{who} turned discovery off"),
-        "domain_added" => format!("{who} added the domain {}", s("domain")),
-        "domain_verified" if data["method"].as_str() == Some("operator") => {
-            format!("The operator verified the domain {}", s("domain"))
+        TeamEvent::DomainRemoved { domain } => format!("{who} removed the domain {domain}"),
+        TeamEvent::JoinRequested { username, .. } => format!("{username} asked to join"),
+        TeamEvent::JoinApproved { username, .. } => {
+            format!("{who} approved the request of {username} to join")
         }
-        "domain_verified" => format!("{who} verified the domain {} by DNS", s("domain")),
-        "domain_removed" => format!("{who} removed the domain {}", s("domain")),
-        "join_requested" => format!("{} asked to join", whom()),
-        "join_approved" => format!("{who} approved the request of {} to join", whom()),
-        "join_declined" => format!("{who} declined the request of {} to join", whom()),
-        other => format!("{who}: {other}"),
+        TeamEvent::JoinDeclined { username, .. } => {
+            format!("{who} declined the request of {username} to join")
+        }
     }
 }
 
@@ -1528,33 +1594,42 @@ mod tests {
             id: "1".into(),
             username: Some("ada".into()),
         };
+        // As stored, including events recorded before a field existed.
+        let said = |kind: &str, data: &str, actor: Option<&api::AuditActor>| {
+            summary(TeamEvent::from_stored(kind, data).as_ref(), kind, actor)
+        };
         assert_eq!(
-            summary(
+            said(
                 "invited",
-                Some(&ada),
-                &json!({ "email": "bob@example.com" })
+                r#"{"invite_id":"i","email":"bob@example.com"}"#,
+                Some(&ada)
             ),
             "ada invited bob@example.com"
         );
         assert_eq!(
-            summary("invited", Some(&ada), &json!({ "email": null })),
+            said("invited", r#"{"invite_id":"i","email":null}"#, Some(&ada)),
             "ada created an invite link"
         );
         assert_eq!(
-            summary(
+            said(
                 "removed",
-                Some(&ada),
-                &json!({ "username": "ada", "left": true })
+                r#"{"user_id":"1","username":"ada","left":true}"#,
+                Some(&ada)
             ),
             "ada left the team"
         );
         assert_eq!(
-            summary(
+            said(
                 "domain_verified",
-                None,
-                &json!({ "domain": "example.com", "method": "operator" })
+                r#"{"domain":"example.com","method":"operator"}"#,
+                None
             ),
             "The operator verified the domain example.com"
+        );
+        assert_eq!(
+            said("archived", r#"{}"#, Some(&ada)),
+            "ada: archived",
+            "a kind from a newer version is named"
         );
     }
 }

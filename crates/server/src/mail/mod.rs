@@ -10,7 +10,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use minijinja::Environment;
 use serde::Serialize;
-use tokio::sync::Notify;
 
 use crate::clock::Millis;
 use crate::store::{self, Tx};
@@ -79,7 +78,6 @@ const TEMPLATES: &[(&str, &str)] = templates!(
 #[derive(Clone)]
 pub struct Mailer {
     env: Arc<Environment<'static>>,
-    wake: Arc<Notify>,
 }
 
 /// A rendered mail.
@@ -98,10 +96,7 @@ impl Mailer {
             env.add_template(name, source)
                 .expect("mail templates parse");
         }
-        Mailer {
-            env: Arc::new(env),
-            wake: Arc::new(Notify::new()),
-        }
+        Mailer { env: Arc::new(env) }
     }
 
     pub fn render(&self, template: Template, ctx: impl Serialize) -> anyhow::Result<Rendered> {
@@ -124,8 +119,8 @@ impl Mailer {
         })
     }
 
-    /// Renders a mail and queues it in the caller's transaction. Call
-    /// [`Mailer::wake`] after the commit.
+    /// Renders a mail and queues it in the caller's transaction; its commit
+    /// wakes the mail worker.
     pub async fn queue(
         &self,
         c: &mut Tx,
@@ -137,15 +132,6 @@ impl Mailer {
         let m = self.render(template, ctx)?;
         store::mail::enqueue(c, to, &m.subject, &m.text, &m.html, now).await?;
         Ok(())
-    }
-
-    /// Tells the worker that mail is waiting.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    pub(crate) fn notified(&self) -> Arc<Notify> {
-        self.wake.clone()
     }
 }
 

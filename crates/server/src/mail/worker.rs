@@ -113,7 +113,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
             return;
         }
     };
-    let wake = app.mailer.notified();
+    let wake = app.store.mail_queued();
     loop {
         if let Err(e) = deliver_due(&app, &transport).await {
             tracing::warn!(error = ?e, "mail delivery round failed");

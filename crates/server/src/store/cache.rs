@@ -48,6 +48,99 @@ pub const CHANNEL: &str = "postroom_changes";
 /// A notification payload that drops everything (too many accounts changed
 /// in one transaction to name them).
 pub const EVERYTHING: &str = "*";
+/// More accounts, or event scopes, than this in one transaction are
+/// announced to other nodes as "everything" (a notification holds at most
+/// 8000 bytes).
+const MAX_NAMED: usize = 100;
+/// PostgreSQL's limit on a notification payload, with room to spare.
+const MAX_PAYLOAD: usize = 7_900;
+
+/// What one committed transaction tells the other nodes: the accounts it
+/// changed and the last event it recorded in each scope.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct News {
+    #[serde(default, rename = "u", skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// Too many accounts to name: drop every cached one.
+    #[serde(default, rename = "U", skip_serializing_if = "std::ops::Not::not")]
+    pub all_accounts: bool,
+    #[serde(default, rename = "e", skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<(String, i64)>,
+    /// Too many scopes to name: every listener looks at the store.
+    #[serde(default, rename = "E", skip_serializing_if = "std::ops::Not::not")]
+    pub all_events: bool,
+}
+
+impl News {
+    /// The news of a transaction that changed `accounts` and recorded
+    /// `events` (scope, sequence number); a scope is named once, with its
+    /// highest number, since listeners read everything up to it.
+    pub fn new(accounts: &[String], events: &[(String, i64)]) -> News {
+        let mut last: Vec<(String, i64)> = Vec::new();
+        for (scope, seq) in events {
+            match last.iter_mut().find(|(s, _)| s == scope) {
+                Some(entry) => entry.1 = entry.1.max(*seq),
+                None => last.push((scope.clone(), *seq)),
+            }
+        }
+        let all_accounts = accounts.len() > MAX_NAMED;
+        let all_events = last.len() > MAX_NAMED;
+        let mut news = News {
+            accounts: if all_accounts {
+                Vec::new()
+            } else {
+                accounts.to_vec()
+            },
+            all_accounts,
+            events: if all_events { Vec::new() } else { last },
+            all_events,
+        };
+        // Still too long for one notification: name fewer things.
+        if news.payload().len() > MAX_PAYLOAD {
+            news.events.clear();
+            news.all_events = true;
+        }
+        if news.payload().len() > MAX_PAYLOAD {
+            news.accounts.clear();
+            news.all_accounts = true;
+        }
+        news
+    }
+
+    /// The notification payload.
+    pub fn payload(&self) -> String {
+        serde_json::to_string(self).expect("news serializes")
+    }
+
+    /// Reads a payload; the older form (account ids separated by commas, or
+    /// `*`) is still understood during an upgrade.
+    pub fn parse(payload: &str) -> News {
+        if payload.starts_with('{') {
+            if let Ok(news) = serde_json::from_str(payload) {
+                return news;
+            }
+            return News {
+                all_accounts: true,
+                all_events: true,
+                ..News::default()
+            };
+        }
+        if payload == EVERYTHING {
+            return News {
+                all_accounts: true,
+                ..News::default()
+            };
+        }
+        News {
+            accounts: payload
+                .split(',')
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            ..News::default()
+        }
+    }
+}
 
 /// A session as the cache holds it: the row, plus the activity this node
 /// recorded since loading it.
@@ -272,11 +365,11 @@ impl Cache {
         inner.users.retain(|_, u| young(u.loaded_at, now));
     }
 
-    fn apply(&self, payload: &str) {
-        if payload == EVERYTHING {
+    fn apply(&self, news: &News) {
+        if news.all_accounts {
             self.clear();
         } else {
-            self.changed(payload.split(',').filter(|id| !id.is_empty()));
+            self.changed(news.accounts.iter().map(String::as_str));
         }
     }
 
@@ -317,7 +410,16 @@ pub async fn listen(store: Store) {
                 }
                 loop {
                     match listener.try_recv().await {
-                        Ok(Some(n)) => store.cache.apply(n.payload()),
+                        Ok(Some(n)) => {
+                            let news = News::parse(n.payload());
+                            store.cache.apply(&news);
+                            if news.all_events {
+                                store.hub.wake_all();
+                            }
+                            for (scope, seq) in &news.events {
+                                store.hub.publish(scope, *seq);
+                            }
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             tracing::warn!(error = %e, "lost the change notifications; cache off");
@@ -440,9 +542,43 @@ mod tests {
         for (h, u) in [("1", "a"), ("2", "b"), ("3", "c")] {
             cache.insert_session(h, session(h, u, 60_000), cache.stamp(), 0);
         }
-        cache.apply("a,b");
+        cache.apply(&News::parse("a,b"));
         assert_eq!(cache.len(), (1, 0));
-        cache.apply(EVERYTHING);
+        cache.apply(&News::parse(EVERYTHING));
         assert_eq!(cache.len(), (0, 0));
+    }
+
+    #[test]
+    fn news_names_each_scope_once_and_fits_a_notification() {
+        let news = News::new(
+            &["a".into(), "b".into()],
+            &[
+                ("team:1".into(), 4),
+                ("user:a".into(), 9),
+                ("team:1".into(), 5),
+            ],
+        );
+        assert_eq!(
+            news.events,
+            [("team:1".to_owned(), 5), ("user:a".to_owned(), 9)]
+        );
+        assert_eq!(News::parse(&news.payload()), news);
+        // Many accounts and scopes: "everything", still small.
+        let ids: Vec<String> = (0..1000).map(|n| format!("{n:036}")).collect();
+        let events: Vec<(String, i64)> = ids.iter().map(|id| (format!("team:{id}"), 1)).collect();
+        let big = News::new(&ids, &events);
+        assert!(big.all_accounts && big.all_events);
+        assert!(big.payload().len() < 100);
+        let named = News::new(&ids[..MAX_NAMED], &events[..MAX_NAMED]);
+        assert!(named.payload().len() < 8000, "{}", named.payload().len());
+        assert!(
+            !named.all_accounts && named.all_events,
+            "accounts named, events not"
+        );
+        let fewer = News::new(&ids[..40], &events[..40]);
+        assert!(!fewer.all_accounts && !fewer.all_events);
+        // A payload that cannot be read drops everything.
+        let unreadable = News::parse("{oops");
+        assert!(unreadable.all_accounts && unreadable.all_events);
     }
 }

@@ -1,7 +1,13 @@
 //! The event stream: every write others should hear about is recorded here,
 //! in the same transaction as the write, with a sequence number per scope
-//! (`user:<id>`, later `team:<id>`). In-app notifications are derived from it.
+//! (`user:<id>`, `team:<id>`). Events are typed (`postroom_core::events`)
+//! and stored as their kind and data. The per-scope counter row is locked by
+//! the append until the transaction ends, so within a scope events commit in
+//! the order of their numbers: a reader never sees number n + 1 before n.
+//! The commit announces each event to the hub (see `Tx::commit`). In-app
+//! notifications are derived from the stream.
 
+use postroom_core::Stored;
 use sqlx::FromRow;
 
 use super::{new_id, Conn, Tx};
@@ -18,17 +24,30 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
-/// Appends an event to `scope` and returns it. The per-scope counter row is
-/// locked by the upsert, so concurrent writers get consecutive numbers.
+/// Records a typed event in `scope` (see [`append`]).
+pub async fn record(
+    tx: &mut Tx,
+    scope: &str,
+    actor_id: Option<&str>,
+    event: &impl Stored,
+    now: Millis,
+) -> Result<EventRow, sqlx::Error> {
+    let (kind, data) = event.to_stored();
+    append(tx, scope, actor_id, &kind, &data, now).await
+}
+
+/// Appends an event, as its kind and data, to `scope` and returns it. The
+/// per-scope counter row is locked by the upsert, so concurrent writers get
+/// consecutive numbers.
 pub async fn append(
-    c: &mut Tx,
+    tx: &mut Tx,
     scope: &str,
     actor_id: Option<&str>,
     kind: &str,
     data: &str,
     now: Millis,
 ) -> Result<EventRow, sqlx::Error> {
-    let c: &mut Conn = c;
+    let c: &mut Conn = tx;
     let (seq,): (i64,) = sqlx::query_as(
         "INSERT INTO scope_seqs (scope, seq) VALUES ($1, 1) \
          ON CONFLICT (scope) DO UPDATE SET seq = scope_seqs.seq + 1 RETURNING seq",
@@ -49,6 +68,16 @@ pub async fn append(
     .bind(now)
     .fetch_one(c)
     .await
+    .inspect(|row: &EventRow| tx.recorded(scope, row.seq))
+}
+
+/// The number of the scope's last event; 0 when it has none.
+pub async fn last_seq(c: &mut Conn, scope: &str) -> Result<i64, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT seq FROM scope_seqs WHERE scope = $1")
+        .bind(scope)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map_or(0, |r| r.0))
 }
 
 /// Events of a scope after a cursor, oldest first.

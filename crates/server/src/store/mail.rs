@@ -25,6 +25,8 @@ pub async fn enqueue(
     html: &str,
     now: Millis,
 ) -> Result<String, sqlx::Error> {
+    // The commit wakes the mail worker.
+    c.mail_queued();
     let c: &mut Conn = c;
     let id = new_id();
     sqlx::query(

@@ -30,6 +30,8 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use sqlx::AnyConnection as Conn;
 
+use crate::hub::Hub;
+
 mod migrate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +55,11 @@ pub struct Store {
     /// Live sessions and accounts, dropped when a [`Tx`] that changed them
     /// commits (here, and on PostgreSQL on every node).
     cache: Arc<cache::Cache>,
+    /// Told of every event a committed transaction recorded (and, on
+    /// PostgreSQL, of other nodes' events by the listener).
+    hub: Hub,
+    /// Wakes the mail worker after a commit that queued mail.
+    mail_queued: Arc<tokio::sync::Notify>,
     url: Arc<str>,
 }
 
@@ -68,13 +75,22 @@ pub struct Tx {
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     backend: Backend,
     cache: Arc<cache::Cache>,
-    /// Accounts whose row or sessions this transaction changed.
-    changed: Vec<String>,
+    hub: Hub,
+    mail_queued: Arc<tokio::sync::Notify>,
+    /// What the commit must make known: the accounts whose row or sessions
+    /// changed, the events recorded, whether mail was queued.
+    effects: Effects,
 }
 
-/// More accounts than this changed in one transaction are announced to other
-/// nodes as "everything changed" (a notification holds at most 8000 bytes).
-const MAX_NAMED_CHANGES: usize = 100;
+/// What a transaction's commit makes known, here and on other nodes. The
+/// store's writing functions note it as they go ([`Tx::changed`],
+/// [`Tx::recorded`], [`Tx::mail_queued`]); nothing else needs to.
+#[derive(Debug, Default)]
+struct Effects {
+    changed: Vec<String>,
+    recorded: Vec<(String, i64)>,
+    mail: bool,
+}
 
 impl Tx {
     fn new(
@@ -87,40 +103,69 @@ impl Tx {
             _turn: turn,
             backend: store.backend,
             cache: store.cache.clone(),
-            changed: Vec::new(),
+            hub: store.hub.clone(),
+            mail_queued: store.mail_queued.clone(),
+            effects: Effects::default(),
         }
     }
 
-    /// Records that this transaction changes an account or its sessions, so
-    /// that the commit drops them from every node's cache. The store's
-    /// writing functions call it; nothing else needs to.
     /// The database this transaction runs on.
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// Records that this transaction changes an account or its sessions, so
+    /// that the commit drops them from every node's cache.
     pub fn changed(&mut self, user_id: &str) {
-        if !self.changed.iter().any(|id| id == user_id) {
-            self.changed.push(user_id.to_owned());
+        if !self.effects.changed.iter().any(|id| id == user_id) {
+            self.effects.changed.push(user_id.to_owned());
         }
     }
 
+    /// Records that this transaction appended event `seq` to `scope`, so
+    /// that the commit tells the hubs of every node.
+    pub fn recorded(&mut self, scope: &str, seq: i64) {
+        self.effects.recorded.push((scope.to_owned(), seq));
+    }
+
+    /// Records that this transaction queued mail, so that the commit wakes
+    /// the mail worker.
+    pub fn mail_queued(&mut self) {
+        self.effects.mail = true;
+    }
+
+    /// Drops the news of the events recorded so far, as if it were lost on
+    /// its way to the hub (for tests of the catch-up).
+    #[cfg(test)]
+    pub(crate) fn forget_events(&mut self) {
+        self.effects.recorded.clear();
+    }
+
+    /// Commits, then makes known what the transaction did: drops changed
+    /// accounts from the cache, publishes recorded events to the hub and
+    /// wakes the mail worker. On PostgreSQL the same news reaches the other
+    /// nodes through a notification sent with the commit (delivered when,
+    /// and only if, it succeeds).
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Postgres && !self.changed.is_empty() {
-            // Delivered to listeners when, and only if, the commit succeeds.
-            let payload = if self.changed.len() > MAX_NAMED_CHANGES {
-                cache::EVERYTHING.to_owned()
-            } else {
-                self.changed.join(",")
-            };
+        let effects = std::mem::take(&mut self.effects);
+        if self.backend == Backend::Postgres
+            && (!effects.changed.is_empty() || !effects.recorded.is_empty())
+        {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(cache::CHANNEL)
-                .bind(payload)
+                .bind(cache::News::new(&effects.changed, &effects.recorded).payload())
                 .execute(&mut *self.tx)
                 .await?;
         }
         self.tx.commit().await?;
-        self.cache.changed(self.changed.iter().map(String::as_str));
+        self.cache
+            .changed(effects.changed.iter().map(String::as_str));
+        for (scope, seq) in &effects.recorded {
+            self.hub.publish(scope, *seq);
+        }
+        if effects.mail {
+            self.mail_queued.notify_one();
+        }
         Ok(())
     }
 
@@ -203,6 +248,8 @@ impl Store {
             // On PostgreSQL the cache stays off until `listen_for_changes`
             // hears other nodes.
             cache: Arc::new(cache::Cache::new(backend == Backend::Sqlite)),
+            hub: Hub::default(),
+            mail_queued: Arc::default(),
             url: url.into(),
         };
         migrate::run(&store)
@@ -217,6 +264,16 @@ impl Store {
 
     pub fn cache(&self) -> &cache::Cache {
         &self.cache
+    }
+
+    /// Where committed events are announced; live listeners subscribe here.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Notified after each commit that queued mail.
+    pub fn mail_queued(&self) -> Arc<tokio::sync::Notify> {
+        self.mail_queued.clone()
     }
 
     pub async fn conn(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
