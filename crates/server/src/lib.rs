@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod mail;
 pub mod startup;

@@ -1,6 +1,7 @@
 //! Operations: the health check, request ids, Prometheus metrics, the
-//! OpenAPI document, JSON answers for unknown routes and wrong methods, and
-//! configuration validation.
+//! OpenAPI document, JSON answers for unknown routes and wrong methods,
+//! configuration validation, and the permissions of the files in the data
+//! directory.
 
 mod common;
 
@@ -126,6 +127,56 @@ async fn metrics_count_requests_sign_ins_and_mails(db: Db) {
             .any(|l| l.starts_with("postroom_mails_total") && l.contains(r#"result="sent""#)),
         "sent mails are counted:\n{text}"
     );
+    t.stop().await;
+}
+
+/// Everything a server creates in its data directory is for its own user;
+/// an older installation's looser files are tightened when it starts.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_and_the_outbox_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set_mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let outbox = data.join("outbox");
+    let databases = ["postroom.db", "postroom.db-wal", "postroom.db-shm"].map(|f| data.join(f));
+    let mails = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let check = |mails: Vec<std::path::PathBuf>| {
+        assert_eq!(mode(&data), 0o700, "the data directory");
+        for db in &databases {
+            assert_eq!(mode(db), 0o600, "{}", db.display());
+        }
+        assert_eq!(mode(&outbox), 0o700, "the outbox");
+        assert!(!mails.is_empty());
+        for mail in mails {
+            assert_eq!(mode(&mail), 0o600, "{}", mail.display());
+        }
+    };
+
+    let t = TestApp::spawn_with(Db::Sqlite, |c| c.data_dir = data.clone()).await;
+    t.sign_up("ada@example.com", "ada").await.assert(201, None);
+    t.mail_settled().await;
+    check(mails());
+    t.stop().await;
+
+    // As an older version left them.
+    for path in databases.iter().chain(&mails()) {
+        if path.exists() {
+            set_mode(path, 0o644);
+        }
+    }
+    set_mode(&outbox, 0o755);
+    let t = TestApp::spawn_with(Db::Sqlite, |c| c.data_dir = data.clone()).await;
+    check(mails());
     t.stop().await;
 }
 
