@@ -239,6 +239,14 @@ async fn profile_fields_are_validated(db: Db) {
         (json!({ "bio": "x".repeat(501) }), "bio"),
         (json!({ "usage": "x".repeat(101) }), "usage"),
         (json!({ "display_name": "Ada\u{7}" }), "display_name"),
+        // Characters that make one name look like another.
+        (
+            json!({ "display_name": "ada\u{202E}nimda" }),
+            "display_name",
+        ),
+        (json!({ "display_name": "Ada\u{200B}" }), "display_name"),
+        (json!({ "display_name": "Ada\nLovelace" }), "display_name"),
+        (json!({ "bio": "Hello \u{2066}there\u{2069}" }), "bio"),
         (json!({ "links": ["ftp://example.com"] }), "links"),
         (json!({ "links": ["javascript:alert(1)"] }), "links"),
         (json!({ "links": ["example.com"] }), "links"),
@@ -302,7 +310,7 @@ async fn profile_fields_are_validated(db: Db) {
             "/api/v1/me",
             Some(&ada),
             json!({
-                "display_name": format!("  {}  ", "d".repeat(100)),
+                "display_name": format!("  {}  ", "d".repeat(98) + "❤\u{FE0F}"),
                 "bio": format!("{}\n{}", "b".repeat(250), "c".repeat(249)),
                 "usage": "u".repeat(100),
                 "links": links,
@@ -312,7 +320,7 @@ async fn profile_fields_are_validated(db: Db) {
         .await;
     r.assert(200, None);
     let user = &r.body["user"];
-    assert_eq!(user["display_name"], "d".repeat(100));
+    assert_eq!(user["display_name"], "d".repeat(98) + "❤\u{FE0F}");
     assert_eq!(user["bio"].as_str().unwrap().chars().count(), 500);
     assert_eq!(user["usage"], "u".repeat(100));
     assert_eq!(user["links"], json!(links));

@@ -2,7 +2,7 @@
 //! profile, avatar, notification preferences and in-app notifications.
 
 use postroom_core::api;
-use postroom_core::{NotificationPrefs, Username};
+use postroom_core::{check_display_lines, check_display_text, NotificationPrefs, Username};
 
 use super::accounts::{current_user, load_user};
 use super::limits::{self, Check};
@@ -28,13 +28,22 @@ pub async fn me(app: &App, actor: &Actor) -> Result<api::User> {
     Ok(views::user(app, &user))
 }
 
+/// One line of text, or several (`\n` allowed), in [`text`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    One,
+    Several,
+}
+
 /// Trims text and turns CRLF line ends (as browsers send them) into LF;
-/// empty means "none"; too long is a field error.
+/// empty means "none"; too long, or holding what shown text may not (see
+/// `check_display_text`), is a field error.
 fn text(
     errors: &mut FieldErrors,
     field: &str,
     value: &Option<String>,
     max: usize,
+    lines: Lines,
 ) -> Option<String> {
     let v = value.as_deref().map(|v| v.replace("\r\n", "\n"))?;
     let v = v.trim();
@@ -45,8 +54,12 @@ fn text(
         errors.add(field, format!("{field} must be at most {max} characters"));
         return None;
     }
-    if v.chars().any(|c| c.is_control() && c != '\n') {
-        errors.add(field, format!("{field} cannot contain control characters"));
+    let shown = match lines {
+        Lines::One => check_display_text(v),
+        Lines::Several => check_display_lines(v),
+    };
+    if let Err(e) = shown {
+        errors.add(field, format!("{field} {e}"));
         return None;
     }
     Some(v.to_owned())
@@ -60,15 +73,15 @@ pub async fn update_me(app: &App, actor: &Actor, req: &api::UpdateMeRequest) -> 
         None => None,
     };
     let display_name = match &req.display_name {
-        Some(v) => text(&mut errors, "display_name", v, MAX_DISPLAY_NAME),
+        Some(v) => text(&mut errors, "display_name", v, MAX_DISPLAY_NAME, Lines::One),
         None => user.display_name.clone(),
     };
     let bio = match &req.bio {
-        Some(v) => text(&mut errors, "bio", v, MAX_BIO),
+        Some(v) => text(&mut errors, "bio", v, MAX_BIO, Lines::Several),
         None => user.bio.clone(),
     };
     let usage = match &req.usage {
-        Some(v) => text(&mut errors, "usage", v, MAX_USAGE),
+        Some(v) => text(&mut errors, "usage", v, MAX_USAGE, Lines::One),
         None => user.usage.clone(),
     };
     let links = match &req.links {
