@@ -51,6 +51,12 @@ async fn backup_copies_the_database_and_never_overwrites() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Backed up to"), "{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the backup is for its owner only: {mode:o}");
+    }
 
     // Writes after the backup are not in it; the backup is a whole database.
     add_user(&live, "bob").await;

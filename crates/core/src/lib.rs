@@ -12,4 +12,4 @@ pub mod values;
 pub use events::{AccountEvent, JoinedVia, Stored, TeamEvent};
 pub use prefs::{NotificationPrefs, Topic};
 pub use teams::{DomainName, Role, Slug};
-pub use values::{Email, Username, ValueError};
+pub use values::{check_display_lines, check_display_text, Email, Username, ValueError};

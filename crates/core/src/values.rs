@@ -174,10 +174,137 @@ pub fn check_link(input: &str) -> Result<(), ValueError> {
     Ok(())
 }
 
+/// Text people show to others (a display name, a team name, a bio) on one
+/// line: no control characters or line breaks, and none of the characters
+/// that are invisible or turn the text's direction, with which one name can
+/// pose as another ("ada\u{202E}nimda" shows as "adaadmin").
+pub fn check_display_text(text: &str) -> Result<(), ValueError> {
+    check_text(text, false)
+}
+
+/// Like [`check_display_text`], for text of several lines: `\n` is allowed.
+pub fn check_display_lines(text: &str) -> Result<(), ValueError> {
+    check_text(text, true)
+}
+
+fn check_text(text: &str, lines: bool) -> Result<(), ValueError> {
+    for c in text.chars() {
+        if c == '\n' && lines {
+            continue;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            return Err(invalid(if lines {
+                "cannot contain control characters other than line breaks"
+            } else {
+                "cannot contain control characters or line breaks"
+            }));
+        }
+        if is_hidden(c) {
+            return Err(invalid(format!(
+                "cannot contain invisible or text-direction characters (U+{:04X})",
+                u32::from(c)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Bidirectional controls, and characters that show as nothing: zero-width
+/// spaces and joiners, invisible fillers, the soft hyphen, the byte order
+/// mark, interlinear annotations and tags. Variation selectors
+/// (U+FE00-U+FE0F) are not among them: emoji need them.
+fn is_hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Every character [`check_display_text`] refuses besides control characters.
+    const HIDDEN: &[(u32, u32)] = &[
+        (0x061C, 0x061C),
+        (0x200E, 0x200F),
+        (0x202A, 0x202E),
+        (0x2066, 0x2069),
+        (0x00AD, 0x00AD),
+        (0x034F, 0x034F),
+        (0x115F, 0x1160),
+        (0x17B4, 0x17B5),
+        (0x180B, 0x180F),
+        (0x200B, 0x200D),
+        (0x2060, 0x206F),
+        (0x3164, 0x3164),
+        (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0),
+        (0xFFF9, 0xFFFB),
+        (0xE0000, 0xE007F),
+    ];
+
+    fn hidden() -> impl Iterator<Item = char> {
+        HIDDEN
+            .iter()
+            .flat_map(|&(from, to)| (from..=to).filter_map(char::from_u32))
+    }
+
+    #[test]
+    fn display_text() {
+        for ok in [
+            "Ada Lovelace",
+            "Zoë Ångström-Łukasiewicz",
+            "محمد",
+            "עברית",
+            "李小龍",
+            "❤\u{FE0F} and \u{263A}\u{FE0E}",
+            "🙂",
+            "",
+        ] {
+            assert_eq!(check_display_text(ok), Ok(()), "{ok:?}");
+            assert_eq!(check_display_lines(ok), Ok(()), "{ok:?}");
+        }
+        for bad in [
+            "ada\u{202E}nimda",
+            "admin\u{200B}",
+            "\u{2066}x\u{2069}",
+            "a\u{00AD}b",
+            "\u{FEFF}ada",
+            "tag\u{E0041}",
+            "\u{3164}",
+        ] {
+            let e = check_display_text(bad).unwrap_err();
+            assert!(e.0.contains("invisible"), "{bad:?}: {e}");
+            assert!(check_display_lines(bad).is_err(), "{bad:?}");
+        }
+        for bad in ["a\u{7}", "a\rb", "a\tb", "\u{85}", "a\u{2028}b", "a\u{7f}"] {
+            assert!(check_display_text(bad).is_err(), "{bad:?}");
+            assert!(check_display_lines(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_display_text("one\ntwo").is_err());
+        assert_eq!(check_display_lines("one\ntwo"), Ok(()));
+        assert_eq!(hidden().filter(|&c| is_hidden(c)).count(), hidden().count());
+    }
 
     #[test]
     fn emails() {
@@ -234,6 +361,32 @@ mod tests {
             let _ = Email::parse(&s);
             let _ = Username::parse(&s);
             let _ = check_link(&s);
+        }
+
+        /// Text of visible characters passes; any refused character put
+        /// anywhere in it makes it fail.
+        #[test]
+        fn one_hidden_character_spoils_display_text(
+            text in "[\\p{L}\\p{N}\\p{P}\\p{S} ]{0,20}",
+            pick in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+        ) {
+            // A few letters show as nothing (the Hangul fillers).
+            prop_assume!(!text.chars().any(is_hidden));
+            prop_assert_eq!(check_display_text(&text), Ok(()));
+            let refused: Vec<char> = hidden()
+                .chain(['\0', '\n', '\r', '\u{1b}', '\u{7f}', '\u{9b}', '\u{2029}'])
+                .collect();
+            let mut chars: Vec<char> = text.chars().collect();
+            chars.insert(at.index(chars.len() + 1), *pick.get(&refused));
+            let spoiled: String = chars.into_iter().collect();
+            prop_assert!(check_display_text(&spoiled).is_err(), "{:?}", spoiled);
+        }
+
+        #[test]
+        fn display_text_checks_never_panic(s in ".*") {
+            let _ = check_display_text(&s);
+            let _ = check_display_lines(&s);
         }
 
         #[test]

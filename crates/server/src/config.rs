@@ -38,6 +38,7 @@ pub struct Config {
     pub database_max_connections: u32,
     pub secret_key: Option<SecretString>,
     pub smtp_url: Option<SecretString>,
+    pub metrics_token: Option<SecretString>,
     pub mail_from: String,
     pub support_email: Option<String>,
     pub dns_resolver: Option<String>,
@@ -62,6 +63,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub secret_key: Option<SecretString>,
     pub smtp_url: Option<SecretString>,
+    /// When set, `GET /metrics` asks for it as a bearer token.
+    pub metrics_token: Option<SecretString>,
     pub mail_from: lettre::message::Mailbox,
     pub support_email: Option<lettre::message::Mailbox>,
     /// The DNS server for domain verification; `None`: the system's.
@@ -175,6 +178,15 @@ impl Config {
                 ));
             }
         }
+        if let Some(t) = &self.metrics_token {
+            let t = t.expose_secret();
+            if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError(
+                    "metrics_token: must be at least 16 visible ASCII characters, no spaces (value hidden)"
+                        .into(),
+                ));
+            }
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError(
                 "database_max_connections: must be at least 1".into(),
@@ -208,6 +220,7 @@ impl Config {
             database_max_connections: self.database_max_connections,
             secret_key: self.secret_key,
             smtp_url: self.smtp_url,
+            metrics_token: self.metrics_token,
             mail_from,
             support_email,
             dns_resolver,
@@ -244,13 +257,14 @@ impl Settings {
             self.database_url.expose_secret().to_owned()
         };
         format!(
-            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
+            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
             self.listen.to_string(),
             self.public_url.as_str(),
             self.data_dir.display().to_string(),
             db,
             hide(&self.secret_key),
             hide(&self.smtp_url),
+            hide(&self.metrics_token),
             self.mail_from.to_string(),
             self.support_email.as_ref().map(|m| m.to_string()),
             self.log_format,

@@ -43,6 +43,9 @@ pub enum Error {
     /// 415
     #[error("{message}")]
     UnsupportedMedia { message: String },
+    /// 431: the request's headers are too large together.
+    #[error("{message}")]
+    HeadersTooLarge { message: String },
     /// 429, with how long to wait.
     #[error("{message}")]
     TooManyRequests {
@@ -124,6 +127,7 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -140,6 +144,7 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::TooLarge { .. } => "payload_too_large",
             Error::UnsupportedMedia { .. } => "unsupported_media_type",
+            Error::HeadersTooLarge { .. } => "headers_too_large",
             Error::Internal(_) => "internal_error",
         }
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod deferred;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod mail;

@@ -47,12 +47,13 @@ impl Deref for App {
 
 impl App {
     pub async fn new(settings: Settings, clock: Clock) -> anyhow::Result<App> {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        crate::files::create_private_dir(&settings.data_dir).with_context(|| {
             format!(
                 "creating the data directory {}",
                 settings.data_dir.display()
             )
         })?;
+        make_private(&settings);
         let secret = server_key(&settings)?;
         let store = Store::connect(
             settings.database_url.expose_secret(),
@@ -74,6 +75,40 @@ impl App {
             invite_key: derive_key(&secret, "team-invite"),
             csrf_key: derive_key(&secret, "csrf"),
         })))
+    }
+}
+
+/// Takes from other local users what an older version left readable: the
+/// SQLite database with its -wal and -shm files, and the outbox.
+fn make_private(settings: &Settings) {
+    let mut paths = Vec::new();
+    if let Some((db, _)) = crate::store::sqlite_file(settings.database_url.expose_secret()) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            paths.push((name.into(), 0o600));
+        }
+    }
+    let outbox = settings.data_dir.join("outbox");
+    paths.push((outbox.clone(), 0o700));
+    if let Ok(mails) = std::fs::read_dir(&outbox) {
+        paths.extend(mails.filter_map(|e| e.ok()).map(|e| (e.path(), 0o600)));
+    }
+    match crate::files::tighten(&paths) {
+        Ok(changed) if changed.is_empty() => {}
+        Ok(changed) => {
+            let (mails, others): (Vec<_>, Vec<_>) =
+                changed.iter().partition(|p| p.parent() == Some(&outbox));
+            tracing::info!(
+                files = ?others,
+                outbox_mails = mails.len(),
+                "made files other local users could read private (0600, directories 0700)"
+            );
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "the database or the outbox stays readable by other local users"
+        ),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Operations: the health check, request ids, Prometheus metrics, the
-//! OpenAPI document, JSON answers for unknown routes and wrong methods, and
-//! configuration validation.
+//! OpenAPI document, JSON answers for unknown routes and wrong methods,
+//! configuration validation, the headers every answer carries, and the
+//! permissions of the files in the data directory.
 
 mod common;
 
@@ -13,6 +14,8 @@ on_both_databases!(
     health_check_answers_ok,
     every_response_carries_a_request_id,
     metrics_count_requests_sign_ins_and_mails,
+    only_assets_and_avatars_may_be_cached,
+    metrics_can_ask_for_a_token,
 );
 
 async fn health_check_answers_ok(db: Db) {
@@ -126,6 +129,228 @@ async fn metrics_count_requests_sign_ins_and_mails(db: Db) {
             .any(|l| l.starts_with("postroom_mails_total") && l.contains(r#"result="sent""#)),
         "sent mails are counted:\n{text}"
     );
+    t.stop().await;
+}
+
+/// The `Cache-Control` of a response.
+fn cache_control(r: &common::Resp) -> &str {
+    r.headers
+        .get("cache-control")
+        .map_or("<none>", |v| v.to_str().unwrap())
+}
+
+async fn only_assets_and_avatars_may_be_cached(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let ada = t.new_user("ada").await;
+    // Answers that carry a token, private data or an error are never stored.
+    let sign_in = t
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({ "login": "ada", "password": PASSWORD }),
+        )
+        .await;
+    sign_in.assert(201, None);
+    assert_eq!(cache_control(&sign_in), "no-store");
+    let key = t
+        .post(
+            "/api/v1/me/api-keys",
+            Some(&ada),
+            json!({ "name": "laptop" }),
+        )
+        .await;
+    key.assert(201, None);
+    assert_eq!(cache_control(&key), "no-store");
+    for r in [
+        t.get("/api/v1/me", Some(&ada)).await,
+        t.get("/api/v1/me", None).await,
+        t.get("/healthz", None).await,
+        t.get("/metrics", None).await,
+        t.get("/api/openapi.json", None).await,
+        t.get("/sign-in", None).await,
+        t.get("/no/such/page", None).await,
+        t.get("/assets/no-such-file.css", None).await,
+        t.request(Method::PUT, "/api/v1/sessions", None, None).await,
+    ] {
+        assert_eq!(cache_control(&r), "no-store", "a {} answer", r.status);
+    }
+    // What handlers allow to be cached keeps their own rule.
+    let page = t.get("/sign-in", None).await;
+    let css = page
+        .body
+        .as_str()
+        .unwrap()
+        .split("/assets/app.css?v=")
+        .nth(1)
+        .unwrap();
+    let css = &css[..css.find('"').unwrap()];
+    let asset = t.get(&format!("/assets/app.css?v={css}"), None).await;
+    asset.assert(200, None);
+    assert_eq!(cache_control(&asset), "public, max-age=31536000, immutable");
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(32, 32)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let r = t
+        .client
+        .put(t.url("/api/v1/me/avatar"))
+        .bearer_auth(&ada)
+        .header("content-type", "image/png")
+        .body(png.into_inner())
+        .send()
+        .await
+        .unwrap();
+    let r = TestApp::read(r).await;
+    r.assert(200, None);
+    let url = r.body["user"]["avatar_url"].as_str().unwrap();
+    let path = &url[url.find("/api/v1/avatars/").unwrap()..];
+    let r = t
+        .client
+        .get(t.url(path))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "private, max-age=3600");
+    // Served over http, nothing asks browsers to keep to https.
+    assert!(!sign_in.headers.contains_key("strict-transport-security"));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_public_url_asks_browsers_to_keep_to_https() {
+    let t = TestApp::spawn_with(Db::Sqlite, |c| {
+        c.public_url = Some("https://postroom.example".into())
+    })
+    .await;
+    for r in [
+        t.get("/healthz", None).await,
+        t.get("/api/v1/me", None).await,
+        t.get("/sign-in", None).await,
+        t.get("/no/such/page", None).await,
+    ] {
+        assert_eq!(
+            r.headers
+                .get("strict-transport-security")
+                .map(|v| v.to_str().unwrap()),
+            Some("max-age=31536000"),
+            "a {} answer",
+            r.status
+        );
+    }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_headers_are_refused() {
+    let t = TestApp::spawn(Db::Sqlite).await;
+    let send = |headers: Vec<(String, String)>| {
+        let mut req = t.client.get(t.url("/api/v1/captcha"));
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        async move { TestApp::read(req.send().await.expect("request sent")).await }
+    };
+    // One large header, and many small ones, over 16 KiB together.
+    for headers in [
+        vec![("x-filler".to_owned(), "a".repeat(200 * 1024))],
+        vec![("x-filler".to_owned(), "a".repeat(17 * 1024))],
+        (0..40)
+            .map(|i| (format!("x-filler-{i}"), "a".repeat(500)))
+            .collect(),
+    ] {
+        let r = send(headers).await;
+        r.assert(431, Some("headers_too_large"));
+        assert!(r.body["error"]["message"].is_string(), "{}", r.body);
+        assert!(r.headers.contains_key("x-request-id"));
+    }
+    // Just under the limit is fine.
+    send(vec![("x-filler".to_owned(), "a".repeat(15 * 1024))])
+        .await
+        .assert(200, None);
+    t.stop().await;
+}
+
+async fn metrics_can_ask_for_a_token(db: Db) {
+    let token = "metrics-token-0123456789";
+    let t = TestApp::spawn_with(db, |c| c.metrics_token = Some(token.into())).await;
+    let metrics = |auth: Option<&'static str>| {
+        let mut req = t.client.get(t.url("/metrics"));
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        async move { TestApp::read(req.send().await.expect("request sent")).await }
+    };
+    for auth in [
+        None,
+        Some("Bearer wrong-token-0123456789"),
+        Some("Bearer metrics-token-012345678"),
+        Some("Bearer metrics-token-01234567890"),
+        Some("Basic bWV0cmljczp4"),
+        Some("metrics-token-0123456789"),
+    ] {
+        let r = metrics(auth).await;
+        r.assert(401, Some("unauthenticated"));
+        assert_eq!(r.headers["www-authenticate"], "Bearer", "{auth:?}");
+    }
+    let r = metrics(Some("Bearer metrics-token-0123456789")).await;
+    r.assert(200, None);
+    assert!(
+        r.body.as_str().unwrap().contains("http_requests_total"),
+        "{}",
+        r.body
+    );
+    t.stop().await;
+}
+
+/// Everything a server creates in its data directory is for its own user;
+/// an older installation's looser files are tightened when it starts.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_and_the_outbox_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set_mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let outbox = data.join("outbox");
+    let databases = ["postroom.db", "postroom.db-wal", "postroom.db-shm"].map(|f| data.join(f));
+    let mails = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let check = |mails: Vec<std::path::PathBuf>| {
+        assert_eq!(mode(&data), 0o700, "the data directory");
+        for db in &databases {
+            assert_eq!(mode(db), 0o600, "{}", db.display());
+        }
+        assert_eq!(mode(&outbox), 0o700, "the outbox");
+        assert!(!mails.is_empty());
+        for mail in mails {
+            assert_eq!(mode(&mail), 0o600, "{}", mail.display());
+        }
+    };
+
+    let t = TestApp::spawn_with(Db::Sqlite, |c| c.data_dir = data.clone()).await;
+    t.sign_up("ada@example.com", "ada").await.assert(201, None);
+    t.mail_settled().await;
+    check(mails());
+    t.stop().await;
+
+    // As an older version left them.
+    for path in databases.iter().chain(&mails()) {
+        if path.exists() {
+            set_mode(path, 0o644);
+        }
+    }
+    set_mode(&outbox, 0o755);
+    let t = TestApp::spawn_with(Db::Sqlite, |c| c.data_dir = data.clone()).await;
+    check(mails());
     t.stop().await;
 }
 
@@ -344,6 +569,35 @@ fn bad_configuration_names_the_field_and_hides_secrets() {
     let err = c.validate().unwrap_err().to_string();
     assert!(err.contains("secret_key"), "{err}");
     assert!(!err.contains(secret), "the secret leaks: {err}");
+
+    // So does the metrics token, which must not be short.
+    let mut c = Config::defaults();
+    c.metrics_token = Some("short".to_owned().into());
+    let err = c.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("metrics_token") && !err.contains("short"),
+        "{err}"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        format!("metrics_token = \"{secret}-metrics\"\n"),
+    )
+    .unwrap();
+    let settings = Config::load(Some(file.path().to_owned()))
+        .unwrap()
+        .validate()
+        .unwrap();
+    let token = settings.metrics_token.as_ref().expect("read from the file");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(token),
+        format!("{secret}-metrics")
+    );
+    assert!(settings
+        .redacted()
+        .contains("metrics_token = Some(\"<redacted>\")"));
+    assert!(!settings.redacted().contains(secret));
+    assert!(!format!("{settings:?}").contains(secret));
 
     // A valid SMTP URL with a password stays out of the redacted view.
     let mut c = Config::defaults();

@@ -28,6 +28,7 @@ on_both_databases!(
     repeated_failures_lock_the_account_for_a_while,
     locks_grow_only_up_to_the_configured_time,
     the_reset_link_in_the_lock_mail_ends_the_lock,
+    sign_in_pages_follow_only_local_paths,
 );
 
 async fn sign_in_by_email_or_username(db: Db) {
@@ -615,4 +616,123 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// A browser: keeps cookies, follows no redirect.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The status and `Location` of a response, which must not be a 5xx.
+fn redirect_of(r: &reqwest::Response, what: &str) -> (u16, String) {
+    assert!(
+        !r.status().is_server_error(),
+        "{what} answered {}",
+        r.status()
+    );
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (r.status().as_u16(), location)
+}
+
+/// The CSRF token of the form on the page at `path`.
+async fn form_csrf(t: &TestApp, browser: &reqwest::Client, path: &str) -> String {
+    let page = browser.get(t.url(path)).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{path}");
+    let page = page.text().await.unwrap();
+    let start = page.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+/// `next` is followed only to a path of this site: a tab or line break
+/// (which browsers drop, making `/\t/host` into `//host`) sends the browser
+/// to `/` instead of another host, and never fails the request.
+async fn sign_in_pages_follow_only_local_paths(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.new_user("ada").await;
+    let signed_in = browser();
+    let csrf = form_csrf(&t, &signed_in, "/sign-in").await;
+    let r = signed_in
+        .post(t.url("/sign-in"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("login", "ada"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect_of(&r, "signing in"), (303, "/welcome".to_owned()));
+    let bad = ["/\t/evil.example", "/\n/evil.example", "/\x0b/evil.example"];
+    let r = signed_in
+        .post(t.url("/welcome"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "skip"),
+            ("next", bad[0]),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect_of(&r, "onboarding"), (303, "/".to_owned()));
+
+    for (next, encoded) in bad.into_iter().zip([
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "/%0B/evil.example",
+    ]) {
+        // Signed in, the sign-in page sends the browser on at once.
+        let r = signed_in
+            .get(t.url(&format!("/sign-in?next={encoded}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(redirect_of(&r, encoded), (303, "/".to_owned()), "{encoded}");
+
+        // Signed out, the page does not carry it to the form, nor the form further.
+        let fresh = browser();
+        let page = fresh
+            .get(t.url(&format!("/sign-in?next={encoded}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{encoded}");
+        let page = page.text().await.unwrap();
+        assert!(!page.contains("evil.example"), "{encoded}");
+        let csrf = form_csrf(&t, &fresh, "/sign-in").await;
+        let r = fresh
+            .post(t.url("/sign-in"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("login", "ada"),
+                ("password", PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(redirect_of(&r, encoded), (303, "/".to_owned()), "{encoded}");
+    }
+
+    // A page that needs someone signed in sends others to sign in, and back.
+    let r = browser()
+        .get(t.url("/settings/profile?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        redirect_of(&r, "a page for the signed-in"),
+        (
+            303,
+            "/sign-in?next=%2Fsettings%2Fprofile%3Fx%3D1".to_owned()
+        )
+    );
+    t.stop().await;
 }

@@ -15,6 +15,7 @@ on_both_databases!(
     email_change_links_expire_and_lose_to_an_address_taken_meanwhile,
     avatars_are_uploaded_as_raw_images_or_forms_and_resized,
     bad_avatars_are_refused,
+    avatars_too_large_in_pixels_or_too_frequent_are_refused,
     public_profile_shows_only_public_fields,
     notification_preferences_are_stored_and_validated,
     email_preferences_are_honoured_but_account_mail_is_always_sent,
@@ -238,6 +239,14 @@ async fn profile_fields_are_validated(db: Db) {
         (json!({ "bio": "x".repeat(501) }), "bio"),
         (json!({ "usage": "x".repeat(101) }), "usage"),
         (json!({ "display_name": "Ada\u{7}" }), "display_name"),
+        // Characters that make one name look like another.
+        (
+            json!({ "display_name": "ada\u{202E}nimda" }),
+            "display_name",
+        ),
+        (json!({ "display_name": "Ada\u{200B}" }), "display_name"),
+        (json!({ "display_name": "Ada\nLovelace" }), "display_name"),
+        (json!({ "bio": "Hello \u{2066}there\u{2069}" }), "bio"),
         (json!({ "links": ["ftp://example.com"] }), "links"),
         (json!({ "links": ["javascript:alert(1)"] }), "links"),
         (json!({ "links": ["example.com"] }), "links"),
@@ -301,7 +310,7 @@ async fn profile_fields_are_validated(db: Db) {
             "/api/v1/me",
             Some(&ada),
             json!({
-                "display_name": format!("  {}  ", "d".repeat(100)),
+                "display_name": format!("  {}  ", "d".repeat(98) + "❤\u{FE0F}"),
                 "bio": format!("{}\n{}", "b".repeat(250), "c".repeat(249)),
                 "usage": "u".repeat(100),
                 "links": links,
@@ -311,7 +320,7 @@ async fn profile_fields_are_validated(db: Db) {
         .await;
     r.assert(200, None);
     let user = &r.body["user"];
-    assert_eq!(user["display_name"], "d".repeat(100));
+    assert_eq!(user["display_name"], "d".repeat(98) + "❤\u{FE0F}");
     assert_eq!(user["bio"].as_str().unwrap().chars().count(), 500);
     assert_eq!(user["usage"], "u".repeat(100));
     assert_eq!(user["links"], json!(links));
@@ -751,6 +760,49 @@ async fn bad_avatars_are_refused(db: Db) {
     t.delete("/api/v1/me/avatar", Some(&ada))
         .await
         .assert(404, Some("not_found"));
+}
+
+/// A small file that declares a huge image is refused before it is decoded,
+/// and one account can upload only so many avatars an hour.
+async fn avatars_too_large_in_pixels_or_too_frequent_are_refused(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let ada = t.new_user("ada").await;
+    let bob = t.new_user("bob").await;
+    // One colour compresses to almost nothing: 64 megapixels in a small file.
+    let mut bomb = std::io::Cursor::new(Vec::new());
+    image::GrayImage::new(8000, 8000)
+        .write_to(&mut bomb, image::ImageFormat::Png)
+        .unwrap();
+    let bomb = bomb.into_inner();
+    assert!(bomb.len() < 2 * 1024 * 1024, "{} bytes", bomb.len());
+    let r = put_avatar(&t, &ada, "image/png", bomb.clone()).await;
+    r.assert(422, Some("image_too_large"));
+    let message = r.body["error"]["fields"]["avatar"].as_str().unwrap();
+    assert!(message.contains("4096"), "{message}");
+    put_avatar_form(&t, &ada, "avatar", bomb)
+        .await
+        .assert(422, Some("image_too_large"));
+    let me = t.get("/api/v1/me", Some(&ada)).await;
+    assert_eq!(me.body["user"]["avatar_url"], Value::Null);
+
+    // An ordinary image still works, up to 20 uploads an hour.
+    for _ in 2..20 {
+        put_avatar(&t, &ada, "image/png", png(48, 32))
+            .await
+            .assert(200, None);
+    }
+    let r = put_avatar(&t, &ada, "image/png", png(48, 32)).await;
+    r.assert(429, Some("rate_limited"));
+    assert!(r.headers.contains_key("retry-after"));
+    put_avatar(&t, &bob, "image/png", png(48, 32))
+        .await
+        .assert(200, None);
+    // The next hour starts a new count (and a new session: the last one idled out).
+    t.clock.advance(60 * 60 * 1000);
+    let ada = t.sign_in("ada", PASSWORD, false).await;
+    put_avatar(&t, &ada, "image/png", png(48, 32))
+        .await
+        .assert(200, None);
 }
 
 async fn public_profile_shows_only_public_fields(db: Db) {

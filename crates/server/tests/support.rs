@@ -39,15 +39,35 @@ async fn support_requests_reach_the_operator_and_are_listed(db: Db) {
             "validation_failed",
         ),
         (
+            json!({ "category": "bug", "subject": "Help\r\nBcc: x@evil.example", "body": "y" }),
+            "validation_failed",
+        ),
+        (
+            json!({ "category": "bug", "subject": "Help\u{b}me", "body": "y" }),
+            "validation_failed",
+        ),
+        (
             json!({ "category": "nonsense", "subject": "x", "body": "y" }),
             "invalid_body",
         ),
         (json!({ "subject": "x", "body": "y" }), "invalid_body"),
     ] {
-        t.post("/api/v1/me/support-requests", Some(&ada), bad)
-            .await
-            .assert(422, Some(code));
+        let r = t
+            .post("/api/v1/me/support-requests", Some(&ada), bad.clone())
+            .await;
+        r.assert(422, Some(code));
+        if code == "validation_failed" {
+            let field = if bad["body"] == " " {
+                "body"
+            } else {
+                "subject"
+            };
+            assert!(r.body["error"]["fields"][field].is_string(), "{}", r.body);
+        }
     }
+    // None of those were stored.
+    let mine = t.get("/api/v1/me/support-requests", Some(&ada)).await;
+    assert_eq!(mine.body["support_requests"].as_array().unwrap().len(), 1);
     t.post("/api/v1/me/support-requests", None, json!({}))
         .await
         .assert(401, Some("unauthenticated"));

@@ -264,6 +264,14 @@ async fn renaming_a_team(db: Db) {
     t.patch(&team("acme", ""), Some(&ada), json!({ "name": "" }))
         .await
         .assert(422, Some("validation_failed"));
+    // A name that shows as another (right-to-left override, zero-width space).
+    for name in ["Acme\u{202E}sbaL", "Acme\u{200B}"] {
+        let r = t
+            .patch(&team("acme", ""), Some(&ada), json!({ "name": name }))
+            .await;
+        r.assert(422, Some("validation_failed"));
+        assert!(r.body["error"]["fields"]["name"].is_string(), "{}", r.body);
+    }
     t.patch(&team("acme", ""), Some(&ada), json!({ "slug": "new" }))
         .await
         .assert(422, Some("invalid_body"));

@@ -52,6 +52,11 @@ pub const PASSWORD_PER_ACCOUNT: Rule = Rule {
     limit: 10,
     window: 15 * MINUTE,
 };
+pub const AVATAR_PER_ACCOUNT: Rule = Rule {
+    name: "avatar:account",
+    limit: 20,
+    window: 60 * MINUTE,
+};
 
 /// A rule applied to one subject (an IP address, a login, an account id).
 pub struct Check<'a> {

@@ -2,9 +2,10 @@
 //! profile, avatar, notification preferences and in-app notifications.
 
 use postroom_core::api;
-use postroom_core::{NotificationPrefs, Username};
+use postroom_core::{check_display_lines, check_display_text, NotificationPrefs, Username};
 
 use super::accounts::{current_user, load_user};
+use super::limits::{self, Check};
 use super::notify::prefs_of;
 use super::sessions::Actor;
 use super::views;
@@ -27,13 +28,22 @@ pub async fn me(app: &App, actor: &Actor) -> Result<api::User> {
     Ok(views::user(app, &user))
 }
 
+/// One line of text, or several (`\n` allowed), in [`text`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    One,
+    Several,
+}
+
 /// Trims text and turns CRLF line ends (as browsers send them) into LF;
-/// empty means "none"; too long is a field error.
+/// empty means "none"; too long, or holding what shown text may not (see
+/// `check_display_text`), is a field error.
 fn text(
     errors: &mut FieldErrors,
     field: &str,
     value: &Option<String>,
     max: usize,
+    lines: Lines,
 ) -> Option<String> {
     let v = value.as_deref().map(|v| v.replace("\r\n", "\n"))?;
     let v = v.trim();
@@ -44,8 +54,12 @@ fn text(
         errors.add(field, format!("{field} must be at most {max} characters"));
         return None;
     }
-    if v.chars().any(|c| c.is_control() && c != '\n') {
-        errors.add(field, format!("{field} cannot contain control characters"));
+    let shown = match lines {
+        Lines::One => check_display_text(v),
+        Lines::Several => check_display_lines(v),
+    };
+    if let Err(e) = shown {
+        errors.add(field, format!("{field} {e}"));
         return None;
     }
     Some(v.to_owned())
@@ -59,15 +73,15 @@ pub async fn update_me(app: &App, actor: &Actor, req: &api::UpdateMeRequest) -> 
         None => None,
     };
     let display_name = match &req.display_name {
-        Some(v) => text(&mut errors, "display_name", v, MAX_DISPLAY_NAME),
+        Some(v) => text(&mut errors, "display_name", v, MAX_DISPLAY_NAME, Lines::One),
         None => user.display_name.clone(),
     };
     let bio = match &req.bio {
-        Some(v) => text(&mut errors, "bio", v, MAX_BIO),
+        Some(v) => text(&mut errors, "bio", v, MAX_BIO, Lines::Several),
         None => user.bio.clone(),
     };
     let usage = match &req.usage {
-        Some(v) => text(&mut errors, "usage", v, MAX_USAGE),
+        Some(v) => text(&mut errors, "usage", v, MAX_USAGE, Lines::One),
         None => user.usage.clone(),
     };
     let links = match &req.links {
@@ -149,10 +163,21 @@ pub async fn set_notification_prefs(
     Ok(*prefs)
 }
 
+/// The largest side of an avatar upload, in pixels.
+pub const MAX_AVATAR_SIDE: u32 = 4096;
+/// The most pixels an avatar upload may have (16.8 megapixels).
+pub const MAX_AVATAR_PIXELS: u64 = 4096 * 4096;
+/// The most memory one avatar's decoding may take. A 4096x4096 image with 8
+/// bits per channel fits; one with 16 bits per channel and alpha does not.
+const MAX_DECODE_ALLOC: u64 = 96 * 1024 * 1024;
+
 /// Re-encodes an uploaded image as a 256x256 PNG, cropped to the centre.
-/// Anything that is not a PNG, JPEG or WebP image is refused.
+/// Anything that is not a PNG, JPEG or WebP image is refused, and so is an
+/// image whose declared size is too large, before it is decoded: a small
+/// file can declare a huge image (a few hundred kilobytes of PNG make
+/// 8000x8000 pixels), and decoding it takes memory by its pixels.
 pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
-    use image::{ImageFormat, ImageReader, Limits};
+    use image::{ImageError, ImageFormat, ImageReader, Limits};
     if bytes.len() > MAX_AVATAR_BYTES {
         return Err(Error::TooLarge {
             message: "the image must be at most 2 MB".into(),
@@ -165,20 +190,41 @@ pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
     ) {
         return Err(unsupported());
     }
-    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(8_000);
-    limits.max_image_height = Some(8_000);
-    limits.max_alloc = Some(256 * 1024 * 1024);
-    reader.limits(limits);
-    let image = reader.decode().map_err(|e| {
-        Error::field(
+    let reader = || ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let unreadable = |e: ImageError| match e {
+        ImageError::Limits(_) => image_too_large(),
+        e => Error::field(
             "avatar",
             "invalid_image",
             format!("the image could not be read: {e}"),
-        )
-    })?;
-    let square = image.resize_to_fill(
+        ),
+    };
+    let (width, height) = reader().into_dimensions().map_err(unreadable)?;
+    if width > MAX_AVATAR_SIDE
+        || height > MAX_AVATAR_SIDE
+        || u64::from(width) * u64::from(height) > MAX_AVATAR_PIXELS
+    {
+        return Err(image_too_large());
+    }
+    let mut reader = reader();
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_AVATAR_SIDE);
+    limits.max_image_height = Some(MAX_AVATAR_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    let mut image = reader.decode().map_err(unreadable)?;
+    // Cropping first keeps the resize small: scaling a long thin image to
+    // fill the square would first make it hundreds of times longer.
+    let side = image.width().min(image.height());
+    if image.width() != image.height() {
+        image = image.crop_imm(
+            (image.width() - side) / 2,
+            (image.height() - side) / 2,
+            side,
+            side,
+        );
+    }
+    let square = image.resize_exact(
         AVATAR_SIZE,
         AVATAR_SIZE,
         image::imageops::FilterType::Lanczos3,
@@ -196,10 +242,45 @@ fn unsupported() -> Error {
     }
 }
 
+fn image_too_large() -> Error {
+    Error::field(
+        "avatar",
+        "image_too_large",
+        format!(
+            "the image must be at most {MAX_AVATAR_SIDE} pixels on each side \
+             and 16.8 megapixels in all"
+        ),
+    )
+}
+
+/// Avatars decoded at once in this process: one per core, so that many
+/// uploads together take memory for that many images, not for all of them.
+fn decode_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    &PERMITS
+}
+
 pub async fn set_avatar(app: &App, actor: &Actor, bytes: Vec<u8>) -> Result<api::User> {
-    let png = tokio::task::spawn_blocking(move || reencode_avatar(&bytes))
+    limits::limit(
+        app,
+        &[Check::new(limits::AVATAR_PER_ACCOUNT, &actor.user_id)],
+    )
+    .await?;
+    let permit = decode_permits()
+        .acquire()
         .await
-        .map_err(|e| Error::Internal(e.into()))??;
+        .map_err(|e| Error::Internal(e.into()))?;
+    // The permit goes with the work, so a request given up while it waits
+    // for the result does not free a place while the decoding still runs.
+    let png = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        reencode_avatar(&bytes)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))??;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     store::avatars::put(&mut tx, &actor.user_id, "image/png", &png, now).await?;
@@ -333,6 +414,42 @@ mod tests {
         let out = reencode_avatar(&png(640, 320)).unwrap();
         let back = image::load_from_memory(&out).unwrap();
         assert_eq!((back.width(), back.height()), (AVATAR_SIZE, AVATAR_SIZE));
+    }
+
+    /// An image of one colour: large in pixels, small as a file.
+    fn blank_png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::GrayImage::new(w, h);
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    fn code(r: Result<Vec<u8>>) -> &'static str {
+        match r {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn images_too_large_in_pixels_are_refused_before_decoding() {
+        let bomb = blank_png(8000, 8000);
+        assert!(bomb.len() < MAX_AVATAR_BYTES, "{} bytes", bomb.len());
+        assert_eq!(code(reencode_avatar(&bomb)), "image_too_large");
+        assert_eq!(
+            code(reencode_avatar(&blank_png(4097, 16))),
+            "image_too_large"
+        );
+        assert_eq!(
+            code(reencode_avatar(&blank_png(16, 4097))),
+            "image_too_large"
+        );
+        // Long and thin is cropped before it is scaled.
+        for (w, h) in [(4096, 1), (1, 4096), (4096, 3)] {
+            let out = reencode_avatar(&blank_png(w, h)).unwrap();
+            let back = image::load_from_memory(&out).unwrap();
+            assert_eq!((back.width(), back.height()), (AVATAR_SIZE, AVATAR_SIZE));
+        }
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub async fn submit(
             "subject",
             format!("subject must be 1 to {MAX_SUBJECT} characters"),
         );
+    } else if subject.chars().any(char::is_control) {
+        // It heads a mail to the operator: one line.
+        errors.add(
+            "subject",
+            "subject must be one line, without control characters",
+        );
     }
     if body.is_empty() || body.chars().count() > MAX_BODY {
         errors.add(

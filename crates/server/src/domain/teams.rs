@@ -148,11 +148,8 @@ fn parse_name(input: &str) -> std::result::Result<String, postroom_core::ValueEr
             "name must be at most {MAX_NAME_LEN} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
-        return Err(postroom_core::ValueError(
-            "name cannot contain control characters".into(),
-        ));
-    }
+    postroom_core::check_display_text(name)
+        .map_err(|e| postroom_core::ValueError(format!("name {e}")))?;
     Ok(name.to_owned())
 }
 

@@ -1,8 +1,10 @@
 //! The one middleware every response passes through: a request id (kept when
 //! the caller sent a sensible one, else a new UUID) in the request and the
-//! response, the security headers every answer carries, the request metrics,
-//! and the log line of a request that failed (5xx), with its request id,
-//! method, path and cause.
+//! response, the limit on the size of a request's headers, the security
+//! headers every answer carries (with `Cache-Control: no-store` unless the
+//! handler chose its caching, and HSTS when the public URL is https), the
+//! request metrics, and the log line of a request that failed (5xx), with
+//! its request id, method, path and cause.
 //!
 //! It is written as one plain tower service, rather than a stack of layers
 //! and a tracing span per request, because that stack cost about a tenth of a
@@ -19,14 +21,22 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 use tracing::Instrument;
+
+use crate::error::Error;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest request id taken from a caller.
 const MAX_REQUEST_ID: usize = 128;
+
+/// The most a request's headers may hold, names and values together.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// How long browsers keep to https once they saw it (a year).
+const HSTS: &str = "max-age=31536000";
 
 /// Why a request failed, put in the response's extensions by whatever
 /// turned an internal error into a 500, for the edge to log.
@@ -34,18 +44,32 @@ const MAX_REQUEST_ID: usize = 128;
 pub struct FailureCause(pub Arc<str>);
 
 #[derive(Clone, Copy, Default)]
-pub struct EdgeLayer;
+pub struct EdgeLayer {
+    hsts: bool,
+}
+
+impl EdgeLayer {
+    /// `https`: whether the server is reached over https (its public URL),
+    /// so that browsers are told to keep to it.
+    pub fn new(https: bool) -> EdgeLayer {
+        EdgeLayer { hsts: https }
+    }
+}
 
 impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
     fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner }
+        Edge {
+            inner,
+            hsts: self.hsts,
+        }
     }
 }
 
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
+    hsts: bool,
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -76,20 +100,43 @@ where
         let route = req.extensions().get::<MatchedPath>().cloned();
         let uri = req.uri().clone();
         let span = tracing::debug_span!("request", request_id = ?id, method, path = uri.path());
-        let response = self.inner.call(req).instrument(span);
+        // Oversized headers are refused before any handler reads them.
+        let response =
+            (header_bytes(&req) <= MAX_HEADER_BYTES).then(|| self.inner.call(req).instrument(span));
+        let hsts = self.hsts;
         Box::pin(async move {
-            let Ok(mut response) = response.await;
+            let mut response = match response {
+                Some(response) => {
+                    let Ok(response) = response.await;
+                    response
+                }
+                None => Error::HeadersTooLarge {
+                    message: format!(
+                        "the request's headers must be at most {} KiB together",
+                        MAX_HEADER_BYTES / 1024
+                    ),
+                }
+                .into_response(),
+            };
             let status = response.status();
             let headers = response.headers_mut();
             headers.insert(REQUEST_ID, id.clone());
+            // Handlers of what may be cached (assets, avatars) say so; any
+            // other answer may carry a token or private data.
             for (name, value) in [
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
                 (header::X_FRAME_OPTIONS, "DENY"),
                 (header::REFERRER_POLICY, "no-referrer"),
+                (header::CACHE_CONTROL, "no-store"),
             ] {
                 headers
                     .entry(name)
                     .or_insert(HeaderValue::from_static(value));
+            }
+            if hsts {
+                headers
+                    .entry(header::STRICT_TRANSPORT_SECURITY)
+                    .or_insert(HeaderValue::from_static(HSTS));
             }
             let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             let (count, duration) = request_metrics(route, method, status.as_u16());
@@ -109,6 +156,14 @@ where
             Ok(response)
         })
     }
+}
+
+/// The size of a request's headers: names and values, without separators.
+fn header_bytes(req: &Request) -> usize {
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
 }
 
 /// A caller's id is kept when it is short and plain (visible ASCII).

@@ -28,6 +28,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(app: App) -> Router {
+    let https = app.settings.public_url.scheme() == "https";
     let (api_router, openapi) = api::router_and_document();
     let openapi_json: Arc<str> = openapi
         .to_pretty_json()
@@ -62,7 +63,7 @@ pub fn router(app: App) -> Router {
         .with_state(app);
     routes.layer(
         ServiceBuilder::new()
-            .layer(edge::EdgeLayer)
+            .layer(edge::EdgeLayer::new(https))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
 }

@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::clock::Millis;
 use crate::store::{self, Tx};
 
-/// The mails Postroom sends. Each has `<name>.txt` (first line: the subject)
-/// and `<name>.html` in `templates/`.
+/// The mails Postroom sends. Each has `<name>.txt` (first line: the subject,
+/// then the text) and `<name>.html` in `templates/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Template {
     VerifyEmail,
@@ -93,29 +93,38 @@ impl Mailer {
         env.add_template("layout.html", include_str!("templates/layout.html"))
             .expect("layout template parses");
         for (name, source) in TEMPLATES {
-            env.add_template(name, source)
-                .expect("mail templates parse");
+            match name.strip_suffix(".txt") {
+                // The subject line is a template of its own, so that a value
+                // with a line break in it cannot end the subject early and
+                // put the rest above the mail's real headers or text.
+                Some(mail) => {
+                    let (subject, text) = source
+                        .split_once('\n')
+                        .expect("a mail template starts with its subject line");
+                    env.add_template_owned(format!("{mail}.subject"), subject.trim_end())
+                        .expect("mail subjects parse");
+                    env.add_template(name, text).expect("mail templates parse");
+                }
+                None => env
+                    .add_template(name, source)
+                    .expect("mail templates parse"),
+            }
         }
         Mailer { env: Arc::new(env) }
     }
 
     pub fn render(&self, template: Template, ctx: impl Serialize) -> anyhow::Result<Rendered> {
         let ctx = minijinja::Value::from_serialize(&ctx);
-        let text = self
-            .env
-            .get_template(&format!("{}.txt", template.name()))?
-            .render(&ctx)?;
-        let (subject, body) = text
-            .split_once('\n')
-            .context("a mail template starts with its subject line")?;
-        let html = self
-            .env
-            .get_template(&format!("{}.html", template.name()))?
-            .render(&ctx)?;
+        let render = |suffix: &str| {
+            self.env
+                .get_template(&format!("{}.{suffix}", template.name()))?
+                .render(&ctx)
+                .with_context(|| format!("rendering {}.{suffix}", template.name()))
+        };
         Ok(Rendered {
-            subject: subject.trim().to_owned(),
-            text: body.trim_start().to_owned(),
-            html,
+            subject: one_line(&render("subject")?),
+            text: render("txt")?.trim_start().to_owned(),
+            html: render("html")?,
         })
     }
 
@@ -133,6 +142,21 @@ impl Mailer {
         store::mail::enqueue(c, to, &m.subject, &m.text, &m.html, now).await?;
         Ok(())
     }
+}
+
+/// A subject as one line: each run of control characters, line breaks and
+/// spaces becomes one space.
+fn one_line(subject: &str) -> String {
+    let mut line = String::with_capacity(subject.len());
+    for c in subject.chars() {
+        let space = c.is_control() || c.is_whitespace();
+        if !space {
+            line.push(c);
+        } else if !line.ends_with(' ') {
+            line.push(' ');
+        }
+    }
+    line.trim().to_owned()
 }
 
 impl Default for Mailer {
@@ -173,5 +197,35 @@ mod tests {
                 "{t:?} escapes"
             );
         }
+    }
+
+    /// A value with line breaks in the subject stays in the subject.
+    #[test]
+    fn subjects_are_one_line_whatever_their_values() {
+        let m = Mailer::new();
+        let ctx = serde_json::json!({
+            "id": "r1", "username": "ada", "email": "ada@example.com", "category": "Bug",
+            "subject": "Help\r\nBcc: x@evil.example\n\nSpoofed text\u{2028}\t here",
+            "body": "It broke.",
+        });
+        let r = m.render(Template::SupportRequest, &ctx).unwrap();
+        assert_eq!(
+            r.subject,
+            "Support request: Help Bcc: x@evil.example Spoofed text here"
+        );
+        assert!(
+            r.text
+                .starts_with("A support request was sent from Postroom.\n"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.trim_end().ends_with("It broke."), "{}", r.text);
+        assert!(!r.text.contains("Bcc:"), "{}", r.text);
+
+        let ctx =
+            serde_json::json!({ "username": "ada\nBcc: x", "team_name": "Acme\r\n", "link": "l" });
+        let r = m.render(Template::TeamInvite, &ctx).unwrap();
+        assert_eq!(r.subject, "ada Bcc: x invited you to join Acme on Postroom");
+        assert!(r.text.starts_with("Hello,"), "{}", r.text);
     }
 }

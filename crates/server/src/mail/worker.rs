@@ -37,7 +37,7 @@ impl Transport {
             )),
             None => {
                 let dir = app.settings.data_dir.join("outbox");
-                std::fs::create_dir_all(&dir)
+                crate::files::create_private_dir(&dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
                 Ok(Transport::Outbox(dir))
             }
@@ -72,11 +72,20 @@ impl Transport {
     }
 }
 
+/// Writes a file readable by this user only (mails hold live links), whole
+/// or not at all.
 async fn write_atomically(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    tokio::fs::write(&tmp, contents)
-        .await
-        .with_context(|| format!("writing {}", tmp.display()))?;
+    let contents = contents.to_vec();
+    let written = tmp.clone();
+    tokio::task::spawn_blocking(move || {
+        // A file left over from a crash may have other permissions.
+        let _ = std::fs::remove_file(&written);
+        let mut file = crate::files::create_private_file(&written)?;
+        std::io::Write::write_all(&mut file, &contents)
+    })
+    .await?
+    .with_context(|| format!("writing {}", tmp.display()))?;
     tokio::fs::rename(&tmp, path)
         .await
         .with_context(|| format!("writing {}", path.display()))?;

@@ -198,6 +198,12 @@ impl Store {
             Backend::Postgres
         };
         let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+        if let Some((path, true)) = sqlite_file(url) {
+            // Created here, for this user only, rather than by SQLite with
+            // the usual 0644; its -wal and -shm files take the same mode.
+            crate::files::ensure_private_file(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+        }
         let mut pool_options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
@@ -333,14 +339,21 @@ impl Store {
 
     /// Writes a consistent copy of the SQLite database to `path`, a new
     /// file, while the server may keep running (`VACUUM INTO`). SQLite only:
-    /// PostgreSQL has its own tools, and refuses the statement.
+    /// PostgreSQL has its own tools, and refuses the statement. The file is
+    /// created empty first, for this user only (SQLite writes into an empty
+    /// file), and removed again if the copy fails.
     pub async fn backup_into(&self, path: &str) -> Result<(), sqlx::Error> {
         let mut c = self.conn().await?;
-        sqlx::query("VACUUM INTO $1")
+        crate::files::create_private_file(std::path::Path::new(path))?;
+        let done = sqlx::query("VACUUM INTO $1")
             .bind(path)
             .execute(&mut *c)
             .await
-            .map(|_| ())
+            .map(|_| ());
+        if done.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        done
     }
 
     pub async fn close(&self) {
@@ -349,6 +362,24 @@ impl Store {
         }
         self.pool.close().await
     }
+}
+
+/// The file of a SQLite database URL, and whether opening it may create it
+/// (`mode=rwc`); `None` for PostgreSQL and in-memory databases.
+pub fn sqlite_file(url: &str) -> Option<(std::path::PathBuf, bool)> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let query = rest.split_once('?').map_or("", |(_, q)| q);
+    let mode = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "mode")
+        .map(|(_, value)| value.into_owned());
+    if rest.starts_with(":memory:") || mode.as_deref() == Some("memory") {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    Some((
+        options.get_filename().to_path_buf(),
+        mode.as_deref() == Some("rwc"),
+    ))
 }
 
 /// True when `err` broke the unique constraint named `constraint`

@@ -165,13 +165,14 @@ async fn set_prefs(
     }))
 }
 
-/// Upload my avatar: a PNG, JPEG or WebP image up to 2 MB, as the raw body
-/// (with its image content type) or as the `avatar` field of a multipart form.
-/// It is re-encoded as a 256x256 PNG.
+/// Upload my avatar: a PNG, JPEG or WebP image up to 2 MB and 4096 pixels on
+/// each side, as the raw body (with its image content type) or as the
+/// `avatar` field of a multipart form. It is re-encoded as a 256x256 PNG.
 #[utoipa::path(put, path = "/api/v1/me/avatar", tag = "me", security(("session" = []), ("api_key" = [])),
     request_body(content(("image/png"), ("image/jpeg"), ("image/webp"), ("multipart/form-data")), description = "The image"),
     responses((status = 200, body = UserEnvelope), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody, description = "invalid_image")))]
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody, description = "invalid_image, or image_too_large (over 4096 pixels on a side)"),
+        (status = 429, body = ErrorBody, description = "more than 20 uploads in an hour")))]
 async fn set_avatar(
     State(app): State<App>,
     Auth(actor): Auth,

@@ -9,7 +9,7 @@ use axum::Router;
 use postroom_core::api;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{error_response, flash, local_path, see_other, FormError, Page};
+use super::pages::{error_response, flash, local_next, local_path, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::config::CaptchaMode;
 use crate::domain::sessions::{self, Actor, SignIn};
@@ -85,7 +85,7 @@ async fn sign_up_page(
     };
     let captcha = fe.captcha;
     let form = SignUpForm {
-        next: q.next.filter(|n| local_path(Some(n)) != "/"),
+        next: local_next(q.next.as_deref()),
         ..Default::default()
     };
     sign_up_form(&form, fe)
@@ -98,8 +98,9 @@ async fn sign_up(
     State(app): State<App>,
     session: WebSession,
     ClientInfo(client): ClientInfo,
-    CsrfForm(form): CsrfForm<SignUpForm>,
+    CsrfForm(mut form): CsrfForm<SignUpForm>,
 ) -> Response {
+    form.next = local_next(form.next.as_deref());
     let req = api::SignUpRequest {
         email: form.email.clone(),
         username: form.username.clone(),
@@ -645,7 +646,7 @@ async fn welcome_page(
     Query(q): Query<NextQuery>,
 ) -> Response {
     let form = WelcomeForm {
-        next: q.next.filter(|n| local_path(Some(n)) != "/"),
+        next: local_next(q.next.as_deref()),
         ..Default::default()
     };
     Page::new("welcome.html", "Welcome")
@@ -659,8 +660,9 @@ async fn welcome_page(
 async fn welcome(
     State(app): State<App>,
     signed: SignedIn,
-    CsrfForm(form): CsrfForm<WelcomeForm>,
+    CsrfForm(mut form): CsrfForm<WelcomeForm>,
 ) -> Response {
+    form.next = local_next(form.next.as_deref());
     let answers =
         (form.action != "skip").then_some((form.display_name.as_str(), form.usage.as_str()));
     match profile::complete_onboarding(&app, signed.actor(), answers).await {

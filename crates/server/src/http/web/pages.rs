@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, State, Value};
 use serde::Serialize;
 use serde_json::json;
@@ -375,24 +375,52 @@ fn render_response(status: StatusCode, template: &str, ctx: serde_json::Value) -
     response
 }
 
-/// A 303 to a local path.
+/// A 303 to a local path. Characters beyond ASCII are percent-encoded, as a
+/// browser would; a path that still is not plain visible ASCII (a control
+/// character, a space) goes to `/` rather than failing the request.
 pub fn see_other(path: &str) -> Response {
-    Redirect::to(path).into_response()
+    let mut location = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii() {
+            location.push(b as char);
+        } else {
+            location.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let location = Some(location)
+        .filter(|l| l.bytes().all(|b| b.is_ascii_graphic()))
+        .and_then(|l| HeaderValue::from_str(&l).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
-/// Only local paths are followed after signing in.
+/// The longest `next` followed after signing in.
+const MAX_NEXT: usize = 2048;
+
+/// Only same-origin paths are followed after signing in: one leading `/`
+/// (never `//` or `/\`, which browsers read as another host), no backslash,
+/// no control character or whitespace of any kind (browsers drop tabs and
+/// line breaks, so `/\t/host` becomes `//host`), and not too long.
+/// Anything else is `/`.
 pub fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.contains("://") =>
-        {
-            p.to_owned()
-        }
+        Some(p) if is_local_path(p) => p.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+fn is_local_path(p: &str) -> bool {
+    p.len() <= MAX_NEXT
+        && p.starts_with('/')
+        && !p.starts_with("//")
+        && !p.contains('\\')
+        && !p.contains("://")
+        && !p.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// `next` when it is a local path worth carrying (somewhere other than `/`).
+pub fn local_next(next: Option<&str>) -> Option<String> {
+    Some(local_path(next)).filter(|p| p != "/")
 }
 
 /// A page for an error status, in the dashboard's look.
@@ -590,6 +618,70 @@ pub fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_same_origin_paths_are_followed() {
+        let long = format!("/{}", "a".repeat(MAX_NEXT));
+        for bad in [
+            "",
+            "evil.example",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/a\\b",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/\x0b/evil.example",
+            "/\x0c/evil.example",
+            "/\0/evil.example",
+            "/\x7f/evil.example",
+            "/ /evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{85}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{3000}/evil.example",
+            "/x?to=https://evil.example",
+            long.as_str(),
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local_path(None), "/");
+        for good in [
+            "/",
+            "/settings/profile",
+            "/invite?token=abc-DEF_123",
+            "/teams/acme?flash=joined_team",
+            "/u/ada#links",
+            "/caf\u{e9}",
+            "/%09/stays-encoded",
+        ] {
+            assert_eq!(local_path(Some(good)), good, "{good:?}");
+        }
+        assert_eq!(local_next(Some("/")), None);
+        assert_eq!(local_next(Some("//evil.example")), None);
+        assert_eq!(local_next(Some("/teams")).as_deref(), Some("/teams"));
+    }
+
+    #[test]
+    fn redirects_never_fail() {
+        let location = |path: &str| {
+            let r = see_other(path);
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path:?}");
+            r.headers()[header::LOCATION].to_str().unwrap().to_owned()
+        };
+        assert_eq!(location("/settings?flash=x"), "/settings?flash=x");
+        assert_eq!(location("/caf\u{e9}"), "/caf%C3%A9");
+        for bad in [
+            "/\n/evil.example",
+            "/\x0b/x",
+            "/\t/evil.example",
+            "/a b",
+            "/\r\nSet-Cookie: x",
+        ] {
+            assert_eq!(location(bad), "/", "{bad:?}");
+        }
+    }
 
     /// The Content-Security-Policy allows no inline style or script: a
     /// `style` attribute or an inline handler would be blocked in the browser.

@@ -16,7 +16,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
@@ -380,16 +380,12 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         match session.active() {
             Some(account) => Ok(SignedIn { account, session }),
             None => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/");
+                let next = super::pages::local_path(parts.uri.path_and_query().map(|p| p.as_str()));
                 let target = format!(
                     "/sign-in?next={}",
                     url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
                 );
-                Err(axum::response::Redirect::to(&target).into_response())
+                Err(super::pages::see_other(&target))
             }
         }
     }
