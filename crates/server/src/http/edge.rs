@@ -106,10 +106,7 @@ where
         let hsts = self.hsts;
         Box::pin(async move {
             let mut response = match response {
-                Some(response) => {
-                    let Ok(response) = response.await;
-                    response
-                }
+                Some(response) => caught(response).await,
                 None => Error::HeadersTooLarge {
                     message: format!(
                         "the request's headers must be at most {} KiB together",
@@ -164,6 +161,36 @@ fn header_bytes(req: &Request) -> usize {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum()
+}
+
+/// The handler's response; a handler that panics answers an opaque 500
+/// (the JSON error every other failure gets, logged below with the request
+/// id and the panic's message) instead of dropping the connection, and the
+/// server goes on serving.
+async fn caught<F>(handler: F) -> Response
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    let mut handler = std::pin::pin!(handler);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+            Ok(Poll::Ready(Ok(response))) => Poll::Ready(response),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned());
+                metrics::counter!("postroom_handler_panics_total").increment(1);
+                Poll::Ready(
+                    Error::Internal(anyhow::anyhow!("the handler panicked: {message}"))
+                        .into_response(),
+                )
+            }
+        }
+    })
+    .await
 }
 
 /// A caller's id is kept when it is short and plain (visible ASCII).
@@ -227,6 +254,35 @@ fn request_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500_and_the_service_goes_on() {
+        use http_body_util::BodyExt;
+        let handler = tower::service_fn(|req: Request| async move {
+            if req.uri().path() == "/boom" {
+                panic!("boom");
+            }
+            Ok::<_, Infallible>(Response::new(axum::body::Body::from("fine")))
+        });
+        let mut edge = EdgeLayer::new(false).layer(handler);
+        let request = |path: &str| {
+            Request::builder()
+                .uri(path)
+                .header(&REQUEST_ID, "trace-me")
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let Ok(response) = edge.call(request("/boom")).await;
+        assert_eq!(response.status(), 500);
+        assert_eq!(response.headers()[&REQUEST_ID], "trace-me");
+        let cause = response.extensions().get::<FailureCause>().unwrap();
+        assert!(cause.0.contains("boom"), "{}", cause.0);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        let Ok(response) = edge.call(request("/fine")).await;
+        assert_eq!(response.status(), 200);
+    }
 
     #[test]
     fn only_plain_short_ids_are_kept() {
