@@ -10,8 +10,8 @@ mod common;
 use common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::{DAY, HOUR, MINUTE};
 use postroom_server::store::{
-    self, api_keys, avatars, events, limits, mail, sessions, tokens, users, Backend, Conn, Store,
-    Tx,
+    self, api_keys, avatars, events, limits, mail, sessions, support, tokens, users, Backend, Conn,
+    Store, Tx,
 };
 use sessions::NewSession;
 use tokens::Purpose;
@@ -30,6 +30,9 @@ on_both_databases!(
     mail_queue_claims_with_a_lease,
     rolled_back_transaction_leaves_nothing,
     dropped_transaction_leaves_nothing,
+    typed_events_and_the_last_number_of_a_scope,
+    support_requests_are_listed_newest_first_per_person,
+    onboarding_deletion_lock_and_relaxed_writes,
 );
 
 /// A store on a fresh database; keeps the database alive as long as it lives.
@@ -1839,4 +1842,117 @@ async fn dropped_transaction_leaves_nothing(db: Db) {
     assert_nothing_written(&f.store, &mut c, &w).await;
     drop(c);
     write_again_and_commit(&f.store).await;
+}
+
+async fn typed_events_and_the_last_number_of_a_scope(db: Db) {
+    use postroom_core::{Stored, TeamEvent};
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    assert_eq!(events::last_seq(&mut c, "team:t").await.unwrap(), 0);
+    let renamed = TeamEvent::Renamed {
+        from: "Acme".into(),
+        to: "Acme Labs".into(),
+    };
+    let row = write!(f.store, |t| events::record(
+        &mut t, "team:t", None, &renamed, T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!((row.seq, row.kind.as_str()), (1, "renamed"));
+    assert_eq!(TeamEvent::from_stored(&row.kind, &row.data), Some(renamed));
+    write!(f.store, |t| events::append(
+        &mut t, "team:t", None, "k", "{}", T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!(events::last_seq(&mut c, "team:t").await.unwrap(), 2);
+    assert_eq!(events::last_seq(&mut c, "team:other").await.unwrap(), 0);
+    // A rolled-back event leaves the number where it was.
+    write!(f.store, |t| {
+        events::append(&mut t, "team:t", None, "k", "{}", T0)
+            .await
+            .unwrap();
+        Err::<(), _>(sqlx::Error::RowNotFound)
+    })
+    .unwrap_err();
+    assert_eq!(events::last_seq(&mut c, "team:t").await.unwrap(), 2);
+}
+
+async fn support_requests_are_listed_newest_first_per_person(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
+    for (id, user, subject) in [
+        ("01-a", &ada.id, "first"),
+        ("02-b", &bob.id, "bob's"),
+        ("03-a", &ada.id, "second"),
+    ] {
+        let row = write!(f.store, |t| support::insert(
+            &mut t, id, user, "bug", subject, "body", T0
+        )
+        .await)
+        .unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.subject.as_str()),
+            ("open", subject)
+        );
+    }
+    let own = support::list_own(&mut c, &ada.id, 10).await.unwrap();
+    assert_eq!(
+        own.iter().map(|r| r.subject.as_str()).collect::<Vec<_>>(),
+        ["second", "first"]
+    );
+    assert_eq!(
+        support::list_own(&mut c, &ada.id, 1).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        support::list_own(&mut c, &bob.id, 10).await.unwrap().len(),
+        1
+    );
+}
+
+async fn onboarding_deletion_lock_and_relaxed_writes(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    assert_eq!(ada.onboarded_at, None);
+    // The first completion counts; a second does not move it.
+    write!(f.store, |t| users::mark_onboarded(&mut t, &ada.id, T0 + 1)
+        .await)
+    .unwrap();
+    write!(f.store, |t| users::mark_onboarded(&mut t, &ada.id, T0 + 2)
+        .await)
+    .unwrap();
+    assert_eq!(user(&mut c, &ada.id).await.onboarded_at, Some(T0 + 1));
+    // The deletion lock finds the account, or says it is gone.
+    assert!(write!(f.store, |t| users::lock_for_deletion(&mut t, &ada.id).await).unwrap());
+    assert!(
+        !write!(f.store, |t| users::lock_for_deletion(&mut t, "nobody")
+            .await)
+        .unwrap()
+    );
+    // A relaxed transaction commits like any other.
+    let mut tx = f.store.begin_relaxed().await.unwrap();
+    let s = sessions::insert(
+        &mut tx,
+        &NewSession {
+            id: "s1",
+            user_id: &ada.id,
+            token_hash: "h1",
+            keep_signed_in: false,
+            user_agent: None,
+            ip: None,
+            expires_at: T0 + HOUR,
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(sessions::by_token_hash(&mut c, "h1", T0)
+        .await
+        .unwrap()
+        .is_some_and(|row| row.id == s.id));
 }

@@ -397,6 +397,50 @@ pub async fn mark_notifications_read(
     Ok(marked)
 }
 
+/// Everything Postroom keeps about the caller, as one document (P9): the
+/// same views the API shows one by one, with every notification.
+pub async fn export(app: &App, actor: &Actor) -> Result<api::AccountExport> {
+    let mut all_notifications = Vec::new();
+    let mut before = None;
+    loop {
+        let page = notifications(app, actor, before.as_deref(), Some(200)).await?;
+        all_notifications.extend(page.notifications);
+        match page.next_cursor {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    let events = store::events::since(
+        &mut *app.store.conn().await?,
+        &format!("user:{}", actor.user_id),
+        0,
+        i64::MAX,
+    )
+    .await?;
+    let activity = events
+        .into_iter()
+        .map(|e| api::ActivityEvent {
+            kind: e.kind,
+            data: serde_json::from_str(&e.data).unwrap_or_default(),
+            created_at: rfc3339(e.created_at),
+        })
+        .collect();
+    Ok(api::AccountExport {
+        format: "postroom-account-export/1".to_owned(),
+        activity,
+        exported_at: rfc3339(app.clock.now()),
+        user: me(app, actor).await?,
+        notification_preferences: notification_prefs(app, actor).await?,
+        sessions: super::sessions::list(app, actor).await?.sessions,
+        api_keys: super::api_keys::list(app, actor).await?.api_keys,
+        teams: super::teams::list_mine(app, actor).await?.teams,
+        notifications: all_notifications,
+        support_requests: super::support::list_at_most(app, actor, i64::MAX)
+            .await?
+            .support_requests,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,48 +526,4 @@ mod tests {
             prop_assert!(!matches!(r, Err(Error::Internal(_))));
         }
     }
-}
-
-/// Everything Postroom keeps about the caller, as one document (P9): the
-/// same views the API shows one by one, with every notification.
-pub async fn export(app: &App, actor: &Actor) -> Result<api::AccountExport> {
-    let mut all_notifications = Vec::new();
-    let mut before = None;
-    loop {
-        let page = notifications(app, actor, before.as_deref(), Some(200)).await?;
-        all_notifications.extend(page.notifications);
-        match page.next_cursor {
-            Some(cursor) => before = Some(cursor),
-            None => break,
-        }
-    }
-    let events = store::events::since(
-        &mut *app.store.conn().await?,
-        &format!("user:{}", actor.user_id),
-        0,
-        i64::MAX,
-    )
-    .await?;
-    let activity = events
-        .into_iter()
-        .map(|e| api::ActivityEvent {
-            kind: e.kind,
-            data: serde_json::from_str(&e.data).unwrap_or_default(),
-            created_at: rfc3339(e.created_at),
-        })
-        .collect();
-    Ok(api::AccountExport {
-        format: "postroom-account-export/1".to_owned(),
-        activity,
-        exported_at: rfc3339(app.clock.now()),
-        user: me(app, actor).await?,
-        notification_preferences: notification_prefs(app, actor).await?,
-        sessions: super::sessions::list(app, actor).await?.sessions,
-        api_keys: super::api_keys::list(app, actor).await?.api_keys,
-        teams: super::teams::list_mine(app, actor).await?.teams,
-        notifications: all_notifications,
-        support_requests: super::support::list_at_most(app, actor, i64::MAX)
-            .await?
-            .support_requests,
-    })
 }

@@ -71,6 +71,15 @@ macro_rules! on_both_databases {
     };
 }
 
+/// How a test server hashes passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hashing {
+    /// Tiny argon2id parameters: fast tests.
+    Cheap,
+    /// What `postroom serve` uses.
+    Production,
+}
+
 pub fn postgres_url() -> Option<String> {
     std::env::var("POSTROOM_TEST_DATABASE_URL")
         .ok()
@@ -184,7 +193,13 @@ impl TestApp {
 
     /// Starts a server whose configuration `edit` may change first.
     pub async fn spawn_with(db: Db, edit: impl FnOnce(&mut Config)) -> TestApp {
-        Self::start(db, None, edit).await
+        Self::start(db, None, Hashing::Cheap, edit).await
+    }
+
+    /// A server that hashes passwords with the production parameters
+    /// (argon2id, 19 MiB, 2 passes), as `postroom serve` does.
+    pub async fn spawn_with_production_hashing(db: Db) -> TestApp {
+        Self::start(db, None, Hashing::Production, |_| {}).await
     }
 
     /// Another server on this one's PostgreSQL database: a second node of
@@ -196,10 +211,15 @@ impl TestApp {
             .expect("nodes share a PostgreSQL database")
             .url
             .clone();
-        Self::start(Db::Postgres, Some(url), |_| {}).await
+        Self::start(Db::Postgres, Some(url), Hashing::Cheap, |_| {}).await
     }
 
-    async fn start(db: Db, shared_url: Option<String>, edit: impl FnOnce(&mut Config)) -> TestApp {
+    async fn start(
+        db: Db,
+        shared_url: Option<String>,
+        hashing: Hashing,
+        edit: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temporary directory");
         let mut config = Config::defaults();
         config.listen = "127.0.0.1:0".into();
@@ -214,7 +234,13 @@ impl TestApp {
             config.database_url = Some(url.into());
         }
         edit(&mut config);
-        let settings = config.validate().expect("test configuration is valid");
+        let mut settings = config.validate().expect("test configuration is valid");
+        if hashing == Hashing::Cheap {
+            // Below what the configuration accepts, on purpose: tests sign in
+            // thousands of times. One test pins the production parameters.
+            settings.argon2_memory_kib = 64;
+            settings.argon2_iterations = 1;
+        }
         let clock = Clock::manual(START);
         let application = Application::build(settings, clock.clone())
             .await
