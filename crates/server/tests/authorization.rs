@@ -17,7 +17,68 @@ on_both_databases!(
     notifications_of_others_cannot_be_seen_or_marked_read,
     changing_my_account_never_touches_another,
     signing_out_with_an_api_key_is_refused,
+    every_route_of_the_openapi_document_is_guarded,
 );
+
+/// The routes anyone may call, each with the reason. Every other route of
+/// the OpenAPI document must declare a security scheme, and is checked below
+/// without credentials, with made-up ones, with a read-only key and (under
+/// `/api/v1/teams/{team}`) as an outsider: a new route is covered the day it
+/// is added, or this list must say why it is open.
+const PUBLIC_ROUTES: &[(&str, &str, &str)] = &[
+    ("POST", "/api/v1/accounts", "signing up"),
+    (
+        "POST",
+        "/api/v1/accounts/verify-email",
+        "the mailed token is the credential",
+    ),
+    (
+        "POST",
+        "/api/v1/accounts/verify-email/resend",
+        "answers the same for any address",
+    ),
+    ("POST", "/api/v1/sessions", "signing in"),
+    (
+        "POST",
+        "/api/v1/password-resets",
+        "answers the same for any address",
+    ),
+    (
+        "POST",
+        "/api/v1/password-resets/confirm",
+        "the mailed token is the credential",
+    ),
+    (
+        "POST",
+        "/api/v1/username-reminders",
+        "answers the same for any address",
+    ),
+    (
+        "POST",
+        "/api/v1/me/email/confirm",
+        "the token mailed to the new address is the credential",
+    ),
+    (
+        "GET",
+        "/api/v1/captcha",
+        "a challenge is asked for before signing in",
+    ),
+    (
+        "GET",
+        "/api/v1/invites/{token}",
+        "the invite's token is the credential (a preview)",
+    ),
+    (
+        "GET",
+        "/api/v1/users/{username}",
+        "public profiles; private ones are not found",
+    ),
+    (
+        "GET",
+        "/api/v1/avatars/{id}",
+        "avatars of public profiles; others are not found",
+    ),
+];
 
 /// Every endpoint that needs a signed-in caller, with a body it would accept.
 fn authenticated_endpoints() -> Vec<(Method, &'static str, Option<Value>)> {
@@ -542,4 +603,134 @@ async fn signing_out_with_an_api_key_is_refused(db: Db) {
         .assert(401, Some("unauthenticated"));
     // The key outlives the session it was made with.
     me(&t, &key).await;
+}
+
+/// A path of the document with its parameters filled in.
+fn fill(template: &str, team: &str) -> String {
+    let mut path = String::new();
+    for segment in template.split('/').skip(1) {
+        path.push('/');
+        path.push_str(match segment {
+            "{team}" => team,
+            "{domain}" => "acme.test",
+            "{token}" => "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+            "{username}" => "ada",
+            s if s.starts_with('{') => "0195f7a0-0000-7000-8000-000000000000",
+            s => s,
+        });
+    }
+    path
+}
+
+async fn every_route_of_the_openapi_document_is_guarded(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let ada = t.new_user("ada").await;
+    let outsider = t.new_user("olga").await;
+    t.post(
+        "/api/v1/teams",
+        Some(&ada),
+        json!({ "name": "Acme", "slug": "acme" }),
+    )
+    .await
+    .assert(201, None);
+    let r = t
+        .post(
+            "/api/v1/me/api-keys",
+            Some(&ada),
+            json!({ "name": "ro", "scopes": ["read"] }),
+        )
+        .await;
+    r.assert(201, None);
+    let read_only = r.body["key"].as_str().unwrap().to_owned();
+    let made_up = format!("prs_{}", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+
+    let doc = t.get("/api/openapi.json", None).await.body;
+    let mut checked = 0;
+    let mut public = Vec::new();
+    for (template, operations) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().unwrap() {
+            let method_name = method.to_uppercase();
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty());
+            let listed = PUBLIC_ROUTES
+                .iter()
+                .any(|(m, p, _)| *m == method_name && p == template);
+            if !secured {
+                assert!(
+                    listed,
+                    "{method_name} {template} declares no security: guard it, or add it to \
+                     PUBLIC_ROUTES with the reason it is open"
+                );
+                public.push((method_name, template.clone()));
+                continue;
+            }
+            assert!(
+                !listed,
+                "{method_name} {template} is secured but listed as public"
+            );
+            let method = Method::from_bytes(method_name.as_bytes()).unwrap();
+            let body = (method != Method::GET).then(|| json!({}));
+            let path = fill(template, "acme");
+            for auth in [None, Some(made_up.as_str())] {
+                let r = t.request(method.clone(), &path, auth, body.clone()).await;
+                assert_eq!(
+                    (r.status.as_u16(), r.code()),
+                    (401, "unauthenticated"),
+                    "{method_name} {path} with {auth:?}: {}",
+                    r.body
+                );
+            }
+            if method != Method::GET {
+                let r = t
+                    .request(method.clone(), &path, Some(&read_only), body.clone())
+                    .await;
+                assert_eq!(
+                    r.status.as_u16(),
+                    403,
+                    "{method_name} {path} with a read-only key: {}",
+                    r.body
+                );
+            }
+            if template.starts_with("/api/v1/teams/{team}") {
+                // An outsider learns nothing: the team answers exactly like
+                // one that does not exist, and never with a success.
+                let real = t
+                    .request(method.clone(), &path, Some(&outsider), body.clone())
+                    .await;
+                let missing = t
+                    .request(
+                        method.clone(),
+                        &fill(template, "no-such-team"),
+                        Some(&outsider),
+                        body.clone(),
+                    )
+                    .await;
+                assert!(
+                    real.status.is_client_error(),
+                    "{method_name} {path} as an outsider: {}",
+                    real.body
+                );
+                assert_eq!(
+                    (real.status, real.code()),
+                    (missing.status, missing.code()),
+                    "{method_name} {path} as an outsider tells the team exists"
+                );
+            }
+            checked += 1;
+        }
+    }
+    // Every exemption names a route that exists and is open.
+    for (m, p, reason) in PUBLIC_ROUTES {
+        assert!(
+            public.iter().any(|(pm, pp)| pm == m && pp == p),
+            "PUBLIC_ROUTES lists {m} {p} ({reason}), which the document does not have as open"
+        );
+    }
+    assert!(checked >= 40, "only {checked} secured routes were found");
+    // Nothing happened to anyone meanwhile.
+    t.get("/api/v1/teams/acme", Some(&ada))
+        .await
+        .assert(200, None);
+    assert_eq!(me(&t, &ada).await["display_name"], Value::Null);
 }
