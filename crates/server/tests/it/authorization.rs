@@ -2,9 +2,7 @@
 //! person can never see or change another's sessions, API keys, profile,
 //! avatar or notifications. On SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Db, Resp, TestApp, PASSWORD};
+use crate::common::{Db, Resp, TestApp, PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -1,9 +1,7 @@
 //! Signing in and sessions (A4, P6) and anti-abuse (A9), on SQLite and
 //! PostgreSQL. Time is moved with the test clock.
 
-mod common;
-
-use common::{unfold, Db, Resp, TestApp, PASSWORD};
+use crate::common::{unfold, Db, Resp, TestApp, PASSWORD};
 use postroom_core::api::CaptchaChallenge;
 use postroom_server::config::CaptchaMode;
 use postroom_server::domain::captcha::Captcha;
@@ -526,7 +524,7 @@ async fn the_reset_link_in_the_lock_mail_ends_the_lock(db: Db) {
 /// once (the nodes' clocks stand still, so only the notification can do it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_every_node() {
-    if common::postgres_url().is_none() {
+    if crate::common::postgres_url().is_none() {
         eprintln!("skipped: set POSTROOM_TEST_DATABASE_URL to run this test on PostgreSQL");
         return;
     }

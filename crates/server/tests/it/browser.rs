@@ -11,16 +11,14 @@
 //! Content-Security-Policy violations and uncaught script errors in the
 //! browser's console.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::PASSWORD;
+use crate::common::PASSWORD;
 use fantoccini::Locator;
 use postroom_server::clock::MINUTE;
 use serde_json::json;
 
-use common::browser::*;
+use crate::common::browser::*;
 
 /// A small PNG of a colour gradient, as an avatar to upload.
 fn avatar_png(dir: &Path) -> PathBuf {
@@ -546,7 +544,7 @@ async fn support_request_reaches_the_operator() {
                     "Support request: Sync stops after ten minutes",
                 )
                 .await;
-            let mail = common::unfold(&mail);
+            let mail = crate::common::unfold(&mail);
             assert!(mail.contains("ada@example.com"), "{mail}");
             assert!(mail.contains("Restarting helps for a while."), "{mail}");
         },

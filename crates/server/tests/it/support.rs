@@ -1,8 +1,6 @@
 //! Support requests (P10): stored, mailed to the operator, listed for their sender.
 
-mod common;
-
-use common::{Db, TestApp};
+use crate::common::{Db, TestApp};
 use serde_json::json;
 
 on_both_databases!(support_requests_reach_the_operator_and_are_listed);

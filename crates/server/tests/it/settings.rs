@@ -2,9 +2,7 @@
 //! change, avatar, public profile, notification preferences, in-app
 //! notifications and API keys, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Db, Resp, TestApp, PASSWORD};
+use crate::common::{Db, Resp, TestApp, PASSWORD};
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -507,14 +505,14 @@ async fn email_change_needs_the_password_and_a_link_to_the_new_address(db: Db) {
     let link_mail = t
         .mail_to("Ada@new.example", "Confirm your new email address")
         .await;
-    let token = common::token_in(&link_mail, "/confirm-email").expect("a confirmation link");
+    let token = crate::common::token_in(&link_mail, "/confirm-email").expect("a confirmation link");
     let notice = t.mail_to("ada@example.com", "about to change").await;
     assert!(
-        common::unfold(&notice).contains("new.example"),
+        crate::common::unfold(&notice).contains("new.example"),
         "the notice names the new address"
     );
     assert!(
-        common::token_in(&notice, "/confirm-email").is_none(),
+        crate::common::token_in(&notice, "/confirm-email").is_none(),
         "the old address does not get the link"
     );
 
@@ -564,7 +562,7 @@ async fn email_change_needs_the_password_and_a_link_to_the_new_address(db: Db) {
     let changed = t
         .mail_to("ada@example.com", "email address was changed")
         .await;
-    assert!(common::unfold(&changed).contains("new.example"));
+    assert!(crate::common::unfold(&changed).contains("new.example"));
     assert!(
         t.mails_to("Ada@new.example")
             .iter()

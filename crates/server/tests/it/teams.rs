@@ -3,13 +3,11 @@
 //! seats under concurrent invites, domain verification against a real (tiny)
 //! DNS server, and the audit log.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use common::{Db, TestApp, PASSWORD};
+use crate::common::{Db, TestApp, PASSWORD};
 use hickory_resolver::proto::op::{Message, MessageType, OpCode};
 use hickory_resolver::proto::rr::{rdata::TXT, RData, Record, RecordType};
 use postroom_server::domain::dns::{LookupError, LookupFuture, StaticResolver, TxtResolver};
@@ -315,7 +313,7 @@ async fn the_new_user_story(db: Db) {
         .mail_to("bob@example.com", "ada invited you to join Acme")
         .await;
     assert!(mail.contains("text/plain") && mail.contains("text/html"));
-    let bob_token = common::token_in(&mail, "/invite").expect("the mail carries the link");
+    let bob_token = crate::common::token_in(&mail, "/invite").expect("the mail carries the link");
     assert_eq!(by_mail.body["invite"]["token"], bob_token.as_str());
     assert!(by_mail.body["invite"]["link"]
         .as_str()

@@ -2,9 +2,7 @@
 //! tokens and API keys; a change made with the cookie must carry the pages'
 //! CSRF token. On SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Db, Resp, TestApp, PASSWORD};
+use crate::common::{Db, Resp, TestApp, PASSWORD};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 

@@ -6,12 +6,10 @@
 //! and `POSTROOM_TEST_MAILDIR`; without them these tests skip. The Maildir
 //! may be shared between runs, so every run mails a fresh address.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Db, TestApp, PASSWORD};
+use crate::common::{Db, TestApp, PASSWORD};
 use serde_json::json;
 
 on_both_databases!(sign_up_and_password_reset_over_smtp);
@@ -61,7 +59,7 @@ async fn wait_for_link(maildir: &Path, to: &str, path: &str) -> (String, String)
         if let Some(found) = maildir_messages_to(maildir, to)
             .into_iter()
             .rev()
-            .find_map(|m| common::token_in(&m, path).map(|token| (m, token)))
+            .find_map(|m| crate::common::token_in(&m, path).map(|token| (m, token)))
         {
             return found;
         }

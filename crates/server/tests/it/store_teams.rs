@@ -4,10 +4,7 @@
 //! on without seeing: the unique-constraint names the domain maps to 409s,
 //! expiry edges, "only while pending" updates, orderings and the row lock.
 
-#[macro_use]
-mod common;
-
-use common::{Db, PgDatabase, START as T0};
+use crate::common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::DAY;
 use postroom_server::store::{
     self, events,

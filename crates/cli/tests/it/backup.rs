@@ -1,11 +1,9 @@
 //! `postroom backup <file>` (O7): a consistent copy of the SQLite database,
 //! written while the data is in use, that opens as a Postroom database.
 
-mod common;
-
 use std::path::Path;
 
-use common::postroom;
+use crate::common::postroom;
 
 use postroom_server::store::{self, Store};
 

@@ -8,16 +8,14 @@
 
 #![allow(dead_code)]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::PASSWORD;
+use crate::common::PASSWORD;
 use fantoccini::Locator;
 use postroom_server::domain::sessions::Actor;
 use serde_json::json;
 
-use common::browser::*;
+use crate::common::browser::*;
 
 // ---------------------------------------------------------------------------
 // Helpers of the team tests.

@@ -1,8 +1,6 @@
 //! Exporting my data and deleting my account (P9). On SQLite and PostgreSQL.
 
-mod common;
-
-use common::{Db, TestApp, PASSWORD};
+use crate::common::{Db, TestApp, PASSWORD};
 use serde_json::{json, Value};
 
 on_both_databases!(

@@ -1,11 +1,9 @@
 //! `postroom verify-domain <team> <domain>` (O7, T8): the operator marks a
 //! team's email domain verified without DNS, on the server's own database.
 
-mod common;
-
 use std::path::Path;
 
-use common::postroom;
+use crate::common::postroom;
 
 use postroom_server::store::{self, Store};
 

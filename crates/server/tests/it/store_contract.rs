@@ -4,10 +4,7 @@
 //! pin down what each statement promises (cursors, expiry edges, ownership
 //! checks, leases, unique-violation mapping, transactions) on both backends.
 
-#[macro_use]
-mod common;
-
-use common::{Db, PgDatabase, START as T0};
+use crate::common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::{DAY, HOUR, MINUTE};
 use postroom_server::store::{
     self, api_keys, avatars, events, limits, mail, sessions, support, tokens, users, Backend, Conn,

@@ -3,9 +3,7 @@
 //! configuration validation, the headers every answer carries, and the
 //! permissions of the files in the data directory.
 
-mod common;
-
-use common::{Db, TestApp, PASSWORD};
+use crate::common::{Db, TestApp, PASSWORD};
 use postroom_server::Config;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -133,7 +131,7 @@ async fn metrics_count_requests_sign_ins_and_mails(db: Db) {
 }
 
 /// The `Cache-Control` of a response.
-fn cache_control(r: &common::Resp) -> &str {
+fn cache_control(r: &crate::common::Resp) -> &str {
     r.headers
         .get("cache-control")
         .map_or("<none>", |v| v.to_str().unwrap())

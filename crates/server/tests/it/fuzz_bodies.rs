@@ -7,9 +7,7 @@
 //! as an avatar, raw or as a form. None gets a 5xx, every 4xx is a JSON error
 //! with a code, and no made-up credential is ever accepted.
 
-mod common;
-
-use common::{Db, TestApp};
+use crate::common::{Db, TestApp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use serde_json::Value;
@@ -192,7 +190,7 @@ fn runner(cases: u32) -> TestRunner {
 }
 
 /// Fails unless the response is a 4xx JSON error with a code.
-fn refused(what: &str, r: &common::Resp) -> Result<(), TestCaseError> {
+fn refused(what: &str, r: &crate::common::Resp) -> Result<(), TestCaseError> {
     if r.status.is_client_error() && r.body["error"]["code"].is_string() {
         Ok(())
     } else {

@@ -1,9 +1,7 @@
 //! Sign-up, email confirmation, password reset, username reminder and
 //! password change (A1, A8, P7), on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{unfold, Db, TestApp, PASSWORD};
+use crate::common::{unfold, Db, TestApp, PASSWORD};
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -278,7 +276,7 @@ async fn confirmation_link_is_single_use_and_expires_after_a_day(db: Db) {
         mail.contains("text/plain") && mail.contains("text/html"),
         "the mail has both parts"
     );
-    let token = common::token_in(&mail, "/verify-email").unwrap();
+    let token = crate::common::token_in(&mail, "/verify-email").unwrap();
     let r = t
         .post(
             "/api/v1/accounts/verify-email",

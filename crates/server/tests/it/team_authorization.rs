@@ -4,12 +4,10 @@
 //! status asserted. Outsiders learn nothing: their 404 is the one a team that
 //! does not exist gets. On SQLite and PostgreSQL.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{Db, Resp, TestApp};
+use crate::common::{Db, Resp, TestApp};
 use postroom_server::domain::dns::StaticResolver;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -410,7 +408,7 @@ impl World {
                     &mut tx,
                     &team.id,
                     &self.requester_id,
-                    common::START,
+                    crate::common::START,
                 )
                 .await
                 .unwrap();
@@ -485,7 +483,7 @@ async fn discovery_shows_a_team_and_nothing_more(db: Db) {
     )
     .await
     .assert(200, None);
-    let dana = w.t.sign_in("dana", common::PASSWORD, false).await;
+    let dana = w.t.sign_in("dana", crate::common::PASSWORD, false).await;
     let dana_id = user_id(&w.t, &dana).await;
     let missing = missing_team_body(&w.t, &dana).await;
     for e in ENDPOINTS.into_iter().filter(|e| team_scoped(*e)) {

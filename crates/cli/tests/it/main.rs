@@ -1,0 +1,8 @@
+//! The command-line tests, one binary: each module runs the real `postroom`
+//! binary against a data directory (or a database).
+
+mod common;
+
+mod backup;
+mod crash;
+mod verify_domain;

@@ -1,0 +1,23 @@
+//! The server's integration tests, one binary (one link) for all of them:
+//! each module is one area, against a real server on `127.0.0.1:0` with a
+//! fresh database (see `common`).
+
+#[macro_use]
+mod common;
+
+mod accounts;
+mod authorization;
+mod browser;
+mod browser_teams;
+mod cookie_auth;
+mod fuzz_bodies;
+mod my_data;
+mod ops;
+mod sessions;
+mod settings;
+mod smtp;
+mod store_contract;
+mod store_teams;
+mod support;
+mod team_authorization;
+mod teams;
