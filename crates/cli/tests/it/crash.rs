@@ -41,7 +41,13 @@ async fn acknowledged_writes_survive_sigkill_on_postgres() {
         .ok()
         .filter(|s| !s.is_empty())
     else {
-        eprintln!("skipped: set POSTROOM_TEST_DATABASE_URL to run this test on PostgreSQL");
+        // Written to the standard error stream itself, so that a plain
+        // `cargo test` shows it (the harness keeps what eprintln! prints).
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped crash::acknowledged_writes_survive_sigkill_on_postgres: set POSTROOM_TEST_DATABASE_URL to run it on PostgreSQL"
+        );
         return;
     };
     let report = run(&Options::short(binary(), Some(url)))

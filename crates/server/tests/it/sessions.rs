@@ -525,7 +525,10 @@ async fn the_reset_link_in_the_lock_mail_ends_the_lock(db: Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_every_node() {
     if crate::common::postgres_url().is_none() {
-        eprintln!("skipped: set POSTROOM_TEST_DATABASE_URL to run this test on PostgreSQL");
+        crate::common::skip(
+            "sessions::changes_reach_every_node",
+            "set POSTROOM_TEST_DATABASE_URL to run it on PostgreSQL",
+        );
         return;
     }
     let a = TestApp::spawn(Db::Postgres).await;

@@ -75,7 +75,10 @@ async fn wait_for_link(maildir: &Path, to: &str, path: &str) -> (String, String)
 
 async fn sign_up_and_password_reset_over_smtp(db: Db) {
     let Some((url, maildir)) = smtp_server() else {
-        eprintln!("skipped: set POSTROOM_TEST_SMTP_URL and POSTROOM_TEST_MAILDIR to run this test against a real SMTP server");
+        crate::common::skip(
+            "smtp",
+            "set POSTROOM_TEST_SMTP_URL and POSTROOM_TEST_MAILDIR to run it against a real SMTP server",
+        );
         return;
     };
     let t = TestApp::spawn_with(db, |config| {

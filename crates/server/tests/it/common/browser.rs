@@ -693,7 +693,10 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     if !browsers_installed() {
-        eprintln!("skipped: chromium/chromedriver not installed (apt-get install chromium chromium-driver)");
+        super::skip(
+            name,
+            "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+        );
         return;
     }
     let _slot = BROWSERS.acquire().await.expect("the browser semaphore");

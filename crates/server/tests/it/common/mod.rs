@@ -61,7 +61,10 @@ macro_rules! on_both_databases {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if $crate::common::postgres_url().is_none() {
-                        eprintln!("skipped: set POSTROOM_TEST_DATABASE_URL to run this test on PostgreSQL");
+                        $crate::common::skip(
+                            concat!(module_path!(), "::", stringify!($name)),
+                            "set POSTROOM_TEST_DATABASE_URL to run it on PostgreSQL",
+                        );
                         return;
                     }
                     super::$name($crate::common::Db::Postgres).await
@@ -78,6 +81,14 @@ enum Hashing {
     Cheap,
     /// What `postroom serve` uses.
     Production,
+}
+
+/// Says that a test did not run and why, where a plain `cargo test` shows
+/// it: the test harness keeps what `println!` and `eprintln!` print, but
+/// not what is written to the standard error stream directly.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {reason}");
 }
 
 pub fn postgres_url() -> Option<String> {
