@@ -126,6 +126,9 @@ impl Instance {
     }
 }
 
+/// One figure of the bench.
+type Step = fn(&mut Bench) -> anyhow::Result<()>;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     wrk::check_installed()?;
@@ -161,7 +164,7 @@ fn main() -> anyhow::Result<()> {
     );
     let all = cli.mode == Mode::All;
     let mut failed = Vec::new();
-    let steps: [(Mode, fn(&mut Bench) -> anyhow::Result<()>); 6] = [
+    let steps: [(Mode, Step); 6] = [
         (Mode::Read, Bench::read),
         (Mode::Login, Bench::login),
         (Mode::Flood, Bench::flood),
