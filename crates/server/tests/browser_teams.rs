@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use common::PASSWORD;
 use fantoccini::Locator;
-use postroom_server::domain::sessions::Actor;
+use postroom_server::domain::actor::Actor;
 use serde_json::json;
 
 use common::browser::*;

@@ -17,7 +17,7 @@
 
 use postroom_core::{Email, Role, Slug};
 
-use super::sessions::Actor;
+use super::actor::Actor;
 use crate::error::{Error, Result};
 use crate::store::{
     self,

@@ -24,10 +24,10 @@ use postroom_core::{DomainName, Email, JoinedVia, Role, Slug, Stored, TeamEvent}
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use super::actor::Actor;
 use super::dns::LookupError;
 use super::limits::{self, Check, Rule};
 use super::policy::{self, Access, TeamAction};
-use super::sessions::Actor;
 use super::{plans, tokens, views};
 use crate::clock::{rfc3339, Millis, DAY, HOUR, MINUTE};
 use crate::error::{Error, FieldErrors, Result};

@@ -24,7 +24,8 @@ use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::domain::sessions::{self, Actor};
+use crate::domain::actor::Actor;
+use crate::domain::sessions;
 use crate::domain::tokens;
 use crate::error::Error;
 use crate::state::App;

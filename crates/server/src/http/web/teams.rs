@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::pages::{capitalise, error_response, flash, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
-use crate::domain::sessions::Actor;
+use crate::domain::actor::Actor;
 use crate::domain::teams;
 use crate::error::Error;
 use crate::state::App;
