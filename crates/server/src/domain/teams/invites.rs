@@ -293,14 +293,7 @@ pub async fn accept_invite(app: &App, actor: &Actor, token: &str) -> Result<api:
         .await?
         .ok_or_else(invite_not_found)?;
     let user = load_user(&mut tx, &actor.user_id).await?;
-    if let Some(key) = &invite.email_key {
-        if user.email.to_lowercase() != *key {
-            return Err(Error::forbidden(
-                "invite_for_another_address",
-                "this invite was sent to another email address: sign in with that address to accept it",
-            ));
-        }
-    }
+    policy::decide_invite_acceptance(invite.email_key.as_deref(), &user.email)?;
     if store::teams::member(&mut tx, &team.id, &user.id)
         .await?
         .is_some()

@@ -2,14 +2,14 @@
 //! role changes, and leaving every team when an account is deleted.
 
 use postroom_core::api;
-use postroom_core::{Role, TeamEvent};
+use postroom_core::TeamEvent;
 
 use super::seats::{has_free_seat, no_seats, seat_usage, MAX_SUPPORT_ONLY};
 use super::views::member_view;
-use super::{last_admin, plausible_id, record, role_of, scope};
+use super::{plausible_id, record, role_of, scope};
 use crate::clock::Millis;
 use crate::domain::actor::Actor;
-use crate::domain::policy::{self, TeamAction};
+use crate::domain::policy::{self, Target, TeamAction};
 use crate::error::{Error, Result};
 use crate::state::App;
 use crate::store::{self, users::UserRow, Tx};
@@ -42,17 +42,11 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
     let target = store::teams::member_person(&mut tx, &team.id, user_id)
         .await?
         .ok_or(Error::NotFound { what: "member" })?;
-    if role_of(&target.role) == Role::Admin {
-        if !leaving {
-            return Err(Error::forbidden(
-                "cannot_remove_admin",
-                "an admin cannot be removed by another admin; they may leave themselves",
-            ));
-        }
-        if store::teams::count_admins(&mut tx, &team.id).await? <= 1 {
-            return Err(last_admin());
-        }
-    }
+    policy::decide_removal(Target {
+        myself: leaving,
+        role: role_of(&target.role),
+        admins: store::teams::count_admins(&mut tx, &team.id).await?,
+    })?;
     store::teams::delete_member(&mut tx, &team.id, user_id).await?;
     record(
         &mut tx,
@@ -98,9 +92,12 @@ pub(crate) async fn leave_all_for_deletion(
             store::events::delete_scope(tx, &scope(&team.id)).await?;
             continue;
         }
-        if role_of(&membership.role) == Role::Admin
-            && store::teams::count_admins(tx, &team.id).await? <= 1
-        {
+        let target = Target {
+            myself: true,
+            role: role_of(&membership.role),
+            admins: store::teams::count_admins(tx, &team.id).await?,
+        };
+        if target.is_last_admin() {
             sole_admin_of.push(team.slug.clone());
             continue;
         }
@@ -152,19 +149,14 @@ pub async fn set_role(
     if from == req.role && from_support_only == req.support_only {
         return Ok(member_view(app, &target));
     }
-    let myself = user_id == actor.user_id;
-    if from == Role::Admin && !myself {
-        return Err(Error::forbidden(
-            "cannot_demote_admin",
-            "an admin's role can only be changed by that admin",
-        ));
-    }
-    if from == Role::Admin
-        && req.role != Role::Admin
-        && store::teams::count_admins(&mut tx, &team.id).await? <= 1
-    {
-        return Err(last_admin());
-    }
+    policy::decide_role_change(
+        Target {
+            myself: user_id == actor.user_id,
+            role: from,
+            admins: store::teams::count_admins(&mut tx, &team.id).await?,
+        },
+        req.role,
+    )?;
     let counts = store::teams::seat_counts(&mut tx, &team.id, now).await?;
     if from_support_only && !req.support_only && !has_free_seat(team, counts) {
         return Err(no_seats(team));

@@ -88,14 +88,6 @@ fn slug_taken() -> Error {
     )
 }
 
-fn last_admin() -> Error {
-    Error::conflict(
-        "last_admin",
-        None,
-        "a team needs at least one admin: make someone else an admin first",
-    )
-}
-
 fn email_not_verified(what: &str) -> Error {
     Error::forbidden(
         "email_not_verified",
