@@ -17,8 +17,9 @@
 //! under the team's row lock:
 //! - [`decide_role_change`]: an admin's role is changed only by that admin
 //!   (stepping down), and the last admin stays one.
-//! - [`decide_removal`]: an admin is removed only by themselves (leaving),
-//!   and the last admin never goes.
+//! - [`decide_removal`]: any member may be removed by an admin, another
+//!   admin included (a colleague who left), or leave; the last admin never
+//!   goes.
 //! - [`decide_invite_acceptance`]: an email invite is accepted only by the
 //!   account with that address.
 //!
@@ -181,15 +182,10 @@ pub fn decide_role_change(target: Target, to: Role) -> Result<()> {
 }
 
 /// May the actor remove the target (an admin removing a member, or anyone
-/// leaving, as [`decide`] allowed)? Another admin cannot be removed, and the
-/// last admin cannot leave.
+/// leaving, as [`decide`] allowed)? An admin may remove another admin, so
+/// that a colleague who left does not keep access, and the last admin
+/// cannot leave.
 pub fn decide_removal(target: Target) -> Result<()> {
-    if target.role == Role::Admin && !target.myself {
-        return Err(Error::forbidden(
-            "cannot_remove_admin",
-            "an admin cannot be removed by another admin; they may leave themselves",
-        ));
-    }
     if target.is_last_admin() {
         return Err(last_admin());
     }
@@ -387,9 +383,11 @@ mod tests {
             (false, Member, 1, (200, "")),
             (false, Billing, 1, (200, "")),
             (true, Member, 1, (200, "")),
-            (false, Admin, 2, (403, "cannot_remove_admin")),
+            (false, Admin, 2, (200, "")),
+            (false, Admin, 3, (200, "")),
             (true, Admin, 2, (200, "")),
             (true, Admin, 1, (409, "last_admin")),
+            (false, Admin, 1, (409, "last_admin")),
         ];
         for (myself, role, admins, expected) in cases {
             let target = Target {

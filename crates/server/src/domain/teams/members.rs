@@ -2,15 +2,17 @@
 //! role changes, and leaving every team when an account is deleted.
 
 use postroom_core::api;
-use postroom_core::TeamEvent;
+use postroom_core::{Role, TeamEvent};
+use serde_json::json;
 
 use super::seats::{has_free_seat, no_seats, seat_usage, MAX_SUPPORT_ONLY};
 use super::views::member_view;
-use super::{plausible_id, record, role_of, scope};
+use super::{load_user, plausible_id, record, role_of, scope};
 use crate::clock::Millis;
 use crate::domain::actor::Actor;
 use crate::domain::policy::{self, Target, TeamAction};
 use crate::error::{Error, Result};
+use crate::mail::Template;
 use crate::state::App;
 use crate::store::{self, users::UserRow, Tx};
 
@@ -25,8 +27,11 @@ pub async fn members(app: &App, actor: &Actor, slug: &str) -> Result<api::Member
     })
 }
 
-/// Removes a member (admins), or leaves (anyone, for themselves). Another
-/// admin cannot be removed, and the last admin cannot leave.
+/// Removes a member (admins, another admin included), or leaves (anyone,
+/// for themselves); the last admin cannot leave. An admin removed by
+/// another admin is told by mail, queued in the same transaction: it is the
+/// one removal that takes powers a person held alongside the one removing
+/// them.
 pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) -> Result<()> {
     let leaving = user_id == actor.user_id;
     let action = if leaving {
@@ -42,9 +47,10 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
     let target = store::teams::member_person(&mut tx, &team.id, user_id)
         .await?
         .ok_or(Error::NotFound { what: "member" })?;
+    let role = role_of(&target.role);
     policy::decide_removal(Target {
         myself: leaving,
-        role: role_of(&target.role),
+        role,
         admins: store::teams::count_admins(&mut tx, &team.id).await?,
     })?;
     store::teams::delete_member(&mut tx, &team.id, user_id).await?;
@@ -61,6 +67,22 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
         now,
     )
     .await?;
+    if role == Role::Admin && !leaving {
+        let admin = load_user(&mut tx, &actor.user_id).await?;
+        app.mailer
+            .queue(
+                &mut tx,
+                &target.person.email,
+                Template::TeamRemoved,
+                json!({
+                    "username": target.person.username,
+                    "admin": admin.username,
+                    "team_name": team.name,
+                }),
+                now,
+            )
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

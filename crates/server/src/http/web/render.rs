@@ -236,7 +236,8 @@ mod tests {
             ("teams", json!([team])),
             (
                 "members",
-                json!([{"user": user, "role": "member", "support_only": false, "joined_at": when, "me": false, "choice": "member"}]),
+                json!([{"user": user, "role": "member", "support_only": false, "joined_at": when, "me": false, "choice": "member"},
+                {"user": user, "role": "admin", "support_only": false, "joined_at": when, "me": false, "choice": "admin"}]),
             ),
             (
                 "invites",
