@@ -7,9 +7,9 @@ use postroom_core::api;
 use postroom_core::{AccountEvent, Email, Username};
 use serde_json::json;
 
+use super::actor::{Actor, Client};
 use super::limits::{self, Check};
 use super::notify;
-use super::sessions::{Actor, Client};
 use super::{tokens, views};
 use crate::clock::{rfc3339, Millis, DAY, HOUR};
 use crate::error::{Error, FieldErrors, Result};

@@ -6,7 +6,7 @@
 use postroom_core::api::{self, ApiKeyScope};
 
 use super::accounts::load_user;
-use super::sessions::Actor;
+use super::actor::Actor;
 use super::{tokens, views};
 use crate::clock::{DAY, MINUTE};
 use crate::error::{Error, Result};
@@ -18,16 +18,7 @@ pub const MAX_KEYS: i64 = 50;
 /// The longest expiry a key can be given; without one it lasts until revoked.
 pub const MAX_EXPIRY_DAYS: u32 = 365;
 
-pub fn parse_scopes(s: &str) -> Vec<ApiKeyScope> {
-    s.split(',')
-        .filter_map(|p| match p {
-            "read" => Some(ApiKeyScope::Read),
-            "write" => Some(ApiKeyScope::Write),
-            _ => None,
-        })
-        .collect()
-}
-
+/// The stored form of a key's scopes, which [`views::parse_scopes`] reads.
 fn format_scopes(scopes: &[ApiKeyScope]) -> String {
     let mut names: Vec<&str> = scopes
         .iter()
@@ -158,7 +149,7 @@ pub async fn authenticate(app: &App, key: &str) -> Result<Actor> {
         store::api_keys::touch(&mut tx, &row.id, now).await?;
         tx.commit().await?;
     }
-    let can_write = parse_scopes(&row.scopes).contains(&ApiKeyScope::Write);
+    let can_write = views::parse_scopes(&row.scopes).contains(&ApiKeyScope::Write);
     Ok(Actor {
         user_id: row.user_id,
         session_id: None,

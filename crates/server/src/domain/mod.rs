@@ -3,6 +3,7 @@
 //! `store/`, record events and queue mail.
 
 pub mod accounts;
+pub mod actor;
 pub mod api_keys;
 pub mod captcha;
 pub mod dns;
@@ -18,4 +19,4 @@ pub mod teams;
 pub mod tokens;
 pub mod views;
 
-pub use sessions::Actor;
+pub use actor::{Actor, Client};

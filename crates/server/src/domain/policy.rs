@@ -12,12 +12,23 @@
 //!   leave it.
 //! - Everything else is for admins; other members get 403 `admin_required`.
 //!
+//! Some actions also depend on whom they are aimed at; each such rule is a
+//! pure function here, called by the operation once it has read the target
+//! under the team's row lock:
+//! - [`decide_role_change`]: an admin's role is changed only by that admin
+//!   (stepping down), and the last admin stays one.
+//! - [`decide_removal`]: any member may be removed by an admin, another
+//!   admin included (a colleague who left), or leave; the last admin never
+//!   goes.
+//! - [`decide_invite_acceptance`]: an email invite is accepted only by the
+//!   account with that address.
+//!
 //! Membership is read from the database on every request, never cached, so
 //! a removed member loses access on their very next request (T5).
 
 use postroom_core::{Email, Role, Slug};
 
-use super::sessions::Actor;
+use super::actor::Actor;
 use crate::error::{Error, Result};
 use crate::store::{
     self,
@@ -125,6 +136,72 @@ pub fn decide(standing: Standing, action: TeamAction) -> Result<()> {
             "admin_required",
             "only an admin of this team may do this",
         )),
+    }
+}
+
+/// The member an action is aimed at, as far as the policy cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The actor themselves: leaving, or changing their own role.
+    pub myself: bool,
+    /// The target's role now.
+    pub role: Role,
+    /// The team's admins, the target included when they are one.
+    pub admins: i64,
+}
+
+impl Target {
+    /// Whether the team would have no admin left without this one.
+    pub fn is_last_admin(&self) -> bool {
+        self.role == Role::Admin && self.admins <= 1
+    }
+}
+
+pub fn last_admin() -> Error {
+    Error::conflict(
+        "last_admin",
+        None,
+        "a team needs at least one admin: make someone else an admin first",
+    )
+}
+
+/// May an admin change the target's role to `to`? (That the actor is an
+/// admin is [`decide`]'s part.) An admin's role, support-only or not, is
+/// changed only by that admin, and the last admin cannot stop being one.
+pub fn decide_role_change(target: Target, to: Role) -> Result<()> {
+    if target.role == Role::Admin && !target.myself {
+        return Err(Error::forbidden(
+            "cannot_demote_admin",
+            "an admin's role can only be changed by that admin",
+        ));
+    }
+    if to != Role::Admin && target.is_last_admin() {
+        return Err(last_admin());
+    }
+    Ok(())
+}
+
+/// May the actor remove the target (an admin removing a member, or anyone
+/// leaving, as [`decide`] allowed)? An admin may remove another admin, so
+/// that a colleague who left does not keep access, and the last admin
+/// cannot leave.
+pub fn decide_removal(target: Target) -> Result<()> {
+    if target.is_last_admin() {
+        return Err(last_admin());
+    }
+    Ok(())
+}
+
+/// May an account with the address `account_email` accept an invite sent
+/// to `invite_email_key` (the lowercased address; none for a link invite)?
+/// An email invite is for that address only.
+pub fn decide_invite_acceptance(invite_email_key: Option<&str>, account_email: &str) -> Result<()> {
+    match invite_email_key {
+        Some(key) if account_email.to_lowercase() != key => Err(Error::forbidden(
+            "invite_for_another_address",
+            "this invite was sent to another email address: sign in with that address to accept it",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -259,6 +336,84 @@ mod tests {
                 expected,
                 "{action:?}"
             );
+        }
+    }
+
+    /// The status and the error code, `""` when allowed.
+    fn outcome(r: Result<()>) -> (u16, String) {
+        match r {
+            Ok(()) => (200, String::new()),
+            Err(e) => (e.status().as_u16(), e.body().error.code),
+        }
+    }
+
+    /// Role changes by the target's standing: (myself, from, to, admins).
+    #[test]
+    fn role_changes() {
+        use Role::*;
+        let cases = [
+            (false, Member, Admin, 1, (200, "")),
+            (false, Member, Billing, 1, (200, "")),
+            (false, Billing, Member, 1, (200, "")),
+            (false, Admin, Member, 2, (403, "cannot_demote_admin")),
+            (false, Admin, Admin, 2, (403, "cannot_demote_admin")),
+            (false, Admin, Billing, 3, (403, "cannot_demote_admin")),
+            (true, Admin, Member, 2, (200, "")),
+            (true, Admin, Billing, 2, (200, "")),
+            (true, Admin, Member, 1, (409, "last_admin")),
+            (true, Admin, Admin, 1, (200, "")),
+            (true, Billing, Member, 1, (200, "")),
+        ];
+        for (myself, from, to, admins, expected) in cases {
+            let target = Target {
+                myself,
+                role: from,
+                admins,
+            };
+            let (status, code) = outcome(decide_role_change(target, to));
+            assert_eq!((status, code.as_str()), expected, "{target:?} to {to:?}");
+        }
+    }
+
+    /// Removals by the target's standing: (myself, role, admins).
+    #[test]
+    fn removals() {
+        use Role::*;
+        let cases = [
+            (false, Member, 1, (200, "")),
+            (false, Billing, 1, (200, "")),
+            (true, Member, 1, (200, "")),
+            (false, Admin, 2, (200, "")),
+            (false, Admin, 3, (200, "")),
+            (true, Admin, 2, (200, "")),
+            (true, Admin, 1, (409, "last_admin")),
+            (false, Admin, 1, (409, "last_admin")),
+        ];
+        for (myself, role, admins, expected) in cases {
+            let target = Target {
+                myself,
+                role,
+                admins,
+            };
+            let (status, code) = outcome(decide_removal(target));
+            assert_eq!((status, code.as_str()), expected, "{target:?}");
+        }
+    }
+
+    #[test]
+    fn email_invites_are_for_their_address() {
+        let cases = [
+            (None, "ada@example.com", 200),
+            (Some("ada@example.com"), "Ada@Example.com", 200),
+            (Some("ada@example.com"), "bob@example.com", 403),
+            (Some("ada@example.com"), "ada@example.org", 403),
+        ];
+        for (invite, account, expected) in cases {
+            let (status, code) = outcome(decide_invite_acceptance(invite, account));
+            assert_eq!(status, expected, "{invite:?} for {account}");
+            if status == 403 {
+                assert_eq!(code, "invite_for_another_address");
+            }
         }
     }
 

@@ -5,9 +5,9 @@ use postroom_core::api;
 use postroom_core::{check_display_lines, check_display_text, NotificationPrefs, Username};
 
 use super::accounts::{current_user, load_user};
+use super::actor::Actor;
 use super::limits::{self, Check};
 use super::notify::prefs_of;
-use super::sessions::Actor;
 use super::views;
 use crate::clock::rfc3339;
 use crate::error::{Error, FieldErrors, Result};

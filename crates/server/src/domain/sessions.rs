@@ -16,6 +16,7 @@ use postroom_core::{api, AccountEvent};
 use serde_json::json;
 
 use super::accounts;
+use super::actor::{Actor, Client};
 use super::limits::{self, Check};
 use super::notify;
 use super::tokens;
@@ -42,23 +43,6 @@ pub const FIRST_LOCK: Millis = MINUTE;
 pub const TOUCH_EVERY: Millis = 15 * SECOND;
 
 pub const SESSION_PREFIX: &str = "prs_";
-
-/// Who is making a request, established by a session token or an API key.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user_id: String,
-    /// The session used, when it was one (not an API key).
-    pub session_id: Option<String>,
-    /// False for an API key limited to reading.
-    pub can_write: bool,
-}
-
-/// Where a request came from, for the sessions list and rate limits.
-#[derive(Debug, Clone, Default)]
-pub struct Client {
-    pub ip: String,
-    pub user_agent: Option<String>,
-}
 
 pub struct SignIn<'a> {
     pub login: &'a str,

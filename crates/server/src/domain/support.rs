@@ -5,8 +5,8 @@ use postroom_core::api::{self, SupportCategory};
 use serde_json::json;
 
 use super::accounts::load_user;
+use super::actor::Actor;
 use super::limits::{self, Check, Rule};
-use super::sessions::Actor;
 use crate::clock::{rfc3339, HOUR};
 use crate::error::{FieldErrors, Result};
 use crate::mail::Template;

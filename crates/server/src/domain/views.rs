@@ -1,6 +1,6 @@
 //! Stored rows turned into the API's wire types.
 
-use postroom_core::api;
+use postroom_core::api::{self, ApiKeyScope};
 
 use crate::clock::{rfc3339, Millis};
 use crate::state::App;
@@ -66,12 +66,24 @@ pub fn api_key(k: &ApiKeyRow, now: Millis) -> api::ApiKey {
         id: k.id.clone(),
         name: k.name.clone(),
         prefix: k.prefix.clone(),
-        scopes: super::api_keys::parse_scopes(&k.scopes),
+        scopes: parse_scopes(&k.scopes),
         created_at: rfc3339(k.created_at),
         last_used_at: k.last_used_at.map(rfc3339),
         expires_at: k.expires_at.map(rfc3339),
         expired: k.expires_at.is_some_and(|t| t <= now),
     }
+}
+
+/// A key's scopes as stored (comma-separated names); a name this version
+/// does not know is left out.
+pub fn parse_scopes(s: &str) -> Vec<ApiKeyScope> {
+    s.split(',')
+        .filter_map(|p| match p {
+            "read" => Some(ApiKeyScope::Read),
+            "write" => Some(ApiKeyScope::Write),
+            _ => None,
+        })
+        .collect()
 }
 
 /// "Firefox on Linux", "curl", "Postroom CLI": enough to recognise a session.

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, Method};
 use serde::de::DeserializeOwned;
 
-use crate::domain::sessions::{Actor, Client};
+use crate::domain::actor::{Actor, Client};
 use crate::domain::{api_keys, sessions};
 use crate::error::Error;
 use crate::state::App;

@@ -74,6 +74,6 @@ pub(crate) async fn fallback(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
         axum::response::IntoResponse::into_response(Error::NotFound { what: "page" })
     } else {
-        web::pages::error_status(axum::http::StatusCode::NOT_FOUND)
+        web::errors::error_status(axum::http::StatusCode::NOT_FOUND)
     }
 }

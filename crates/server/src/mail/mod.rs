@@ -27,6 +27,7 @@ pub enum Template {
     PasswordChanged,
     NewSignIn,
     TeamInvite,
+    TeamRemoved,
     SupportRequest,
     AccountDeleted,
     AccountLocked,
@@ -44,6 +45,7 @@ impl Template {
             Template::PasswordChanged => "password_changed",
             Template::NewSignIn => "new_sign_in",
             Template::TeamInvite => "team_invite",
+            Template::TeamRemoved => "team_removed",
             Template::SupportRequest => "support_request",
             Template::AccountDeleted => "account_deleted",
             Template::AccountLocked => "account_locked",
@@ -70,6 +72,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "password_changed",
     "new_sign_in",
     "team_invite",
+    "team_removed",
     "support_request",
     "account_deleted",
     "account_locked",
@@ -175,7 +178,7 @@ mod tests {
         let ctx = serde_json::json!({
             "username": "<b>ada</b>", "link": "http://x/?token=abc", "new_email": "a@b.c",
             "old_email": "o@b.c", "device": "Firefox on Linux", "ip": "127.0.0.1", "when": "now",
-            "settings_link": "http://x/settings",
+            "settings_link": "http://x/settings", "admin": "bob", "team_name": "Acme",
         });
         for t in [
             Template::VerifyEmail,
@@ -187,6 +190,7 @@ mod tests {
             Template::PasswordChanged,
             Template::NewSignIn,
             Template::TeamInvite,
+            Template::TeamRemoved,
             Template::SupportRequest,
             Template::AccountLocked,
         ] {
@@ -227,5 +231,18 @@ mod tests {
         let r = m.render(Template::TeamInvite, &ctx).unwrap();
         assert_eq!(r.subject, "ada Bcc: x invited you to join Acme on Postroom");
         assert!(r.text.starts_with("Hello,"), "{}", r.text);
+
+        let ctx = serde_json::json!({ "username": "ada", "admin": "bob\r\n", "team_name": "Acme\nBcc: x" });
+        let r = m.render(Template::TeamRemoved, &ctx).unwrap();
+        assert_eq!(
+            r.subject,
+            "You were removed from the team Acme Bcc: x on Postroom"
+        );
+        assert!(r.text.starts_with("Hi ada,"), "{}", r.text);
+        assert!(
+            r.text.contains("your access to its data ended"),
+            "{}",
+            r.text
+        );
     }
 }

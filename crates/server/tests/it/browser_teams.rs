@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::common::PASSWORD;
 use fantoccini::Locator;
-use postroom_server::domain::sessions::Actor;
+use postroom_server::domain::actor::Actor;
 use serde_json::json;
 
 use crate::common::browser::*;

@@ -47,6 +47,8 @@ enum Endpoint {
     Rename,
     ListMembers,
     RemoveOther,
+    /// Remove another member who is an admin.
+    RemoveAdmin,
     Leave,
     SetRole,
     ListInvites,
@@ -68,7 +70,7 @@ enum Endpoint {
 
 use Endpoint::*;
 
-const ENDPOINTS: [Endpoint; 24] = [
+const ENDPOINTS: [Endpoint; 25] = [
     ListMine,
     Create,
     Discoverable,
@@ -76,6 +78,7 @@ const ENDPOINTS: [Endpoint; 24] = [
     Rename,
     ListMembers,
     RemoveOther,
+    RemoveAdmin,
     Leave,
     SetRole,
     ListInvites,
@@ -125,7 +128,9 @@ fn expected(e: Endpoint) -> [(u16, Option<&'static str>); 5] {
             [UNAUTH, HIDDEN, ADMIN_ONLY, ADMIN_ONLY, OK]
         }
         Invite | AddDomain => [UNAUTH, HIDDEN, ADMIN_ONLY, ADMIN_ONLY, CREATED],
-        RemoveOther | CancelInvite | RemoveDomain => [UNAUTH, HIDDEN, ADMIN_ONLY, ADMIN_ONLY, GONE],
+        RemoveOther | RemoveAdmin | CancelInvite | RemoveDomain => {
+            [UNAUTH, HIDDEN, ADMIN_ONLY, ADMIN_ONLY, GONE]
+        }
     }
 }
 
@@ -307,6 +312,22 @@ impl World {
             ListMembers => (Method::GET, format!("{base}/members"), None),
             RemoveOther => {
                 self.add(&team.slug, &self.target).await;
+                (
+                    Method::DELETE,
+                    format!("{base}/members/{}", self.target_id),
+                    None,
+                )
+            }
+            RemoveAdmin => {
+                self.add(&team.slug, &self.target).await;
+                self.t
+                    .put(
+                        &format!("{base}/members/{}/role", self.target_id),
+                        Some(&self.admin),
+                        json!({ "role": "admin" }),
+                    )
+                    .await
+                    .assert(200, None);
                 (
                     Method::DELETE,
                     format!("{base}/members/{}", self.target_id),

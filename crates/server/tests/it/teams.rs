@@ -759,25 +759,56 @@ async fn leaving_and_removing(db: Db) {
     t.get(&team("acme", ""), Some(&carol))
         .await
         .assert(404, Some("not_found"));
-    // Another admin cannot be removed, but may leave when not the last.
-    t.put(
-        &team("acme", &format!("/members/{bob_id}/role")),
-        Some(&ada),
-        json!({ "role": "admin" }),
-    )
-    .await
-    .assert(200, None);
+    let role = |id: &str| team("acme", &format!("/members/{id}/role"));
+    // Another admin may be removed (a colleague who left): their access
+    // ends at once, the audit log says who removed them, and they are told
+    // by mail.
+    t.put(&role(&bob_id), Some(&ada), json!({ "role": "admin" }))
+        .await
+        .assert(200, None);
     t.delete(&member(&ada_id), Some(&bob))
         .await
-        .assert(403, Some("cannot_remove_admin"));
-    t.delete(&member(&ada_id), Some(&ada))
+        .assert(204, None);
+    for path in ["", "/members"] {
+        t.get(&team("acme", path), Some(&ada))
+            .await
+            .assert(404, Some("not_found"));
+    }
+    let log = t.get(&team("acme", "/audit-log"), Some(&bob)).await;
+    assert_eq!(log.body["entries"][0]["kind"], "removed");
+    assert_eq!(log.body["entries"][0]["summary"], "bob removed ada");
+    assert_eq!(log.body["entries"][0]["data"]["left"], false);
+    let mail = common::unfold(
+        &t.mail_to("ada@example.com", "You were removed from the team Acme")
+            .await,
+    );
+    assert!(mail.contains("text/plain") && mail.contains("text/html"));
+    assert!(
+        mail.contains(
+            "bob removed you from the team Acme on Postroom; your access to its data ended"
+        ),
+        "{mail}"
+    );
+    // Leaving sends no such mail.
+    assert!(t
+        .mails_to("carol@example.com")
+        .iter()
+        .all(|m| !m.contains("You were removed")));
+    // An admin may leave while another admin is left...
+    join_by_link(&t, &bob, "acme", &carol).await;
+    t.put(&role(&carol_id), Some(&bob), json!({ "role": "admin" }))
+        .await
+        .assert(200, None);
+    t.delete(&member(&carol_id), Some(&carol))
         .await
         .assert(204, None);
+    let log = t.get(&team("acme", "/audit-log"), Some(&bob)).await;
+    assert_eq!(log.body["entries"][0]["summary"], "carol left the team");
+    // ...but the last admin never goes.
     t.delete(&member(&bob_id), Some(&bob))
         .await
         .assert(409, Some("last_admin"));
-    let log = t.get(&team("acme", "/audit-log"), Some(&bob)).await;
-    assert_eq!(log.body["entries"][0]["summary"], "ada left the team");
+    t.get(&team("acme", ""), Some(&bob)).await.assert(200, None);
 }
 
 // Roles (T2, T6).

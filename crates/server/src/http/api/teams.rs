@@ -106,11 +106,12 @@ async fn list_members(
     Ok(Json(teams::members(&app, &actor, &team).await?))
 }
 
-/// Remove a member (admins), or leave the team (my own id). Their access ends at once.
+/// Remove a member (admins; another admin too, who is told by mail), or leave the team (my own
+/// id). Their access ends at once; the last admin cannot go.
 #[utoipa::path(delete, path = "/api/v1/teams/{team}/members/{user}", tag = "teams", security(("session" = []), ("api_key" = [])),
     params(("team" = String, Path, description = "The team's slug"), ("user" = String, Path, description = "The member's user id")),
     responses((status = 204), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "admin_required or cannot_remove_admin"),
+        (status = 403, body = ErrorBody, description = "admin_required"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "last_admin")))]
 async fn remove_member(
     State(app): State<App>,

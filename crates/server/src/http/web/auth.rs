@@ -9,10 +9,12 @@ use axum::Router;
 use postroom_core::api;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{error_response, flash, local_next, local_path, see_other, FormError, Page};
+use super::errors::error_response;
+use super::pages::{flash, local_next, local_path, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::config::CaptchaMode;
-use crate::domain::sessions::{self, Actor, SignIn};
+use crate::domain::actor::Actor;
+use crate::domain::sessions::{self, SignIn};
 use crate::domain::{accounts, profile};
 use crate::http::extract::ClientInfo;
 use crate::state::App;

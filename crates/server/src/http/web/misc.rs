@@ -9,7 +9,8 @@ use postroom_core::api::{self, SupportCategory};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pages::{error_response, flash, initial, local_avatar_url, see_other, FormError, Page};
+use super::errors::error_response;
+use super::pages::{flash, initial, local_avatar_url, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::domain::{profile, support};
 use crate::error::Error;

@@ -3,7 +3,9 @@
 //! work without JavaScript, and `assets/app.js` only enhances them.
 //!
 //! - `session`: the accounts signed in in this browser, CSRF.
-//! - `pages`: rendering, flash messages, error pages.
+//! - `render`: the templates and their environment.
+//! - `errors`: error pages.
+//! - `pages`: the context every page shares, flash messages, redirects.
 //! - `auth`: sign-up, sign-in, switching accounts, recovery, mailed links, onboarding.
 //! - `settings`: profile, account, notifications, sessions, API keys.
 //! - `misc`: home, notifications, support, public profiles.
@@ -12,8 +14,10 @@
 
 mod assets;
 mod auth;
+pub mod errors;
 mod misc;
 pub mod pages;
+mod render;
 pub mod session;
 mod settings;
 mod teams;

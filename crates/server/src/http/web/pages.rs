@@ -1,157 +1,22 @@
-//! Rendering pages: the templates compiled into the binary, the context every
-//! page shares (who is signed in, the CSRF token, a flash message), and the
-//! error pages.
+//! Pages: the context every page shares (who is signed in, the CSRF token, a
+//! flash message), redirects and the `next` rule, and how forms show errors.
+//! Templates are rendered by `render`; error pages are `errors`. Pages learn
+//! who is signed in through [`Viewer`], so they do not depend on the session
+//! module, which depends on them.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use minijinja::{Environment, State, Value};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::session::WebSession;
-use crate::clock::{Millis, DAY, HOUR, MINUTE};
+use super::errors::{error_response, ErrorPage};
+use super::render::render_response;
 use crate::domain::{accounts, views};
 use crate::error::Error;
 use crate::state::App;
 use crate::store;
-
-macro_rules! templates {
-    ($($name:literal),* $(,)?) => { &[$(($name, include_str!(concat!("templates/", $name)))),*] };
-}
-
-const TEMPLATES: &[(&str, &str)] = templates!(
-    "base.html",
-    "macros.html",
-    "sign_up.html",
-    "check_email.html",
-    "sign_in.html",
-    "trouble.html",
-    "message.html",
-    "token_form.html",
-    "welcome.html",
-    "home.html",
-    "landing.html",
-    "error.html",
-    "settings_base.html",
-    "settings_profile.html",
-    "settings_account.html",
-    "settings_notifications.html",
-    "settings_sessions.html",
-    "settings_api_keys.html",
-    "notifications.html",
-    "support.html",
-    "public_profile.html",
-    "team_base.html",
-    "team_list.html",
-    "team_home.html",
-    "team_discovery.html",
-    "team_requests.html",
-    "team_audit.html",
-    "team_join.html",
-    "team_invite.html",
-);
-
-const CSP: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
-     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-fn env() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)
-                .expect("page templates parse");
-        }
-        env.add_function("asset", |name: String| {
-            Value::from_safe_string(super::assets::url(&name))
-        });
-        env.add_function("avatar", avatar);
-        env.add_function("when", when);
-        env
-    })
-}
-
-/// An avatar image, or the initial of the name when there is none.
-fn avatar(user: Value, size: Option<String>) -> Value {
-    let class = match size.as_deref() {
-        Some(s) if !s.is_empty() => format!("avatar {s}"),
-        _ => "avatar".to_owned(),
-    };
-    let url = user
-        .get_attr("avatar_url")
-        .ok()
-        .filter(|v| !v.is_none() && !v.is_undefined());
-    let initial = user
-        .get_attr("initial")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    let html = match url {
-        Some(url) => format!(
-            "<img class=\"{class}\" src=\"{}\" alt=\"\">",
-            escape(&url.to_string())
-        ),
-        None => format!(
-            "<span class=\"{class}\" aria-hidden=\"true\">{}</span>",
-            escape(&initial)
-        ),
-    };
-    Value::from_safe_string(html)
-}
-
-/// `<time>` with a relative text ("5 minutes ago") and the full UTC time on hover.
-fn when(state: &State, iso: String) -> Value {
-    let now: Millis = state
-        .lookup("now")
-        .and_then(|v| i64::try_from(v).ok())
-        .unwrap_or(0);
-    let Ok(t) = time::OffsetDateTime::parse(&iso, &time::format_description::well_known::Rfc3339)
-    else {
-        return Value::from(iso);
-    };
-    let ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
-    let ago = now - ms;
-    let relative = match ago {
-        a if a < MINUTE => "just now".to_owned(),
-        a if a < HOUR => plural(a / MINUTE, "minute"),
-        a if a < DAY => plural(a / HOUR, "hour"),
-        a if a < 30 * DAY => plural(a / DAY, "day"),
-        _ => format!("on {}", iso.get(..10).unwrap_or(&iso)),
-    };
-    let full = format!("{} UTC", iso.get(..16).unwrap_or(&iso).replace('T', " "));
-    Value::from_safe_string(format!(
-        "<time datetime=\"{}\" title=\"{}\">{}</time>",
-        escape(&iso),
-        escape(&full),
-        escape(&relative)
-    ))
-}
-
-fn plural(n: i64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit} ago")
-    } else {
-        format!("{n} {unit}s ago")
-    }
-}
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Messages shown after a redirect, chosen by `?flash=<key>`.
 const FLASHES: &[(&str, &str, &str)] = &[
@@ -249,6 +114,15 @@ pub fn flash(key: Option<&str>) -> Option<serde_json::Value> {
         .map(|(_, kind, text)| json!({ "kind": kind, "text": text }))
 }
 
+/// What a page shows of the browser it is rendered for; the browser's
+/// session (`session::WebSession`) is one.
+pub trait Viewer: Sync {
+    /// The ids of the accounts signed in, the acting one first.
+    fn user_ids(&self) -> Vec<String>;
+    /// The token the page's forms carry.
+    fn csrf_token(&self) -> &str;
+}
+
 /// A page to render: a template, its title, and its own context.
 pub struct Page {
     template: &'static str,
@@ -279,18 +153,18 @@ impl Page {
     }
 
     /// Renders with the signed-in account, its other accounts and the CSRF token.
-    pub async fn render(self, app: &App, session: &WebSession) -> Response {
+    pub async fn render(self, app: &App, session: &impl Viewer) -> Response {
         match self.context(app, session).await {
             Ok(ctx) => self.finish(ctx),
             Err(e) => error_response(e),
         }
     }
 
-    async fn context(&self, app: &App, session: &WebSession) -> Result<serde_json::Value, Error> {
+    async fn context(&self, app: &App, session: &impl Viewer) -> Result<serde_json::Value, Error> {
         let mut ctx = self.ctx.clone();
-        let signed_in = session.accounts();
+        let signed_in = session.user_ids();
         if let Some(active) = signed_in.first() {
-            let user = accounts::current_user(app, &active.actor.user_id).await?;
+            let user = accounts::current_user(app, active).await?;
             let unread =
                 store::events::unread_count(&mut *app.store.conn().await?, &user.id).await?;
             let mut me = person(app, &user);
@@ -301,7 +175,7 @@ impl Page {
             ctx["me"] = me;
             let mut others = Vec::new();
             for other in signed_in.iter().skip(1) {
-                match accounts::current_user(app, &other.actor.user_id).await {
+                match accounts::current_user(app, other).await {
                     Ok(u) => others.push(person(app, &u)),
                     Err(Error::NotFound { .. }) => {}
                     Err(e) => return Err(e),
@@ -349,30 +223,6 @@ pub fn initial(name: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().to_string())
         .unwrap_or_default()
-}
-
-fn render_response(status: StatusCode, template: &str, ctx: serde_json::Value) -> Response {
-    let rendered = env()
-        .get_template(template)
-        .and_then(|t| t.render(Value::from_serialize(&ctx)));
-    let mut response = match rendered {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = ?e, template, "page template failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the page could not be shown",
-            )
-                .into_response()
-        }
-    };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// A 303 to a local path. Characters beyond ASCII are percent-encoded, as a
@@ -423,71 +273,13 @@ pub fn local_next(next: Option<&str>) -> Option<String> {
     Some(local_path(next)).filter(|p| p != "/")
 }
 
-/// A page for an error status, in the dashboard's look.
-pub fn error_status(status: StatusCode) -> Response {
-    let (heading, text) = match status.as_u16() {
-        403 => (
-            "You can't do that",
-            "You don't have access to this page or action.",
-        ),
-        404 => (
-            "Page not found",
-            "There is nothing here. The link may be old or mistyped.",
-        ),
-        413 => (
-            "That was too large",
-            "What you sent is larger than this server accepts.",
-        ),
-        429 => (
-            "Slow down",
-            "There were too many attempts. Wait a few minutes and try again.",
-        ),
-        400 | 422 => (
-            "That did not work",
-            "The request could not be understood. Go back and try again.",
-        ),
-        _ => (
-            "Something went wrong",
-            "It was logged, and it is not your fault. Try again in a moment.",
-        ),
-    };
-    error_page(
-        status,
-        json!({ "title": heading, "status": status.as_u16(), "heading": heading, "text": text, "narrow": true }),
-    )
-}
-
-pub fn csrf_refused() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        json!({
-            "title": "This form has expired", "status": 403, "heading": "This form has expired",
-            "text": "It was opened too long ago or did not come from this site. Go back, reload the page and try again.",
-            "narrow": true,
-        }),
-    )
-}
-
-/// Marks a response as an error page, with the context it was rendered from.
-#[derive(Clone)]
-struct ErrorPage(serde_json::Value);
-
-/// Error pages are made where no session is at hand (extractors, rejections),
-/// so they render as if nobody were signed in; [`with_session`] renders them
-/// again with the signed-in account once the session middleware has one.
-fn error_page(status: StatusCode, ctx: serde_json::Value) -> Response {
-    let mut response = render_response(status, "error.html", ctx.clone());
-    response.extensions_mut().insert(ErrorPage(ctx));
-    response
-}
-
 /// An error page rendered again for the browser's signed-in account, so its
 /// header shows the account menu rather than "Sign in"; other responses as they are.
-pub async fn with_session(response: Response, app: &App, session: &WebSession) -> Response {
+pub async fn with_session(response: Response, app: &App, session: &impl Viewer) -> Response {
     let Some(ErrorPage(ctx)) = response.extensions().get::<ErrorPage>().cloned() else {
         return response;
     };
-    if session.active().is_none() {
+    if session.user_ids().is_empty() {
         return response;
     }
     let page = Page {
@@ -512,25 +304,6 @@ pub async fn with_session(response: Response, app: &App, session: &WebSession) -
         again.extensions_mut().insert(cause.clone());
     }
     again
-}
-
-/// The page for an error a form cannot show next to its fields.
-pub fn error_response(e: Error) -> Response {
-    let status = e.status();
-    let mut response = error_status(status);
-    if let Some(cause) = e.failure_cause() {
-        response.extensions_mut().insert(cause);
-    }
-    if let Error::TooManyRequests {
-        retry_after_secs, ..
-    } = e
-    {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(retry_after_secs.max(1)),
-        );
-    }
-    response
 }
 
 /// How a form shows an error from the domain: a message, per-field
@@ -680,123 +453,6 @@ mod tests {
             "/\r\nSet-Cookie: x",
         ] {
             assert_eq!(location(bad), "/", "{bad:?}");
-        }
-    }
-
-    /// The Content-Security-Policy allows no inline style or script: a
-    /// `style` attribute or an inline handler would be blocked in the browser.
-    #[test]
-    fn templates_need_nothing_the_csp_blocks() {
-        for (name, source) in TEMPLATES {
-            for banned in [
-                " style=",
-                "<style",
-                "<script>",
-                " onclick=",
-                " onsubmit=",
-                "javascript:",
-            ] {
-                assert!(!source.contains(banned), "{name} uses {banned:?}");
-            }
-        }
-    }
-
-    /// Every template renders, signed in and not, so a typo in one shows up here.
-    #[test]
-    fn every_template_renders() {
-        let me = json!({
-            "id": "u1", "username": "ada", "display_name": "Ada", "email": "ada@example.com", "avatar_url": null,
-            "initial": "A", "unread": 2, "verified": false, "public": true,
-        });
-        let when = "2026-01-01T00:00:00Z";
-        let ctx = json!({
-            "title": "T", "csrf": "c", "now": 1_767_225_900_000i64, "me": me, "others": [me],
-            "form": {}, "errors": {"email": "bad"}, "error": "oops", "captcha": true, "flash": {"kind": "ok", "text": "done"},
-            "sessions": [{"id": "s", "device": "Firefox on Linux", "ip": "127.0.0.1", "created_at": when, "last_active_at": when, "current": true, "keep_signed_in": true}],
-            "keys": [
-                {"id": "k", "name": "laptop", "prefix": "prk_abcdef", "scopes": ["read"], "created_at": when, "last_used_at": null, "expires_at": null, "expired": false},
-                {"id": "k2", "name": "ci", "prefix": "prk_ghijkl", "scopes": ["read"], "created_at": when, "last_used_at": when, "expires_at": when, "expired": true},
-            ],
-            "created": {"key": "prk_secret"},
-            "page": {"notifications": [{"id": "n", "message": "m", "created_at": when, "read": false}], "unread_count": 1, "next_cursor": "n"},
-            "requests": [{"subject": "s", "category_label": "Bug", "created_at": when, "status": "open"}],
-            "categories": [{"value": "bug", "label": "Bug"}], "topics": [{"key": "security", "label": "Security", "hint": "h", "email": true, "in_app": false}],
-            "usages": ["Learning"], "profile": {"username": "ada", "display_name": "Ada", "bio": "b", "links": ["https://a.example"], "avatar_url": null},
-            "paragraphs": ["p"], "action": {"href": "/", "label": "Home"}, "heading": "H", "text": "t", "status": 404, "which": "password",
-            "token": "t", "password": true, "section": "profile", "section_error": "profile", "email": "ada@example.com",
-        });
-        // The team pages (web/teams.rs).
-        let seats = json!({"total": 3, "members": 1, "pending_invites": 1, "available": 1});
-        let team = json!({"id": "t1", "name": "Acme", "slug": "acme", "plan": "free", "seats": seats, "discoverable": true,
-            "membership": {"role": "admin", "support_only": false, "joined_at": when}, "created_at": when});
-        let user = json!({"id": "u2", "username": "bob", "display_name": null, "email": "bob@example.com", "avatar_url": null, "initial": "B"});
-        let invite = json!({"id": "i1", "email": null, "status": "pending", "link": "http://x/invite?token=t", "token": "t",
-            "invited_by": "ada", "created_at": when, "expires_at": when});
-        let mut ctx = ctx;
-        for (k, v) in [
-            ("team", team.clone()),
-            ("admin", json!(true)),
-            ("seats", seats),
-            ("teams", json!([team])),
-            (
-                "members",
-                json!([{"user": user, "role": "member", "support_only": false, "joined_at": when, "me": false, "choice": "member"}]),
-            ),
-            (
-                "invites",
-                json!([invite.clone(), {"id": "i2", "email": "carol@example.com", "status": "pending", "link": "l", "token": "t", "invited_by": null, "created_at": when, "expires_at": when}]),
-            ),
-            ("new_invite", invite),
-            (
-                "role_choices",
-                json!([{"value": "member", "label": "Member"}, {"value": "admin:support", "label": "Admin, support only"}]),
-            ),
-            ("failed", json!("invite")),
-            ("invite_email", json!("x@example.com")),
-            (
-                "domains",
-                json!([{"domain": "acme.test", "verified": false, "verified_at": null, "txt_name": "_postroom-verification.acme.test", "txt_value": "postroom-verification=x", "created_at": when},
-                {"domain": "acme.example", "verified": true, "verified_at": when, "txt_name": "n", "txt_value": "v", "created_at": when}]),
-            ),
-            ("any_verified", json!(true)),
-            (
-                "join_requests",
-                json!([{"id": "r1", "team_slug": "acme", "user": user, "status": "pending", "created_at": when, "decided_at": null}]),
-            ),
-            (
-                "log",
-                json!({"entries": [{"seq": 2, "kind": "invited", "actor": {"id": "u1", "username": "ada"}, "summary": "ada created an invite link", "data": {}, "created_at": when},
-                {"seq": 1, "kind": "domain_verified", "actor": null, "summary": "The operator verified", "data": {}, "created_at": when}], "next_cursor": "1"}),
-            ),
-            ("older", json!(true)),
-            (
-                "discoverable",
-                json!([{"name": "Acme", "slug": "acme", "members": 2, "join_request_pending": false}, {"name": "Beta", "slug": "beta", "members": 1, "join_request_pending": true}]),
-            ),
-            (
-                "invite",
-                json!({"team_name": "Acme", "team_slug": "acme", "email": "bob@example.com", "invited_by": "ada", "expires_at": when}),
-            ),
-            ("next", json!("%2Finvite%3Ftoken%3Dt")),
-            ("next_query", json!("?next=%2F")),
-        ] {
-            ctx[k] = v;
-        }
-        for (name, _) in TEMPLATES {
-            if *name == "macros.html" {
-                continue;
-            }
-            for signed_in in [true, false] {
-                let mut ctx = ctx.clone();
-                if !signed_in {
-                    ctx["me"] = serde_json::Value::Null;
-                }
-                let html = env()
-                    .get_template(name)
-                    .unwrap()
-                    .render(Value::from_serialize(&ctx));
-                assert!(html.is_ok(), "{name}: {:?}", html.err());
-            }
         }
     }
 }

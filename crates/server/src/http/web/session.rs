@@ -24,7 +24,10 @@ use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::domain::sessions::{self, Actor};
+use super::errors;
+use super::pages::{self, Viewer};
+use crate::domain::actor::Actor;
+use crate::domain::sessions;
 use crate::domain::tokens;
 use crate::error::Error;
 use crate::state::App;
@@ -66,11 +69,6 @@ impl WebSession {
             .cloned()
     }
 
-    /// The token forms must carry.
-    pub fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-
     /// Makes a newly signed-in account the active one.
     pub fn add(&self, token: String, keep: bool, actor: Actor) {
         let mut s = self.state.lock().expect("session lock");
@@ -98,6 +96,17 @@ impl WebSession {
         let i = s.accounts.iter().position(|a| a.actor.user_id == user_id)?;
         s.dirty = true;
         Some(s.accounts.remove(i))
+    }
+}
+
+impl Viewer for WebSession {
+    fn user_ids(&self) -> Vec<String> {
+        let s = self.state.lock().expect("session lock");
+        s.accounts.iter().map(|a| a.actor.user_id.clone()).collect()
+    }
+
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
     }
 }
 
@@ -262,7 +271,7 @@ pub async fn middleware(
             // Could not be checked just now (the database is unreachable):
             // an error page, and the cookie stays as it is. Going on with
             // the other accounts would act as the wrong one.
-            Err(e) if !session_ended(&e) => return super::pages::error_response(e),
+            Err(e) if !session_ended(&e) => return errors::error_response(e),
             // Revoked, expired or a duplicate: forget it.
             _ => state.dirty = true,
         }
@@ -282,7 +291,7 @@ pub async fn middleware(
     };
     req.extensions_mut().insert(session.clone());
     let response = next.run(req).await;
-    let mut response = super::pages::with_session(response, &app, &session).await;
+    let mut response = pages::with_session(response, &app, &session).await;
 
     let state = session.state.lock().expect("session lock");
     let headers = response.headers_mut();
@@ -317,9 +326,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSession {
             .extensions
             .get::<WebSession>()
             .cloned()
-            .ok_or_else(|| {
-                super::pages::error_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
-            })
+            .ok_or_else(|| errors::error_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR))
     }
 }
 
@@ -345,17 +352,17 @@ impl<T: DeserializeOwned> FromRequest<App> for CsrfForm<T> {
         let session = req.extensions().get::<WebSession>().cloned();
         let bytes = axum::body::Bytes::from_request(req, app)
             .await
-            .map_err(|_| super::pages::error_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE))?;
+            .map_err(|_| errors::error_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE))?;
         let csrf: Option<CsrfField> = serde_urlencoded::from_bytes(&bytes).ok();
         let ok = session
             .as_ref()
             .is_some_and(|s| check_csrf(s, csrf.and_then(|c| c.csrf).as_deref()));
         if !ok {
-            return Err(super::pages::csrf_refused());
+            return Err(errors::csrf_refused());
         }
         serde_urlencoded::from_bytes(&bytes)
             .map(CsrfForm)
-            .map_err(|_| super::pages::error_status(axum::http::StatusCode::BAD_REQUEST))
+            .map_err(|_| errors::error_status(axum::http::StatusCode::BAD_REQUEST))
     }
 }
 
@@ -380,12 +387,12 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         match session.active() {
             Some(account) => Ok(SignedIn { account, session }),
             None => {
-                let next = super::pages::local_path(parts.uri.path_and_query().map(|p| p.as_str()));
+                let next = pages::local_path(parts.uri.path_and_query().map(|p| p.as_str()));
                 let target = format!(
                     "/sign-in?next={}",
                     url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
                 );
-                Err(super::pages::see_other(&target))
+                Err(pages::see_other(&target))
             }
         }
     }

@@ -11,7 +11,8 @@ use postroom_core::{NotificationPrefs, Topic};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pages::{error_response, flash, see_other, FormError, Page};
+use super::errors::error_response;
+use super::pages::{flash, see_other, FormError, Page};
 use super::session::{check_csrf, CsrfForm, SignedIn};
 use crate::domain::{accounts, api_keys, profile, sessions};
 use crate::error::Error;
@@ -141,7 +142,7 @@ async fn upload_avatar(State(app): State<App>, signed: SignedIn, request: Reques
     };
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     let Ok(mut form) = Multipart::from_request(request, &()).await else {
-        return super::pages::error_status(StatusCode::BAD_REQUEST);
+        return super::errors::error_status(StatusCode::BAD_REQUEST);
     };
     let mut csrf = None;
     let mut image = None;
@@ -161,7 +162,7 @@ async fn upload_avatar(State(app): State<App>, signed: SignedIn, request: Reques
                         )
                         .await
                     }
-                    Err(_) => return super::pages::error_status(StatusCode::BAD_REQUEST),
+                    Err(_) => return super::errors::error_status(StatusCode::BAD_REQUEST),
                 },
                 _ => {}
             },
@@ -176,11 +177,11 @@ async fn upload_avatar(State(app): State<App>, signed: SignedIn, request: Reques
                 )
                 .await
             }
-            Err(_) => return super::pages::error_status(StatusCode::BAD_REQUEST),
+            Err(_) => return super::errors::error_status(StatusCode::BAD_REQUEST),
         }
     }
     if !check_csrf(&signed.session, csrf.as_deref()) {
-        return super::pages::csrf_refused();
+        return super::errors::csrf_refused();
     }
     let Some(image) = image.filter(|i| !i.is_empty()) else {
         return avatar_error(

@@ -14,9 +14,10 @@ use postroom_core::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pages::{capitalise, error_response, flash, see_other, FormError, Page};
+use super::errors::error_response;
+use super::pages::{capitalise, flash, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
-use crate::domain::sessions::Actor;
+use crate::domain::actor::Actor;
 use crate::domain::teams;
 use crate::error::Error;
 use crate::state::App;
@@ -405,7 +406,7 @@ async fn set_role(
         _ => (form.role.as_str(), false),
     };
     let Some(role) = Role::parse(role) else {
-        return super::pages::error_status(axum::http::StatusCode::BAD_REQUEST);
+        return super::errors::error_status(axum::http::StatusCode::BAD_REQUEST);
     };
     let req = api::SetRoleRequest { role, support_only };
     match teams::set_role(&app, signed.actor(), &slug, &user, &req).await {

@@ -14,7 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 use axum::http::Method;
-use postroom_server::domain::sessions::Actor;
+use postroom_server::domain::actor::Actor;
 
 use super::{Db, TestApp};
 pub const CHROMIUM: &str = "/usr/bin/chromium";

@@ -1,0 +1,299 @@
+//! The page templates, compiled into the binary, and their environment:
+//! the functions templates call (`asset`, `avatar`, `when`) and the headers
+//! every rendered page carries (a strict Content-Security-Policy, no caching).
+
+use std::sync::OnceLock;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, State, Value};
+
+use crate::clock::{Millis, DAY, HOUR, MINUTE};
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => { &[$(($name, include_str!(concat!("templates/", $name)))),*] };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "macros.html",
+    "sign_up.html",
+    "check_email.html",
+    "sign_in.html",
+    "trouble.html",
+    "message.html",
+    "token_form.html",
+    "welcome.html",
+    "home.html",
+    "landing.html",
+    "error.html",
+    "settings_base.html",
+    "settings_profile.html",
+    "settings_account.html",
+    "settings_notifications.html",
+    "settings_sessions.html",
+    "settings_api_keys.html",
+    "notifications.html",
+    "support.html",
+    "public_profile.html",
+    "team_base.html",
+    "team_list.html",
+    "team_home.html",
+    "team_discovery.html",
+    "team_requests.html",
+    "team_audit.html",
+    "team_join.html",
+    "team_invite.html",
+);
+
+const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .expect("page templates parse");
+        }
+        env.add_function("asset", |name: String| {
+            Value::from_safe_string(super::assets::url(&name))
+        });
+        env.add_function("avatar", avatar);
+        env.add_function("when", when);
+        env
+    })
+}
+
+/// An avatar image, or the initial of the name when there is none.
+fn avatar(user: Value, size: Option<String>) -> Value {
+    let class = match size.as_deref() {
+        Some(s) if !s.is_empty() => format!("avatar {s}"),
+        _ => "avatar".to_owned(),
+    };
+    let url = user
+        .get_attr("avatar_url")
+        .ok()
+        .filter(|v| !v.is_none() && !v.is_undefined());
+    let initial = user
+        .get_attr("initial")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let html = match url {
+        Some(url) => format!(
+            "<img class=\"{class}\" src=\"{}\" alt=\"\">",
+            escape(&url.to_string())
+        ),
+        None => format!(
+            "<span class=\"{class}\" aria-hidden=\"true\">{}</span>",
+            escape(&initial)
+        ),
+    };
+    Value::from_safe_string(html)
+}
+
+/// `<time>` with a relative text ("5 minutes ago") and the full UTC time on hover.
+fn when(state: &State, iso: String) -> Value {
+    let now: Millis = state
+        .lookup("now")
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(0);
+    let Ok(t) = time::OffsetDateTime::parse(&iso, &time::format_description::well_known::Rfc3339)
+    else {
+        return Value::from(iso);
+    };
+    let ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    let ago = now - ms;
+    let relative = match ago {
+        a if a < MINUTE => "just now".to_owned(),
+        a if a < HOUR => plural(a / MINUTE, "minute"),
+        a if a < DAY => plural(a / HOUR, "hour"),
+        a if a < 30 * DAY => plural(a / DAY, "day"),
+        _ => format!("on {}", iso.get(..10).unwrap_or(&iso)),
+    };
+    let full = format!("{} UTC", iso.get(..16).unwrap_or(&iso).replace('T', " "));
+    Value::from_safe_string(format!(
+        "<time datetime=\"{}\" title=\"{}\">{}</time>",
+        escape(&iso),
+        escape(&full),
+        escape(&relative)
+    ))
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit} ago")
+    } else {
+        format!("{n} {unit}s ago")
+    }
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders a template with its whole context.
+pub(super) fn render_response(
+    status: StatusCode,
+    template: &str,
+    ctx: serde_json::Value,
+) -> Response {
+    let rendered = env()
+        .get_template(template)
+        .and_then(|t| t.render(Value::from_serialize(&ctx)));
+    let mut response = match rendered {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, template, "page template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The Content-Security-Policy allows no inline style or script: a
+    /// `style` attribute or an inline handler would be blocked in the browser.
+    #[test]
+    fn templates_need_nothing_the_csp_blocks() {
+        for (name, source) in TEMPLATES {
+            for banned in [
+                " style=",
+                "<style",
+                "<script>",
+                " onclick=",
+                " onsubmit=",
+                "javascript:",
+            ] {
+                assert!(!source.contains(banned), "{name} uses {banned:?}");
+            }
+        }
+    }
+
+    /// Every template renders, signed in and not, so a typo in one shows up here.
+    #[test]
+    fn every_template_renders() {
+        let me = json!({
+            "id": "u1", "username": "ada", "display_name": "Ada", "email": "ada@example.com", "avatar_url": null,
+            "initial": "A", "unread": 2, "verified": false, "public": true,
+        });
+        let when = "2026-01-01T00:00:00Z";
+        let ctx = json!({
+            "title": "T", "csrf": "c", "now": 1_767_225_900_000i64, "me": me, "others": [me],
+            "form": {}, "errors": {"email": "bad"}, "error": "oops", "captcha": true, "flash": {"kind": "ok", "text": "done"},
+            "sessions": [{"id": "s", "device": "Firefox on Linux", "ip": "127.0.0.1", "created_at": when, "last_active_at": when, "current": true, "keep_signed_in": true}],
+            "keys": [
+                {"id": "k", "name": "laptop", "prefix": "prk_abcdef", "scopes": ["read"], "created_at": when, "last_used_at": null, "expires_at": null, "expired": false},
+                {"id": "k2", "name": "ci", "prefix": "prk_ghijkl", "scopes": ["read"], "created_at": when, "last_used_at": when, "expires_at": when, "expired": true},
+            ],
+            "created": {"key": "prk_secret"},
+            "page": {"notifications": [{"id": "n", "message": "m", "created_at": when, "read": false}], "unread_count": 1, "next_cursor": "n"},
+            "requests": [{"subject": "s", "category_label": "Bug", "created_at": when, "status": "open"}],
+            "categories": [{"value": "bug", "label": "Bug"}], "topics": [{"key": "security", "label": "Security", "hint": "h", "email": true, "in_app": false}],
+            "usages": ["Learning"], "profile": {"username": "ada", "display_name": "Ada", "bio": "b", "links": ["https://a.example"], "avatar_url": null},
+            "paragraphs": ["p"], "action": {"href": "/", "label": "Home"}, "heading": "H", "text": "t", "status": 404, "which": "password",
+            "token": "t", "password": true, "section": "profile", "section_error": "profile", "email": "ada@example.com",
+        });
+        // The team pages (web/teams.rs).
+        let seats = json!({"total": 3, "members": 1, "pending_invites": 1, "available": 1});
+        let team = json!({"id": "t1", "name": "Acme", "slug": "acme", "plan": "free", "seats": seats, "discoverable": true,
+            "membership": {"role": "admin", "support_only": false, "joined_at": when}, "created_at": when});
+        let user = json!({"id": "u2", "username": "bob", "display_name": null, "email": "bob@example.com", "avatar_url": null, "initial": "B"});
+        let invite = json!({"id": "i1", "email": null, "status": "pending", "link": "http://x/invite?token=t", "token": "t",
+            "invited_by": "ada", "created_at": when, "expires_at": when});
+        let mut ctx = ctx;
+        for (k, v) in [
+            ("team", team.clone()),
+            ("admin", json!(true)),
+            ("seats", seats),
+            ("teams", json!([team])),
+            (
+                "members",
+                json!([{"user": user, "role": "member", "support_only": false, "joined_at": when, "me": false, "choice": "member"},
+                {"user": user, "role": "admin", "support_only": false, "joined_at": when, "me": false, "choice": "admin"}]),
+            ),
+            (
+                "invites",
+                json!([invite.clone(), {"id": "i2", "email": "carol@example.com", "status": "pending", "link": "l", "token": "t", "invited_by": null, "created_at": when, "expires_at": when}]),
+            ),
+            ("new_invite", invite),
+            (
+                "role_choices",
+                json!([{"value": "member", "label": "Member"}, {"value": "admin:support", "label": "Admin, support only"}]),
+            ),
+            ("failed", json!("invite")),
+            ("invite_email", json!("x@example.com")),
+            (
+                "domains",
+                json!([{"domain": "acme.test", "verified": false, "verified_at": null, "txt_name": "_postroom-verification.acme.test", "txt_value": "postroom-verification=x", "created_at": when},
+                {"domain": "acme.example", "verified": true, "verified_at": when, "txt_name": "n", "txt_value": "v", "created_at": when}]),
+            ),
+            ("any_verified", json!(true)),
+            (
+                "join_requests",
+                json!([{"id": "r1", "team_slug": "acme", "user": user, "status": "pending", "created_at": when, "decided_at": null}]),
+            ),
+            (
+                "log",
+                json!({"entries": [{"seq": 2, "kind": "invited", "actor": {"id": "u1", "username": "ada"}, "summary": "ada created an invite link", "data": {}, "created_at": when},
+                {"seq": 1, "kind": "domain_verified", "actor": null, "summary": "The operator verified", "data": {}, "created_at": when}], "next_cursor": "1"}),
+            ),
+            ("older", json!(true)),
+            (
+                "discoverable",
+                json!([{"name": "Acme", "slug": "acme", "members": 2, "join_request_pending": false}, {"name": "Beta", "slug": "beta", "members": 1, "join_request_pending": true}]),
+            ),
+            (
+                "invite",
+                json!({"team_name": "Acme", "team_slug": "acme", "email": "bob@example.com", "invited_by": "ada", "expires_at": when}),
+            ),
+            ("next", json!("%2Finvite%3Ftoken%3Dt")),
+            ("next_query", json!("?next=%2F")),
+        ] {
+            ctx[k] = v;
+        }
+        for (name, _) in TEMPLATES {
+            if *name == "macros.html" {
+                continue;
+            }
+            for signed_in in [true, false] {
+                let mut ctx = ctx.clone();
+                if !signed_in {
+                    ctx["me"] = serde_json::Value::Null;
+                }
+                let html = env()
+                    .get_template(name)
+                    .unwrap()
+                    .render(Value::from_serialize(&ctx));
+                assert!(html.is_ok(), "{name}: {:?}", html.err());
+            }
+        }
+    }
+}
