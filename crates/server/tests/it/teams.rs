@@ -778,7 +778,7 @@ async fn leaving_and_removing(db: Db) {
     assert_eq!(log.body["entries"][0]["kind"], "removed");
     assert_eq!(log.body["entries"][0]["summary"], "bob removed ada");
     assert_eq!(log.body["entries"][0]["data"]["left"], false);
-    let mail = common::unfold(
+    let mail = crate::common::unfold(
         &t.mail_to("ada@example.com", "You were removed from the team Acme")
             .await,
     );
