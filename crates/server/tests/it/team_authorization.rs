@@ -1,4 +1,4 @@
-//! The team authorization matrix (issue 4, DESIGN.md 3): every team endpoint
+//! The team authorization matrix: every team endpoint
 //! called as anonymous, a non-member, a member, a billing member, an admin,
 //! and an admin's read-only API key, each on a fresh team, with the exact
 //! status asserted. Outsiders learn nothing: their 404 is the one a team that

@@ -634,12 +634,13 @@ struct WelcomeForm {
     next: Option<String>,
 }
 
-/// Onboarding's team step (A3): the teams discovery lists to me.
-async fn welcome_teams(app: &App, signed: &SignedIn) -> Vec<api::DiscoverableTeam> {
-    crate::domain::teams::discoverable(app, signed.actor())
-        .await
-        .map(|l| l.teams)
-        .unwrap_or_default()
+/// Onboarding's page (A3), with its team step: the teams discovery lists
+/// to me. A list that cannot be read is an error page, not an empty step.
+async fn welcome_form(app: &App, signed: &SignedIn) -> Result<Page, crate::error::Error> {
+    let discoverable = crate::domain::teams::discoverable(app, signed.actor()).await?;
+    Ok(Page::new("welcome.html", "Welcome")
+        .with("usages", USAGES)
+        .with("discoverable", discoverable.teams))
 }
 
 async fn welcome_page(
@@ -651,12 +652,10 @@ async fn welcome_page(
         next: local_next(q.next.as_deref()),
         ..Default::default()
     };
-    Page::new("welcome.html", "Welcome")
-        .with("usages", USAGES)
-        .with("discoverable", welcome_teams(&app, &signed).await)
-        .with("form", form)
-        .render(&app, &signed.session)
-        .await
+    match welcome_form(&app, &signed).await {
+        Ok(page) => page.with("form", form).render(&app, &signed.session).await,
+        Err(e) => error_response(e),
+    }
 }
 
 async fn welcome(
@@ -670,17 +669,17 @@ async fn welcome(
     match profile::complete_onboarding(&app, signed.actor(), answers).await {
         Ok(()) => see_other(&local_path(form.next.as_deref())),
         Err(e) => match FormError::from(&e) {
-            Some(fe) => {
-                Page::new("welcome.html", "Welcome")
-                    .with("usages", USAGES)
-                    .with("discoverable", welcome_teams(&app, &signed).await)
-                    .with("form", &form)
-                    .with("error", fe.error)
-                    .with("errors", fe.errors)
-                    .status(e.status())
-                    .render(&app, &signed.session)
-                    .await
-            }
+            Some(fe) => match welcome_form(&app, &signed).await {
+                Ok(page) => {
+                    page.with("form", &form)
+                        .with("error", fe.error)
+                        .with("errors", fe.errors)
+                        .status(e.status())
+                        .render(&app, &signed.session)
+                        .await
+                }
+                Err(e) => error_response(e),
+            },
             None => error_response(e),
         },
     }

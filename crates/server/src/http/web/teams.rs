@@ -134,19 +134,23 @@ struct CreateForm {
     slug: String,
 }
 
-async fn list(app: &App, signed: &SignedIn, form: &CreateForm, fe: FormError) -> Page {
-    let mine = teams::list_mine(app, signed.actor()).await;
-    let discoverable = teams::discoverable(app, signed.actor()).await;
-    Page::new("team_list.html", "Teams")
+/// The teams page. A list that cannot be read is an error page, never an
+/// empty list that would look like "no teams".
+async fn list(
+    app: &App,
+    signed: &SignedIn,
+    form: &CreateForm,
+    fe: FormError,
+) -> Result<Page, Error> {
+    let mine = teams::list_mine(app, signed.actor()).await?;
+    let discoverable = teams::discoverable(app, signed.actor()).await?;
+    Ok(Page::new("team_list.html", "Teams")
         .with("nav", "teams")
-        .with("teams", mine.map(|l| l.teams).unwrap_or_default())
-        .with(
-            "discoverable",
-            discoverable.map(|l| l.teams).unwrap_or_default(),
-        )
+        .with("teams", mine.teams)
+        .with("discoverable", discoverable.teams)
         .with("form", form)
         .with("error", fe.error)
-        .with("errors", fe.errors)
+        .with("errors", fe.errors))
 }
 
 async fn list_page(
@@ -154,11 +158,14 @@ async fn list_page(
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
 ) -> Response {
-    list(&app, &signed, &CreateForm::default(), FormError::default())
-        .await
-        .with("flash", flash(q.flash.as_deref()))
-        .render(&app, &signed.session)
-        .await
+    match list(&app, &signed, &CreateForm::default(), FormError::default()).await {
+        Ok(page) => {
+            page.with("flash", flash(q.flash.as_deref()))
+                .render(&app, &signed.session)
+                .await
+        }
+        Err(e) => error_response(e),
+    }
 }
 
 async fn create(
@@ -173,13 +180,10 @@ async fn create(
     match teams::create(&app, signed.actor(), &req).await {
         Ok(team) => see_other(&format!("{}?flash=team_created", team_path(&team.slug, ""))),
         Err(e) => match problem(&e) {
-            Some(fe) => {
-                list(&app, &signed, &form, fe)
-                    .await
-                    .status(e.status())
-                    .render(&app, &signed.session)
-                    .await
-            }
+            Some(fe) => match list(&app, &signed, &form, fe).await {
+                Ok(page) => page.status(e.status()).render(&app, &signed.session).await,
+                Err(e) => error_response(e),
+            },
             None => error_response(e),
         },
     }
