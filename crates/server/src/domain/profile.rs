@@ -183,6 +183,13 @@ pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
             message: "the image must be at most 2 MB".into(),
         });
     }
+    if bytes.is_empty() {
+        return Err(Error::field(
+            "avatar",
+            "empty_image",
+            "the upload is empty: send the image itself",
+        ));
+    }
     let format = image::guess_format(bytes).map_err(|_| unsupported())?;
     if !matches!(
         format,

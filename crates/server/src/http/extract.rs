@@ -198,3 +198,79 @@ pub async fn read_upload(
     }
     Ok((parts, buf.into()))
 }
+
+/// An avatar upload as the API and the settings page receive it: the image,
+/// and the form's `csrf` field when it came as a form.
+#[derive(Debug, Default)]
+pub struct AvatarUpload {
+    pub image: Option<Vec<u8>>,
+    pub csrf: Option<String>,
+}
+
+/// Reads an avatar upload: a raw image body (`image/*`, when `raw_allowed`)
+/// or a multipart form with an `avatar` field (and a `csrf` field, from the
+/// pages). An image past the size limit is 413, whichever way it came; a
+/// form that cannot be read is 400 `invalid_multipart`.
+pub async fn read_avatar(request: Request, raw_allowed: bool) -> Result<AvatarUpload, Error> {
+    use crate::domain::profile::MAX_AVATAR_BYTES;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let too_large = || Error::TooLarge {
+        message: format!(
+            "the image must be at most {} MB",
+            MAX_AVATAR_BYTES / (1024 * 1024)
+        ),
+    };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let is_form = content_type.starts_with("multipart/form-data");
+    let raw_image = raw_allowed && content_type.starts_with("image/");
+    if !(is_form || raw_image) {
+        return Err(Error::UnsupportedMedia {
+            message: if raw_allowed {
+                "send a PNG, JPEG or WebP image, or a multipart form with an `avatar` field".into()
+            } else {
+                "send a multipart form with an `avatar` field".into()
+            },
+        });
+    }
+    // A form carries a little more than its image.
+    let limit = if is_form {
+        MAX_AVATAR_BYTES + 64 * 1024
+    } else {
+        MAX_AVATAR_BYTES
+    };
+    let (parts, bytes) = read_upload(request, limit).await.map_err(|e| match e {
+        Error::TooLarge { .. } => too_large(),
+        e => e,
+    })?;
+    if !is_form {
+        return Ok(AvatarUpload {
+            image: Some(bytes.to_vec()),
+            csrf: None,
+        });
+    }
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|e| {
+            Error::bad_request("invalid_multipart", e.into_response().status().to_string())
+        })?;
+    let invalid = |e: axum::extract::multipart::MultipartError| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        _ => Error::bad_request("invalid_multipart", e.body_text()),
+    };
+    let mut upload = AvatarUpload::default();
+    while let Some(field) = form.next_field().await.map_err(invalid)? {
+        match field.name() {
+            Some("avatar") => upload.image = Some(field.bytes().await.map_err(invalid)?.to_vec()),
+            Some("csrf") => upload.csrf = Some(field.text().await.map_err(invalid)?),
+            _ => {}
+        }
+    }
+    Ok(upload)
+}

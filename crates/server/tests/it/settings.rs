@@ -725,6 +725,13 @@ async fn bad_avatars_are_refused(db: Db) {
     put_avatar_form(&t, &ada, "avatar", gif)
         .await
         .assert(415, Some("unsupported_media_type"));
+    // Nothing at all is its own mistake, raw or in a form.
+    put_avatar(&t, &ada, "image/png", Vec::new())
+        .await
+        .assert(422, Some("empty_image"));
+    put_avatar_form(&t, &ada, "avatar", Vec::new())
+        .await
+        .assert(422, Some("empty_image"));
 
     let mut truncated = png(600, 300);
     truncated.truncate(truncated.len() / 2);

@@ -1,7 +1,7 @@
 //! `/api/v1/me`: the signed-in person's account, password, email, avatar
 //! and notification preferences.
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -14,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::{accounts, profile};
 use crate::error::{Error, Result};
-use crate::http::extract::{read_upload, ApiJson, Auth, ClientInfo};
+use crate::http::extract::{read_avatar, ApiJson, Auth, ClientInfo};
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<App> {
@@ -184,56 +184,14 @@ async fn set_avatar(
     }))
 }
 
-fn too_large() -> Error {
-    Error::TooLarge {
-        message: "the image must be at most 2 MB".into(),
-    }
-}
-
 async fn avatar_bytes(request: Request) -> Result<Vec<u8>> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let is_form = content_type.starts_with("multipart/form-data");
-    if !is_form && !content_type.starts_with("image/") {
-        return Err(Error::UnsupportedMedia {
-            message: "send a PNG, JPEG or WebP image, or a multipart form with an `avatar` field"
-                .into(),
-        });
-    }
-    let limit = if is_form {
-        profile::MAX_AVATAR_BYTES + 64 * 1024
-    } else {
-        profile::MAX_AVATAR_BYTES
-    };
-    let (parts, bytes) = read_upload(request, limit).await.map_err(|e| match e {
-        Error::TooLarge { .. } => too_large(),
-        e => e,
-    })?;
-    if !is_form {
-        return Ok(bytes.to_vec());
-    }
-    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-    let mut form = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| Error::bad_request("invalid_multipart", e.body_text()))?;
-    let invalid = |e: axum::extract::multipart::MultipartError| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
-        _ => Error::bad_request("invalid_multipart", e.body_text()),
-    };
-    while let Some(field) = form.next_field().await.map_err(invalid)? {
-        if field.name() == Some("avatar") {
-            return Ok(field.bytes().await.map_err(invalid)?.to_vec());
-        }
-    }
-    Err(Error::field(
-        "avatar",
-        "validation_failed",
-        "the form has no `avatar` field",
-    ))
+    read_avatar(request, true).await?.image.ok_or_else(|| {
+        Error::field(
+            "avatar",
+            "validation_failed",
+            "the form has no `avatar` field",
+        )
+    })
 }
 
 /// Remove my avatar.

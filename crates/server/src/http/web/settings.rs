@@ -1,7 +1,7 @@
 //! Settings pages: profile and avatar, account (username, email, password),
 //! notification preferences, active sessions and API keys.
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use super::pages::{flash, see_other, FormError, Page};
 use super::session::{check_csrf, CsrfForm, SignedIn};
 use crate::domain::{accounts, api_keys, profile, sessions};
 use crate::error::Error;
-use crate::http::extract::read_upload;
+use crate::http::extract::read_avatar;
 use crate::state::App;
 
 pub fn router() -> Router<App> {
@@ -132,58 +132,15 @@ async fn save_profile(
 
 /// The avatar form is multipart, so its CSRF field is read here.
 async fn upload_avatar(State(app): State<App>, signed: SignedIn, request: Request) -> Response {
-    let too_large = || Error::TooLarge {
-        message: "the image must be at most 2 MB".into(),
+    let upload = match read_avatar(request, false).await {
+        Ok(upload) => upload,
+        Err(e @ Error::TooLarge { .. }) => return avatar_error(&app, &signed, e).await,
+        Err(_) => return super::errors::error_status(StatusCode::BAD_REQUEST),
     };
-    let (parts, bytes) = match read_upload(request, profile::MAX_AVATAR_BYTES + 64 * 1024).await {
-        Ok(read) => read,
-        Err(Error::TooLarge { .. }) => return avatar_error(&app, &signed, too_large()).await,
-        Err(e) => return error_response(e),
-    };
-    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-    let Ok(mut form) = Multipart::from_request(request, &()).await else {
-        return super::errors::error_status(StatusCode::BAD_REQUEST);
-    };
-    let mut csrf = None;
-    let mut image = None;
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => match field.name() {
-                Some("csrf") => csrf = field.text().await.ok(),
-                Some("avatar") => match field.bytes().await {
-                    Ok(b) => image = Some(b.to_vec()),
-                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                        return avatar_error(
-                            &app,
-                            &signed,
-                            Error::TooLarge {
-                                message: "the image must be at most 2 MB".into(),
-                            },
-                        )
-                        .await
-                    }
-                    Err(_) => return super::errors::error_status(StatusCode::BAD_REQUEST),
-                },
-                _ => {}
-            },
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return avatar_error(
-                    &app,
-                    &signed,
-                    Error::TooLarge {
-                        message: "the image must be at most 2 MB".into(),
-                    },
-                )
-                .await
-            }
-            Err(_) => return super::errors::error_status(StatusCode::BAD_REQUEST),
-        }
-    }
-    if !check_csrf(&signed.session, csrf.as_deref()) {
+    if !check_csrf(&signed.session, upload.csrf.as_deref()) {
         return super::errors::csrf_refused();
     }
-    let Some(image) = image.filter(|i| !i.is_empty()) else {
+    let Some(image) = upload.image.filter(|i| !i.is_empty()) else {
         return avatar_error(
             &app,
             &signed,
