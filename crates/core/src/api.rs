@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::prefs::NotificationPrefs;
 
 mod teams;
+mod workspace;
 pub use teams::*;
+pub use workspace::*;
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;

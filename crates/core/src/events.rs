@@ -126,6 +126,130 @@ pub enum AccountEvent {
     },
 }
 
+/// The kinds of workspace item (S1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Collection,
+    Environment,
+    Globals,
+    History,
+    HeaderPreset,
+}
+
+impl ItemKind {
+    pub const ALL: [ItemKind; 5] = [
+        ItemKind::Collection,
+        ItemKind::Environment,
+        ItemKind::Globals,
+        ItemKind::History,
+        ItemKind::HeaderPreset,
+    ];
+
+    /// The stored and wire name: `collection`, `header_preset`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Collection => "collection",
+            ItemKind::Environment => "environment",
+            ItemKind::Globals => "globals",
+            ItemKind::History => "history",
+            ItemKind::HeaderPreset => "header_preset",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ItemKind> {
+        ItemKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A change to a workspace item, in its owner's items scope
+/// (`items:user:<id>` or `items:team:<id>`): the change log that sync
+/// reads (S4) and the activity feed (S3). Each names the item's revision
+/// after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum ItemEvent {
+    Created {
+        item: ItemKind,
+        name: String,
+        revision: i64,
+        /// `import` when it came from a file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+    },
+    Updated {
+        item: ItemKind,
+        name: String,
+        revision: i64,
+        /// The revision whose content was restored, when this was a restore.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restored_from: Option<i64>,
+    },
+    Deleted {
+        item: ItemKind,
+        name: String,
+        revision: i64,
+    },
+    /// Brought back from the deleted items.
+    Undeleted {
+        item: ItemKind,
+        name: String,
+        revision: i64,
+    },
+    /// Moved into this scope from another: shared with a team (`from` is
+    /// `private`) or taken back (`from` is the team's slug).
+    MovedIn {
+        item: ItemKind,
+        name: String,
+        revision: i64,
+        from: String,
+    },
+    /// Moved out of this scope, to `to` (a team's slug, or `private`).
+    MovedOut {
+        item: ItemKind,
+        name: String,
+        revision: i64,
+        to: String,
+    },
+}
+
+impl ItemEvent {
+    pub fn item_kind(&self) -> ItemKind {
+        match self {
+            ItemEvent::Created { item, .. }
+            | ItemEvent::Updated { item, .. }
+            | ItemEvent::Deleted { item, .. }
+            | ItemEvent::Undeleted { item, .. }
+            | ItemEvent::MovedIn { item, .. }
+            | ItemEvent::MovedOut { item, .. } => *item,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            ItemEvent::Created { name, .. }
+            | ItemEvent::Updated { name, .. }
+            | ItemEvent::Deleted { name, .. }
+            | ItemEvent::Undeleted { name, .. }
+            | ItemEvent::MovedIn { name, .. }
+            | ItemEvent::MovedOut { name, .. } => name,
+        }
+    }
+
+    /// What happened, in the change log's words: the item appeared in the
+    /// scope (`created`), changed (`updated`) or left it (`deleted`).
+    pub fn op(&self) -> &'static str {
+        match self {
+            ItemEvent::Created { .. } | ItemEvent::Undeleted { .. } | ItemEvent::MovedIn { .. } => {
+                "created"
+            }
+            ItemEvent::Updated { .. } => "updated",
+            ItemEvent::Deleted { .. } | ItemEvent::MovedOut { .. } => "deleted",
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -161,6 +285,7 @@ pub trait Stored: Serialize + for<'de> Deserialize<'de> + Sized {
 
 impl Stored for TeamEvent {}
 impl Stored for AccountEvent {}
+impl Stored for ItemEvent {}
 
 #[cfg(test)]
 mod tests {

@@ -5,11 +5,12 @@
 
 pub mod api;
 pub mod events;
+pub mod postman;
 pub mod prefs;
 pub mod teams;
 pub mod values;
 
-pub use events::{AccountEvent, JoinedVia, Stored, TeamEvent};
+pub use events::{AccountEvent, ItemEvent, ItemKind, JoinedVia, Stored, TeamEvent};
 pub use prefs::{NotificationPrefs, Topic};
 pub use teams::{DomainName, Role, Slug};
 pub use values::{check_display_lines, check_display_text, Email, Username, ValueError};

@@ -51,6 +51,7 @@ pub struct Config {
     pub lockout_minutes: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    pub max_document_mb: u32,
 }
 
 /// A configuration that passed validation, with derived values filled in.
@@ -78,6 +79,8 @@ pub struct Settings {
     pub lockout_minutes: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// The largest document or import file, in bytes.
+    pub max_document_bytes: u64,
 }
 
 impl Config {
@@ -212,6 +215,11 @@ impl Config {
                 "argon2_memory_kib and argon2_iterations: must be at least 19456 and 2 (OWASP minimum)".into(),
             ));
         }
+        if !(1..=2048).contains(&self.max_document_mb) {
+            return Err(ConfigError(
+                "max_document_mb: must be between 1 and 2048".into(),
+            ));
+        }
         Ok(Settings {
             listen,
             public_url,
@@ -233,6 +241,7 @@ impl Config {
             lockout_minutes: self.lockout_minutes,
             argon2_memory_kib: self.argon2_memory_kib,
             argon2_iterations: self.argon2_iterations,
+            max_document_bytes: u64::from(self.max_document_mb) * 1024 * 1024,
         })
     }
 }

@@ -91,6 +91,11 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
             store::tokens::delete_stale(&mut tx, now - 7 * DAY).await?;
             store::limits::delete_windows_before(&mut tx, now - 2 * HOUR).await?;
             store::limits::delete_spent_captchas(&mut tx, now).await?;
+            store::items::purge_deleted(
+                &mut tx,
+                now - crate::domain::workspace::RESTORE_DAYS * DAY,
+            )
+            .await?;
             tx.commit().await
         }
         .await;

@@ -15,6 +15,7 @@ use crate::deferred::Deferred;
 use crate::domain::captcha::Captcha;
 use crate::domain::dns::{Dns, HickoryResolver};
 use crate::domain::passwords::Hasher;
+use crate::domain::workspace::secrets::Kek;
 use crate::mail::Mailer;
 use crate::store::Store;
 
@@ -36,6 +37,10 @@ pub struct Inner {
     pub invite_key: [u8; 32],
     /// Signs the web forms' CSRF tokens.
     pub csrf_key: [u8; 32],
+    /// Signs public links to collections (see `domain::workspace::links`).
+    pub link_key: [u8; 32],
+    /// Wraps the data keys that seal environments and globals at rest.
+    pub kek: Kek,
 }
 
 impl Deref for App {
@@ -62,6 +67,8 @@ impl App {
         .await?;
         let hasher = Hasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
         let dns_resolver = settings.dns_resolver;
+        let kek = Kek::new(derive_key(&secret, "data-key-encryption"));
+        kek.check(&mut *store.conn().await?).await?;
         let captcha = Captcha::new(derive_key(&secret, "captcha"), settings.captcha_difficulty);
         Ok(App(Arc::new(Inner {
             settings,
@@ -74,6 +81,8 @@ impl App {
             dns: Dns::new(Arc::new(HickoryResolver::new(dns_resolver))),
             invite_key: derive_key(&secret, "team-invite"),
             csrf_key: derive_key(&secret, "csrf"),
+            link_key: derive_key(&secret, "public-link"),
+            kek,
         })))
     }
 }

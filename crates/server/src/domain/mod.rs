@@ -18,5 +18,6 @@ pub mod support;
 pub mod teams;
 pub mod tokens;
 pub mod views;
+pub mod workspace;
 
 pub use actor::{Actor, Client};

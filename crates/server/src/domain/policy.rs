@@ -305,6 +305,121 @@ pub fn verified_email_domain(user: &store::users::UserRow) -> Option<String> {
         .map(|e| e.domain().to_ascii_lowercase())
 }
 
+/// What can be done to a workspace item (S1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemAction {
+    /// Read it, its revisions, follow it, link to it.
+    Read,
+    /// Write a new revision, restore an old one.
+    Write,
+    /// Delete it, or move it out of its team.
+    Remove,
+}
+
+impl ItemAction {
+    pub const ALL: [ItemAction; 3] = [ItemAction::Read, ItemAction::Write, ItemAction::Remove];
+}
+
+/// The caller's standing toward an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStanding {
+    /// Their own private item.
+    Owner,
+    /// A member holding a seat in the item's team.
+    Seat {
+        admin: bool,
+        creator: bool,
+    },
+    /// A member of the item's team without a seat (admin or billing alone):
+    /// they run the team, not its work, and do not see its items.
+    SupportOnly,
+    Outsider,
+}
+
+/// The decision, without IO. An item someone may not see is "not found",
+/// exactly like one that does not exist (`what` names the kind).
+///
+/// - A private item is its owner's alone.
+/// - A team's items are read and written by every member holding a seat;
+///   deleting one or taking it out of the team is for whoever created it
+///   and for admins.
+pub fn decide_item(standing: ItemStanding, action: ItemAction, what: &'static str) -> Result<()> {
+    match (standing, action) {
+        (ItemStanding::Owner, _) => Ok(()),
+        (ItemStanding::Seat { .. }, ItemAction::Read | ItemAction::Write) => Ok(()),
+        (ItemStanding::Seat { admin, creator }, ItemAction::Remove) if admin || creator => Ok(()),
+        (ItemStanding::Seat { .. }, ItemAction::Remove) => Err(Error::forbidden(
+            "creator_or_admin_required",
+            format!("only whoever created this {what} or an admin of the team may delete it or take it out of the team"),
+        )),
+        (ItemStanding::SupportOnly | ItemStanding::Outsider, _) => {
+            Err(Error::NotFound { what })
+        }
+    }
+}
+
+/// Where the caller stands toward `item`, from the database (membership is
+/// never cached: a removed member loses access on their next request).
+pub async fn item_standing(
+    c: &mut Conn,
+    user_id: &str,
+    item: &store::items::ItemRow,
+) -> Result<ItemStanding> {
+    if let Some(owner) = &item.owner_user_id {
+        return Ok(if owner == user_id {
+            ItemStanding::Owner
+        } else {
+            ItemStanding::Outsider
+        });
+    }
+    let Some(team_id) = &item.owner_team_id else {
+        return Ok(ItemStanding::Outsider);
+    };
+    Ok(match store::teams::member(c, team_id, user_id).await? {
+        None => ItemStanding::Outsider,
+        Some(m) if m.support_only != 0 => ItemStanding::SupportOnly,
+        Some(m) => ItemStanding::Seat {
+            admin: Role::parse(&m.role) == Some(Role::Admin),
+            creator: item.created_by.as_deref() == Some(user_id),
+        },
+    })
+}
+
+/// May `user_id` do `action` to `item`?
+pub async fn authorize_item(
+    c: &mut Conn,
+    user_id: &str,
+    item: &store::items::ItemRow,
+    action: ItemAction,
+    what: &'static str,
+) -> Result<ItemStanding> {
+    let standing = item_standing(c, user_id, item).await?;
+    decide_item(standing, action, what)?;
+    Ok(standing)
+}
+
+/// May the actor put items into the team `slug` (create, share, import)?
+/// Members holding a seat may; for others the team is not found, except
+/// support-only members, who are told why.
+pub async fn authorize_team_items(c: &mut Conn, actor: &Actor, slug: &str) -> Result<TeamRow> {
+    let slug = plausible_slug(slug)?;
+    let team = store::teams::by_slug(c, &slug)
+        .await?
+        .ok_or_else(team_not_found)?;
+    match store::teams::member(c, &team.id, &actor.user_id).await? {
+        None => Err(team_not_found()),
+        Some(m) if m.support_only != 0 => Err(no_seat()),
+        Some(_) => Ok(team),
+    }
+}
+
+pub fn no_seat() -> Error {
+    Error::forbidden(
+        "no_seat",
+        "your role in this team (admin or billing alone) holds no seat, so its collections and environments are not yours to see: an admin can give you the member role",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,6 +529,39 @@ mod tests {
             if status == 403 {
                 assert_eq!(code, "invite_for_another_address");
             }
+        }
+    }
+
+    /// The whole item table: every action for every standing.
+    #[test]
+    fn every_item_action_for_every_standing() {
+        let standings = [
+            ItemStanding::Owner,
+            ItemStanding::Seat {
+                admin: false,
+                creator: false,
+            },
+            ItemStanding::Seat {
+                admin: false,
+                creator: true,
+            },
+            ItemStanding::Seat {
+                admin: true,
+                creator: false,
+            },
+            ItemStanding::SupportOnly,
+            ItemStanding::Outsider,
+        ];
+        for action in ItemAction::ALL {
+            let got: Vec<u16> = standings
+                .iter()
+                .map(|s| status(decide_item(*s, action, "collection")))
+                .collect();
+            let expected = match action {
+                ItemAction::Read | ItemAction::Write => [200, 200, 200, 200, 404, 404],
+                ItemAction::Remove => [200, 403, 200, 200, 404, 404],
+            };
+            assert_eq!(got, expected, "{action:?}");
         }
     }
 

@@ -149,6 +149,52 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be as large as a document (`max_document_mb`):
+/// collections, environments and the like. Other routes take small bodies
+/// only ([`ApiJson`], under the router's limit).
+pub struct DocumentJson<T>(pub T);
+
+impl<T: DeserializeOwned + Send + 'static> FromRequest<App> for DocumentJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let v = v.split(';').next().unwrap_or("").trim();
+                v.eq_ignore_ascii_case("application/json")
+                    || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(Error::UnsupportedMedia {
+                message: "send the body as JSON with `Content-Type: application/json`".into(),
+            });
+        }
+        let (_, bytes) = read_upload(req, app.settings.max_document_bytes as usize).await?;
+        let value = tokio::task::spawn_blocking(move || serde_json::from_slice::<T>(&bytes))
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        match value {
+            Ok(v) => Ok(DocumentJson(v)),
+            Err(e) if e.is_data() => Err(Error::Invalid {
+                code: "invalid_body",
+                message: format!("the request body does not match the expected shape: {e}"),
+                fields: Default::default(),
+            }),
+            Err(e) => Err(Error::bad_request(
+                "invalid_json",
+                format!(
+                    "the request body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )),
+        }
+    }
+}
+
 /// `axum::extract::Query` with the API's error format.
 pub struct ApiQuery<T>(pub T);
 

@@ -36,6 +36,20 @@ pub async fn record(
     append(tx, scope, actor_id, &kind, &data, now).await
 }
 
+/// Records a typed event in `scope` about `subject` (an item's id), which
+/// the activity feed follows.
+pub async fn record_about(
+    tx: &mut Tx,
+    scope: &str,
+    actor_id: Option<&str>,
+    subject: &str,
+    event: &impl Stored,
+    now: Millis,
+) -> Result<EventRow, sqlx::Error> {
+    let (kind, data) = event.to_stored();
+    insert(tx, scope, actor_id, Some(subject), &kind, &data, now).await
+}
+
 /// Appends an event, as its kind and data, to `scope` and returns it. The
 /// per-scope counter row is locked by the upsert, so concurrent writers get
 /// consecutive numbers.
@@ -43,6 +57,18 @@ pub async fn append(
     tx: &mut Tx,
     scope: &str,
     actor_id: Option<&str>,
+    kind: &str,
+    data: &str,
+    now: Millis,
+) -> Result<EventRow, sqlx::Error> {
+    insert(tx, scope, actor_id, None, kind, data, now).await
+}
+
+async fn insert(
+    tx: &mut Tx,
+    scope: &str,
+    actor_id: Option<&str>,
+    subject: Option<&str>,
     kind: &str,
     data: &str,
     now: Millis,
@@ -56,7 +82,7 @@ pub async fn append(
     .fetch_one(&mut *c)
     .await?;
     sqlx::query_as(
-        "INSERT INTO events (id, scope, seq, actor_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        "INSERT INTO events (id, scope, seq, actor_id, kind, data, created_at, subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          RETURNING id, scope, seq, actor_id, kind, data, created_at",
     )
     .bind(new_id())
@@ -66,6 +92,7 @@ pub async fn append(
     .bind(kind)
     .bind(data)
     .bind(now)
+    .bind(subject)
     .fetch_one(c)
     .await
     .inspect(|row: &EventRow| tx.recorded(scope, row.seq))

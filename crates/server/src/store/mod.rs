@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod avatars;
 pub mod cache;
 pub mod events;
+pub mod items;
 pub mod limits;
 pub mod mail;
 pub mod sessions;

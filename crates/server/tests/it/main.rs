@@ -21,3 +21,4 @@ mod store_teams;
 mod support;
 mod team_authorization;
 mod teams;
+mod workspace;

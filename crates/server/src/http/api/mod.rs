@@ -11,6 +11,7 @@ mod sessions;
 mod support;
 mod teams;
 mod users;
+mod workspace;
 
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -22,7 +23,7 @@ use crate::state::App;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Postroom API", description = "Accounts, sessions and settings of a Postroom server."),
+    info(title = "Postroom API", description = "Accounts, sessions, teams and workspace data (collections, environments) of a Postroom server."),
     components(schemas(postroom_core::api::ErrorBody)),
     modifiers(&Security),
     tags(
@@ -32,6 +33,10 @@ use crate::state::App;
         (name = "users", description = "Public profiles and avatars"),
         (name = "captcha", description = "Proof-of-work captcha for credential endpoints"),
         (name = "teams", description = "Teams, members and roles, invites, domains and discovery, audit log"),
+        (name = "collections", description = "Postman collections, imports, public links, subscriptions and the activity feed"),
+        (name = "environments", description = "Environments and globals, sealed at rest"),
+        (name = "header presets", description = "Named sets of request headers"),
+        (name = "history", description = "Requests sent, as history entries"),
     )
 )]
 struct ApiDoc;
@@ -109,4 +114,5 @@ fn router() -> OpenApiRouter<App> {
         .merge(captcha::router())
         .merge(support::router())
         .merge(teams::router())
+        .merge(workspace::router())
 }

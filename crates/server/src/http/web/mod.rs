@@ -11,9 +11,11 @@
 //! - `misc`: home, notifications, support, public profiles.
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
+//! - `collections`: a collection's public link (JSON, or a read-only page).
 
 mod assets;
 mod auth;
+mod collections;
 pub mod errors;
 mod misc;
 pub mod pages;
@@ -33,6 +35,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(settings::router())
         .merge(misc::router())
         .merge(teams::router())
+        .merge(collections::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "notifications.html",
     "support.html",
     "public_profile.html",
+    "public_collection.html",
     "team_base.html",
     "team_list.html",
     "team_home.html",
