@@ -111,6 +111,10 @@ pub struct AccountExport {
     /// The account's own event log, oldest first: sign-ins from new devices
     /// (with their address), password and email changes.
     pub activity: Vec<ActivityEvent>,
+    /// My private workspace items, as documents (a team's items are the
+    /// team's, not in here).
+    #[serde(default)]
+    pub workspace: WorkspaceExport,
 }
 
 /// One entry of an account's own event log.

@@ -203,6 +203,23 @@ pub struct ItemSummaryEnvelope {
     pub item: ItemSummary,
 }
 
+/// A person's private items, as documents, in an account export (P9): each
+/// collection and environment as Postman reads it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkspaceExport {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub collections: Vec<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub environments: Vec<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub globals: Option<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub history: Vec<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub header_presets: Vec<Value>,
+}
+
 /// What `POST /api/v1/imports` made.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -497,6 +497,8 @@ pub async fn delete_account(
         ));
     }
     store::events::delete_scope(&mut tx, &format!("user:{}", user.id)).await?;
+    // Private items go with the account row; their change log goes here.
+    store::events::delete_scope(&mut tx, &format!("items:user:{}", user.id)).await?;
     // The row is locked above, so it is there to delete.
     store::users::delete(&mut tx, &user.id).await?;
     app.mailer

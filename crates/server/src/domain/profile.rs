@@ -445,6 +445,7 @@ pub async fn export(app: &App, actor: &Actor) -> Result<api::AccountExport> {
         support_requests: super::support::list_at_most(app, actor, i64::MAX)
             .await?
             .support_requests,
+        workspace: super::workspace::export_private(app, actor).await?,
     })
 }
 

@@ -86,6 +86,29 @@ async fn export_holds_my_data_and_no_secrets(db: Db) {
     .await
     .assert(201, None);
     create_team(&t, &ada, "acme").await;
+    // A private collection and environment, and one of the team's.
+    let mine = json!({"info": {"name": "Mine", "x_extra": [1, null]}, "item": []});
+    t.post(
+        "/api/v1/collections",
+        Some(&ada),
+        json!({ "collection": mine }),
+    )
+    .await
+    .assert(201, None);
+    t.post(
+        "/api/v1/collections",
+        Some(&ada),
+        json!({ "collection": {"info": {"name": "Ours"}}, "team": "acme" }),
+    )
+    .await
+    .assert(201, None);
+    t.post(
+        "/api/v1/environments",
+        Some(&ada),
+        json!({ "environment": {"name": "Env", "values": [{"key": "k", "value": "v"}]} }),
+    )
+    .await
+    .assert(201, None);
     // A sign-in from a second device makes a notification.
     let second = t
         .client
@@ -125,6 +148,15 @@ async fn export_holds_my_data_and_no_secrets(db: Db) {
     assert_eq!(doc["api_keys"][0]["name"], "laptop");
     assert_eq!(doc["teams"][0]["slug"], "acme");
     assert_eq!(doc["support_requests"][0]["subject"], "Hello");
+    // My private items as documents; the team's collection is the team's.
+    let collections = doc["workspace"]["collections"].as_array().unwrap();
+    assert_eq!(collections.len(), 1, "{collections:?}");
+    assert_eq!(collections[0]["info"]["name"], "Mine");
+    assert_eq!(collections[0]["info"]["x_extra"], json!([1, null]));
+    assert_eq!(
+        doc["workspace"]["environments"][0]["values"][0]["value"],
+        "v"
+    );
     assert!(!doc["notifications"].as_array().unwrap().is_empty());
     let activity = doc["activity"].as_array().unwrap();
     assert!(
@@ -173,6 +205,14 @@ async fn deleting_needs_the_password_and_removes_everything(db: Db) {
         .await;
     let read_only = read_only.body["key"].as_str().unwrap().to_owned();
     create_team(&t, &ada, "solo").await;
+    let r = t
+        .post(
+            "/api/v1/collections",
+            Some(&ada),
+            json!({ "collection": {"info": {"name": "Mine"}} }),
+        )
+        .await;
+    let collection = r.body["collection"]["id"].as_str().unwrap().to_owned();
 
     // Refusals change nothing.
     t.request(reqwest::Method::DELETE, "/api/v1/me", Some(&ada), None)
@@ -232,6 +272,22 @@ async fn deleting_needs_the_password_and_removes_everything(db: Db) {
         .mail_to("ada@example.com", "Your Postroom account was deleted")
         .await;
     assert!(mail.contains("Hi ada"));
+    // Private items and their change log went with the account.
+    let mut c = t.app.store.conn().await.unwrap();
+    assert!(postroom_server::store::items::by_id(&mut c, &collection)
+        .await
+        .unwrap()
+        .is_none());
+    let (left,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM events WHERE scope LIKE 'items:user:%'")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    assert_eq!(
+        left, 0,
+        "the change log of the deleted account's items is gone"
+    );
+    drop(c);
     // The team no one else was in went with the account: its name is free.
     create_team(&t, &bob, "solo").await;
     // So are the name and the address.

@@ -23,6 +23,18 @@ on_both_databases!(
     history_and_header_presets,
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_and_linked_collections_run_in_newman() {
+    let Some(newman) = which("newman") else {
+        crate::common::skip(
+            "workspace::exported_and_linked_collections_run_in_newman",
+            "newman is not installed (npm install -g newman)",
+        );
+        return;
+    };
+    newman_runs(&newman).await;
+}
+
 fn postman_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/postman")
 }
@@ -1151,5 +1163,136 @@ async fn history_and_header_presets(db: Db) {
         t.get("/api/v1/header-presets", Some(&ada)).await.body["header_presets"][0]["name"],
         "JSON"
     );
+    t.stop().await;
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A small API for the collection's requests to test: `GET /status` and
+/// `POST /echo`.
+async fn tiny_api() -> String {
+    use axum::routing::{get, post};
+    let app = axum::Router::new()
+        .route(
+            "/status",
+            get(|| async { axum::Json(json!({"ok": true, "items": [1, 2, 3]})) }),
+        )
+        .route(
+            "/echo",
+            post(|body: axum::Json<Value>| async move { axum::Json(json!({"echo": body.0})) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A collection whose requests carry `pm.test` assertions, some of them in a folder.
+fn tested_collection(base: &str) -> Value {
+    json!({
+        "info": {"name": "Smoke", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "variable": [{"key": "base", "value": base}],
+        "item": [
+            {"name": "status", "request": {"method": "GET", "url": "{{base}}/status"},
+             "event": [{"listen": "test", "script": {"type": "text/javascript", "exec": [
+                "pm.test('is up', () => pm.response.to.have.status(200));",
+                "pm.test('has three items', () => pm.expect(pm.response.json().items.length).to.eql(3));"
+             ]}}]},
+            {"name": "writes", "item": [
+                {"name": "echo", "request": {"method": "POST", "url": "{{base}}/echo",
+                  "header": [{"key": "Content-Type", "value": "application/json"}],
+                  "body": {"mode": "raw", "raw": "{\"hello\": \"world\"}"}},
+                 "event": [{"listen": "test", "script": {"type": "text/javascript", "exec": [
+                    "pm.test('echoes', () => pm.expect(pm.response.json().echo.hello).to.eql('world'));"
+                 ]}}]}
+            ]}
+        ]
+    })
+}
+
+fn run_newman(newman: &std::path::Path, target: &str) -> (bool, String) {
+    let out = std::process::Command::new(newman)
+        .args([
+            "run",
+            target,
+            "--reporters",
+            "cli",
+            "--color",
+            "off",
+            "--timeout-request",
+            "10000",
+        ])
+        .output()
+        .expect("newman runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+async fn newman_runs(newman: &std::path::Path) {
+    let t = TestApp::spawn(Db::Sqlite).await;
+    let ada = t.new_user("ada").await;
+    let base = tiny_api().await;
+    let r = t
+        .post(
+            "/api/v1/collections",
+            Some(&ada),
+            json!({"collection": tested_collection(&base)}),
+        )
+        .await;
+    r.assert(201, None);
+    let id = r.body["collection"]["id"].as_str().unwrap().to_owned();
+
+    // The exported file runs unchanged.
+    let exported = t
+        .get(&format!("/api/v1/collections/{id}"), Some(&ada))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("Smoke.postman_collection.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec_pretty(&exported.body["collection"]).unwrap(),
+    )
+    .unwrap();
+    let (ok, text) = run_newman(newman, file.to_str().unwrap());
+    assert!(ok, "newman run of the exported file failed:\n{text}");
+    assert!(text.contains("is up") && text.contains("echoes"), "{text}");
+
+    // And so does the public link.
+    let r = t
+        .post(
+            &format!("/api/v1/collections/{id}/links"),
+            Some(&ada),
+            json!({}),
+        )
+        .await;
+    let url = r.body["link"]["url"].as_str().unwrap().to_owned();
+    let (ok, text) = run_newman(newman, &url);
+    assert!(ok, "newman run of the link failed:\n{text}");
+    assert!(text.contains("has three items"), "{text}");
+
+    // A failing assertion fails the run: the check above can fail.
+    let mut broken = exported.body["collection"].clone();
+    broken["item"][0]["event"][0]["script"]["exec"][1] = json!(
+        "pm.test('has four items', () => pm.expect(pm.response.json().items.length).to.eql(4));"
+    );
+    t.put(
+        &format!("/api/v1/collections/{id}"),
+        Some(&ada),
+        json!({"collection": broken}),
+    )
+    .await
+    .assert(200, None);
+    let (ok, text) = run_newman(newman, &url);
+    assert!(!ok, "a failing pm.test must fail the run:\n{text}");
     t.stop().await;
 }

@@ -254,4 +254,169 @@ mod tests {
         let h = json!({"request": {"method": "POST", "url": {"raw": "https://x.test/a"}}});
         assert_eq!(history_name(&h), "POST https://x.test/a");
     }
+
+    mod lossless {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::Map;
+
+        /// Any JSON value: unicode, nulls, empty objects and lists, odd numbers.
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                ".*".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-z_$]{0,8}|.{0,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Extra fields for a node, none named like the fields we look at.
+        fn extras() -> impl Strategy<Value = Map<String, Value>> {
+            prop::collection::btree_map("x_[a-zA-Z0-9_]{0,6}|_postman_.{0,4}", any_json(), 0..3)
+                .prop_map(|m| m.into_iter().collect())
+        }
+
+        fn request() -> impl Strategy<Value = Value> {
+            (".*", extras(), prop::option::of(any_json())).prop_map(|(url, extra, body)| {
+                let mut r = extra;
+                r.insert("url".into(), Value::String(url));
+                r.insert("method".into(), Value::String("GET".into()));
+                if let Some(Value::Object(b)) = body {
+                    r.insert("body".into(), Value::Object(b));
+                }
+                Value::Object(r)
+            })
+        }
+
+        fn items() -> impl Strategy<Value = Value> {
+            let leaf = (".*", extras(), request(), prop::option::of(".{0,8}"), 0..3usize).prop_map(
+                |(name, extra, request, id, responses)| {
+                    let mut item = extra;
+                    item.insert("name".into(), Value::String(name));
+                    item.insert("request".into(), request);
+                    if let Some(id) = id.filter(|id| !id.is_empty()) {
+                        item.insert("id".into(), Value::String(id));
+                    }
+                    if responses > 0 {
+                        let list = (0..responses)
+                            .map(|i| serde_json::json!({"name": format!("ex {i}"), "body": null, "header": []}))
+                            .collect();
+                        item.insert("response".into(), Value::Array(list));
+                    }
+                    Value::Object(item)
+                },
+            );
+            leaf.prop_recursive(3, 30, 5, |inner| {
+                (".*", extras(), prop::collection::vec(inner, 0..5)).prop_map(
+                    |(name, extra, children)| {
+                        let mut folder = extra;
+                        folder.insert("name".into(), Value::String(name));
+                        folder.insert("item".into(), Value::Array(children));
+                        Value::Object(folder)
+                    },
+                )
+            })
+        }
+
+        fn collection() -> impl Strategy<Value = Value> {
+            (
+                ".+",
+                extras(),
+                extras(),
+                prop::collection::vec(items(), 0..6),
+            )
+                .prop_map(|(name, info_extra, root_extra, items)| {
+                    let mut info = info_extra;
+                    info.insert("name".into(), Value::String(format!("n{name}")));
+                    info.insert("schema".into(), Value::String(postman::SCHEMA_V21.into()));
+                    let mut root = root_extra;
+                    root.insert("info".into(), Value::Object(info));
+                    root.insert("item".into(), Value::Array(items));
+                    Value::Object(root)
+                })
+        }
+
+        /// `got` is `want` but for `info._postman_id` and ids added to
+        /// items and saved responses.
+        fn same_but_ids(want: &Value, got: &Value, node: bool) -> bool {
+            match (want, got) {
+                (Value::Object(w), Value::Object(g)) => {
+                    let extra_ok = g
+                        .keys()
+                        .all(|k| w.contains_key(k) || (node && k == "id") || k == "_postman_id");
+                    extra_ok
+                        && w.iter().all(|(k, wv)| {
+                            if k == "_postman_id"
+                                || (node
+                                    && k == "id"
+                                    && !wv.as_str().is_some_and(|s| !s.is_empty()))
+                            {
+                                return true;
+                            }
+                            let child_nodes = k == "item" || k == "response";
+                            g.get(k).is_some_and(|gv| match (wv, gv) {
+                                (Value::Array(wa), Value::Array(ga)) if child_nodes => {
+                                    wa.len() == ga.len()
+                                        && wa.iter().zip(ga).all(|(a, b)| same_but_ids(a, b, true))
+                                }
+                                _ => same_but_ids(wv, gv, false),
+                            })
+                        })
+                }
+                (Value::Array(w), Value::Array(g)) => {
+                    w.len() == g.len() && w.iter().zip(g).all(|(a, b)| same_but_ids(a, b, false))
+                }
+                (Value::Number(w), Value::Number(g)) => w.as_f64() == g.as_f64(),
+                (w, g) => w == g,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// What is stored reads back as the document written, whatever
+            /// it holds beside the fields we look at.
+            #[test]
+            fn collections_read_back_as_written(doc in collection()) {
+                let prepared = prepare(ItemKind::Collection, doc.clone(), "our-id").unwrap();
+                let stored: Value = serde_json::from_str(&prepared.json).unwrap();
+                prop_assert_eq!(stored["info"]["_postman_id"].as_str(), Some("our-id"));
+                prop_assert!(same_but_ids(&doc, &stored, false), "{} became {}", doc, stored);
+                // Stored once more (as a later write would), nothing changes.
+                let again = prepare(ItemKind::Collection, stored.clone(), "our-id").unwrap();
+                prop_assert_eq!(&again.json, &prepared.json);
+            }
+
+            #[test]
+            fn environments_read_back_as_written(extra in extras(), values in prop::collection::vec((".*", any_json(), extras()), 0..6)) {
+                let mut env = extra;
+                env.insert("name".into(), Value::String("Env".into()));
+                env.insert("values".into(), Value::Array(values.into_iter().map(|(k, v, x)| {
+                    let mut var = x;
+                    var.insert("key".into(), Value::String(k));
+                    var.insert("value".into(), v);
+                    Value::Object(var)
+                }).collect()));
+                let doc = Value::Object(env);
+                let prepared = prepare(ItemKind::Environment, doc.clone(), "env-id").unwrap();
+                let mut stored: Value = serde_json::from_str(&prepared.json).unwrap();
+                prop_assert_eq!(stored["id"].as_str(), Some("env-id"));
+                let mut want = doc;
+                want.as_object_mut().unwrap().remove("id");
+                stored.as_object_mut().unwrap().remove("id");
+                prop_assert_eq!(stored, want);
+            }
+        }
+    }
 }

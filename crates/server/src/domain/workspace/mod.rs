@@ -693,6 +693,40 @@ pub async fn put_globals(
     Ok(item_ref(&row))
 }
 
+/// The actor's private items as documents, for the account export (P9).
+pub async fn export_private(app: &App, actor: &Actor) -> Result<api::WorkspaceExport> {
+    let mut export = api::WorkspaceExport::default();
+    for kind in ItemKind::ALL {
+        let mut cursor = None;
+        loop {
+            let q = ItemListQuery {
+                private: true,
+                cursor: cursor.clone(),
+                limit: Some(MAX_PAGE),
+                ..Default::default()
+            };
+            let (items, next) = list(app, actor, kind, &q).await?;
+            for item in items {
+                let doc = read(app, actor, kind, &item.id).await?;
+                let value: Value =
+                    serde_json::from_str(&doc.json).map_err(|e| Error::Internal(e.into()))?;
+                match kind {
+                    ItemKind::Collection => export.collections.push(value),
+                    ItemKind::Environment => export.environments.push(value),
+                    ItemKind::Globals => export.globals = Some(value),
+                    ItemKind::History => export.history.push(value),
+                    ItemKind::HeaderPreset => export.header_presets.push(value),
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(export)
+}
+
 /// Usernames by id, for the people an item's history names.
 async fn usernames<'a>(
     c: &mut Conn,
