@@ -358,9 +358,7 @@ mod tests {
                     extra_ok
                         && w.iter().all(|(k, wv)| {
                             if k == "_postman_id"
-                                || (node
-                                    && k == "id"
-                                    && !wv.as_str().is_some_and(|s| !s.is_empty()))
+                                || (node && k == "id" && wv.as_str().is_none_or(|s| s.is_empty()))
                             {
                                 return true;
                             }
