@@ -75,11 +75,17 @@ fn collection_path(id: &str, rest: &str) -> String {
 /// How a page shows a refusal it can explain (a bad file, a stale revision,
 /// "only the creator or an admin"); `None` for what gets an error page.
 fn problem(e: &Error) -> Option<String> {
+    explain(e).map(|text| capitalise(&text))
+}
+
+/// The refusal as the domain words it, with the fields it names; a message
+/// that starts with a path (`item[3].request.url: ...`) keeps it as it is.
+fn explain(e: &Error) -> Option<String> {
     match e {
-        Error::Forbidden { message, .. } => Some(capitalise(message)),
+        Error::Forbidden { message, .. } => Some(message.clone()),
         _ => FormError::from(e).map(|_| {
             let body = e.body().error;
-            let mut text = capitalise(&body.message);
+            let mut text = body.message.clone();
             for (field, message) in &body.fields {
                 if !body.message.contains(message.as_str()) {
                     text.push_str(&format!(" ({field}: {message})"));
@@ -241,7 +247,7 @@ async fn import_shown(
             },
             StatusCode::OK,
         ),
-        Err(e) => match problem(&e) {
+        Err(e) => match explain(&e) {
             Some(text) => (
                 ImportOutcome {
                     result: None,
