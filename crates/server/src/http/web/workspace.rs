@@ -179,9 +179,7 @@ fn apply_rows(doc: &mut Value, member: &str, form: &HashMap<String, String>, typ
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or("default");
-            if was != kind {
-                entry.insert("type".into(), json!(kind));
-            } else if existing.get(i).is_none() {
+            if was != kind || existing.get(i).is_none() {
                 entry.insert("type".into(), json!(kind));
             }
         }
