@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod authorization;
 mod browser;
+mod browser_collections;
 mod browser_teams;
 mod cookie_auth;
 mod fuzz_bodies;

@@ -539,11 +539,36 @@ async fn owner_label(c: &mut Conn, team_id: &Option<String>) -> Result<String> {
     })
 }
 
+/// Whether the actor may do `action` to the item, as the policy decides
+/// it when they try: pages offer only what will be allowed.
+pub async fn may(app: &App, actor: &Actor, item: &ItemRow, action: ItemAction) -> Result<bool> {
+    let mut c = app.store.conn().await?;
+    let standing = policy::item_standing(&mut c, &actor.user_id, item).await?;
+    Ok(policy::decide_item(standing, action, noun_of(item)).is_ok())
+}
+
+fn noun_of(item: &ItemRow) -> &'static str {
+    noun(ItemKind::parse(&item.kind).unwrap_or(ItemKind::Collection))
+}
+
 /// One item's summary, as lists show it.
 pub async fn summary(app: &App, actor: &Actor, item: &ItemRow) -> Result<api::ItemSummary> {
     let mut c = app.store.conn().await?;
     let mut views = Views::load(&mut c, actor, std::slice::from_ref(item)).await?;
     Ok(views.summary(item))
+}
+
+/// Whose items a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// My private items and those of my teams where I hold a seat.
+    All,
+    /// My private items only.
+    Private,
+    /// The items of my teams where I hold a seat, none of my private ones.
+    Teams,
+    /// The items of the team with this slug.
+    Team(&'a str),
 }
 
 /// A page of items of `kind`: my private ones and those of my teams where I
@@ -554,11 +579,27 @@ pub async fn list(
     kind: ItemKind,
     q: &ItemListQuery,
 ) -> Result<(Vec<api::ItemSummary>, Option<String>)> {
+    let scope = match &q.team {
+        Some(slug) => Scope::Team(slug),
+        None if q.private => Scope::Private,
+        None => Scope::All,
+    };
+    list_in(app, actor, kind, scope, q).await
+}
+
+/// A page of items of `kind` in `scope` (`q.team` and `q.private` aside).
+pub async fn list_in(
+    app: &App,
+    actor: &Actor,
+    kind: ItemKind,
+    scope: Scope<'_>,
+    q: &ItemListQuery,
+) -> Result<(Vec<api::ItemSummary>, Option<String>)> {
     let mut c = app.store.conn().await?;
-    let team_ids: Vec<String> = match &q.team {
-        Some(slug) => vec![policy::authorize_team_items(&mut c, actor, slug).await?.id],
-        None if q.private => Vec::new(),
-        None => store::teams::of_user(&mut c, &actor.user_id)
+    let team_ids: Vec<String> = match scope {
+        Scope::Team(slug) => vec![policy::authorize_team_items(&mut c, actor, slug).await?.id],
+        Scope::Private => Vec::new(),
+        Scope::All | Scope::Teams => store::teams::of_user(&mut c, &actor.user_id)
             .await?
             .into_iter()
             .filter(|t| t.support_only == 0)
@@ -575,7 +616,7 @@ pub async fn list(
         &store::items::ListFilter {
             kind: kind.as_str(),
             user_id: &actor.user_id,
-            private: q.team.is_none(),
+            private: matches!(scope, Scope::All | Scope::Private),
             team_ids: &team_ids,
             deleted: q.deleted,
             after: after.as_ref().map(|(at, id)| (*at, id.as_str())),

@@ -12,6 +12,8 @@ use serde_json::json;
 use super::errors::error_response;
 use super::pages::{flash, initial, local_avatar_url, see_other, FormError, Page};
 use super::session::{CsrfForm, SignedIn, WebSession};
+use crate::domain::actor::Actor;
+use crate::domain::workspace::feed;
 use crate::domain::{profile, support};
 use crate::error::Error;
 use crate::state::App;
@@ -31,11 +33,14 @@ struct FlashQuery {
     flash: Option<String>,
 }
 
-async fn home(
-    State(app): State<App>,
-    session: WebSession,
-    Query(q): Query<FlashQuery>,
-) -> Response {
+#[derive(Deserialize)]
+struct HomeQuery {
+    flash: Option<String>,
+    /// A page of the activity feed: `next` of the one before.
+    before: Option<String>,
+}
+
+async fn home(State(app): State<App>, session: WebSession, Query(q): Query<HomeQuery>) -> Response {
     let Some(account) = session.active() else {
         return Page::new("landing.html", "Welcome")
             .render(&app, &session)
@@ -44,9 +49,11 @@ async fn home(
     if let Ok(true) = profile::needs_onboarding(&app, &account.actor).await {
         return see_other("/welcome");
     }
-    Page::new("home.html", "Home")
+    let page = Page::new("home.html", "Home")
         .with("nav", "home")
-        .with("flash", flash(q.flash.as_deref()))
+        .with("flash", flash(q.flash.as_deref()));
+    with_feed(&app, &account.actor, page, q.before)
+        .await
         .render(&app, &session)
         .await
 }
@@ -206,5 +213,22 @@ async fn avatar(State(app): State<App>, session: WebSession, Path(id): Path<Stri
         )
             .into_response(),
         Err(e) => error_response(e),
+    }
+}
+
+/// The activity feed on Home (S3), in `home_feed.html`. A feed that cannot
+/// be read says so in its panel; the rest of Home still shows.
+async fn with_feed(app: &App, actor: &Actor, page: Page, before: Option<String>) -> Page {
+    let paged = before.is_some();
+    let q = api::FeedQuery {
+        before,
+        limit: Some(20),
+    };
+    match feed::feed(app, actor, &q).await {
+        Ok(feed) => page.with("feed", feed).with("feed_paged", paged),
+        Err(e) => {
+            tracing::warn!(error = %e, "the activity feed could not be read");
+            page.with("feed_error", true)
+        }
     }
 }

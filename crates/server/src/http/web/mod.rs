@@ -11,18 +11,24 @@
 //! - `misc`: home, notifications, support, public profiles.
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
-//! - `collections`: a collection's public link (JSON, or a read-only page).
+//! - `collections`: the Collections tabs (Private, Team, Links), import, a
+//!   collection's tree and actions, revisions, recently deleted, and a
+//!   public link (JSON, or a read-only page).
+//! - `workspace`: environments, globals, history, header presets.
+//! - `markdown`: descriptions rendered and sanitised.
 
 mod assets;
 mod auth;
 mod collections;
 pub mod errors;
+mod markdown;
 mod misc;
 pub mod pages;
 mod render;
 pub mod session;
 mod settings;
 mod teams;
+mod workspace;
 
 use axum::middleware;
 use axum::Router;
@@ -36,6 +42,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(misc::router())
         .merge(teams::router())
         .merge(collections::router())
+        .merge(workspace::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

@@ -104,6 +104,66 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "The request was approved: they are a member now.",
     ),
     ("request_declined", "info", "The request was declined."),
+    (
+        "collection_shared",
+        "ok",
+        "The collection is shared: every member of the team with a seat can read and edit it.",
+    ),
+    (
+        "collection_unshared",
+        "ok",
+        "The collection is back among your private collections.",
+    ),
+    (
+        "link_created",
+        "ok",
+        "The link was made. Copy it below: anyone who has it can read the collection.",
+    ),
+    (
+        "link_revoked",
+        "ok",
+        "The link was revoked: it no longer works.",
+    ),
+    (
+        "subscribed",
+        "ok",
+        "Subscribed: its changes show in your activity on Home.",
+    ),
+    ("unsubscribed", "info", "Unsubscribed."),
+    (
+        "collection_deleted",
+        "ok",
+        "The collection was deleted. You can restore it here for 30 days.",
+    ),
+    ("collection_restored", "ok", "The collection was restored."),
+    (
+        "revision_restored",
+        "ok",
+        "The revision was restored as the newest revision.",
+    ),
+    ("saved", "ok", "Saved."),
+    (
+        "environment_created",
+        "ok",
+        "The environment was created. Add its variables below.",
+    ),
+    (
+        "environment_deleted",
+        "ok",
+        "The environment was deleted. You can restore it below for 30 days.",
+    ),
+    (
+        "environment_restored",
+        "ok",
+        "The environment was restored.",
+    ),
+    ("history_deleted", "ok", "The history entry was deleted."),
+    (
+        "preset_created",
+        "ok",
+        "The header preset was created. Add its headers below.",
+    ),
+    ("preset_deleted", "ok", "The header preset was deleted."),
 ];
 
 pub fn flash(key: Option<&str>) -> Option<serde_json::Value> {

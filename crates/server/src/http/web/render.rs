@@ -37,6 +37,18 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "support.html",
     "public_profile.html",
     "public_collection.html",
+    "collection_tree.html",
+    "collections_tabs.html",
+    "collections.html",
+    "collection.html",
+    "collection_delete.html",
+    "collection_revisions.html",
+    "collection_revision.html",
+    "environments.html",
+    "environment.html",
+    "history.html",
+    "header_presets.html",
+    "home_feed.html",
     "team_base.html",
     "team_list.html",
     "team_home.html",
@@ -277,6 +289,49 @@ mod tests {
             ),
             ("next", json!("%2Finvite%3Ftoken%3Dt")),
             ("next_query", json!("?next=%2F")),
+            // The workspace pages (web/collections.rs, web/workspace.rs).
+            (
+                "items",
+                json!([{"id": "c1", "kind": "collection", "name": "Conduit", "owner": {"type": "team", "team": {"slug": "acme", "name": "Acme"}},
+                    "revision": 2, "size": 10, "created_at": when, "created_by": {"id": "u1", "username": "ada"}, "updated_at": when,
+                    "updated_by": {"id": "u1", "username": "ada"}, "subscribed": true, "deleted_at": when, "purge_at": when}]),
+            ),
+            (
+                "item",
+                json!({"id": "c1", "kind": "collection", "name": "Conduit", "owner": {"type": "private", "user": {"id": "u1", "username": "ada"}},
+                    "revision": 2, "size": 10, "created_at": when, "created_by": null, "updated_at": when, "updated_by": null, "subscribed": false}),
+            ),
+            (
+                "rows",
+                json!([{"depth": 0, "folder": true, "name": "Auth", "method": null, "url": null, "description_html": "<p>x</p>",
+                    "key": "k", "value": "v", "enabled": true, "secret": true},
+                    {"depth": 9, "folder": false, "name": "Login", "method": "POST", "url": "{{host}}/login", "description_html": null}]),
+            ),
+            ("new_rows", json!(2)),
+            ("has_secrets", json!(true)),
+            ("can_remove", json!(true)),
+            (
+                "links",
+                json!([{"id": "l1", "url": "http://x/l/a.b", "collection": {"id": "c1", "name": "Conduit", "revision": 2},
+                    "created_by": {"id": "u1", "username": "ada"}, "created_at": when, "team": {"slug": "acme", "name": "Acme"}}]),
+            ),
+            (
+                "revisions",
+                json!([{"revision": 2, "created_at": when, "created_by": {"id": "u1", "username": "ada"}, "size": 2048, "current": true},
+                    {"revision": 1, "created_at": when, "created_by": null, "size": 10, "current": false}]),
+            ),
+            (
+                "feed",
+                json!({"events": [{"id": "e1", "at": when, "actor": null, "action": "updated", "summary": "ada updated Conduit (revision 2)",
+                    "item": {"id": "c1", "kind": "collection", "name": "Conduit"}, "revision": 2, "team": {"slug": "acme", "name": "Acme"}}], "next": "1.x"}),
+            ),
+            (
+                "import",
+                json!({"result": {"collections": [{"id": "c1", "name": "Conduit", "revision": 1}], "environments": [],
+                    "skipped": [{"path": "a.txt", "reason": "not a JSON file"}]}, "error": "bad file"}),
+            ),
+            ("revision", json!(1)),
+            ("restore_days", json!(30)),
         ] {
             ctx[k] = v;
         }
@@ -288,6 +343,15 @@ mod tests {
                 let mut ctx = ctx.clone();
                 if !signed_in {
                     ctx["me"] = serde_json::Value::Null;
+                }
+                for (i, tab) in ["private", "team", "links", "deleted"].iter().enumerate() {
+                    ctx["tab"] = json!(tab);
+                    ctx["kind"] = json!(["environment", "globals", "preset"][i % 3]);
+                    let html = env()
+                        .get_template(name)
+                        .unwrap()
+                        .render(Value::from_serialize(&ctx));
+                    assert!(html.is_ok(), "{name} ({tab}): {:?}", html.err());
                 }
                 let html = env()
                     .get_template(name)

@@ -113,6 +113,22 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // Secret values are masked until revealed; without this script the page
+  // offers a "Show secret values" link instead.
+  document.querySelectorAll("button[data-reveal]").forEach((button) => {
+    const form = button.closest("form");
+    const link = form && form.querySelector("[data-reveal-link]");
+    if (link) link.hidden = true;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const inputs = form.querySelectorAll("input[data-secret]");
+      const reveal = button.getAttribute("aria-pressed") !== "true";
+      inputs.forEach((input) => { input.type = reveal ? "text" : "password"; });
+      button.setAttribute("aria-pressed", reveal ? "true" : "false");
+      button.textContent = reveal ? "Hide secret values" : "Reveal secret values";
+    });
+  });
+
   // Close the account menu when clicking elsewhere.
   document.addEventListener("click", (event) => {
     document.querySelectorAll("details.menu[open]").forEach((menu) => {
