@@ -21,6 +21,8 @@ use postroom_bench::server::{sibling_binary, Database, PgDatabase, ServerProcess
 use postroom_bench::wrk::{self, Load, Outcome, Script};
 use serde_json::json;
 
+mod workspace;
+
 #[derive(Parser)]
 #[command(
     name = "postroom-bench",
@@ -61,6 +63,10 @@ enum Mode {
     Soak,
     /// Writers, SIGKILL, restart: every acknowledged write must be there.
     Crash,
+    /// GET of a 100 KB collection against the same bytes served from memory.
+    Collection,
+    /// Import of a 50 MB collection against serde_json parsing and writing it.
+    Import,
 }
 
 /// How wrk loads GET requests: one thread for wrk (the server has the other
@@ -164,8 +170,10 @@ fn main() -> anyhow::Result<()> {
     );
     let all = cli.mode == Mode::All;
     let mut failed = Vec::new();
-    let steps: [(Mode, Step); 6] = [
+    let steps: [(Mode, Step); 8] = [
         (Mode::Read, Bench::read),
+        (Mode::Collection, Bench::collection),
+        (Mode::Import, Bench::import),
         (Mode::Login, Bench::login),
         (Mode::Flood, Bench::flood),
         (Mode::Memory, Bench::memory),
@@ -196,6 +204,8 @@ fn name(mode: Mode) -> &'static str {
         Mode::Memory => "memory",
         Mode::Soak => "soak",
         Mode::Crash => "crash",
+        Mode::Collection => "collection",
+        Mode::Import => "import",
     }
 }
 

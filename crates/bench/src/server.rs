@@ -62,6 +62,17 @@ impl ServerProcess {
         Self::spawn(Command::new(binary), "listening on ", log)
     }
 
+    /// Starts the baseline serving `body` (a file) from memory at `/body`.
+    pub fn hello_with_body(
+        binary: &Path,
+        body: &Path,
+        log: &Path,
+    ) -> anyhow::Result<ServerProcess> {
+        let mut cmd = Command::new(binary);
+        cmd.arg(body);
+        Self::spawn(cmd, "listening on ", log)
+    }
+
     fn spawn(mut cmd: Command, ready: &str, log: &Path) -> anyhow::Result<ServerProcess> {
         let log_file = std::fs::OpenOptions::new()
             .create(true)

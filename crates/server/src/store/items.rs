@@ -480,8 +480,9 @@ pub struct FeedRow {
 }
 
 /// Events about the items `user_id` follows and may still see (theirs, or
-/// of a team where they hold a seat), newest first, before the event
-/// (`created_at`, `id`).
+/// of a team where they hold a seat), recorded where they may see them now
+/// (not what happened to an item while it was someone's private item),
+/// newest first, before the event (`created_at`, `id`).
 pub async fn feed(
     c: &mut Conn,
     user_id: &str,
@@ -501,6 +502,8 @@ pub async fn feed(
          JOIN items i ON i.id = e.subject \
          WHERE (i.owner_user_id = $1 OR i.owner_team_id IN \
                 (SELECT team_id FROM team_members WHERE user_id = $1 AND support_only = 0)) \
+           AND (e.scope = 'items:user:' || $1 OR e.scope IN \
+                (SELECT 'items:team:' || team_id FROM team_members WHERE user_id = $1 AND support_only = 0)) \
            AND {before_clause} \
          ORDER BY e.created_at DESC, e.id DESC LIMIT $4"
     ))

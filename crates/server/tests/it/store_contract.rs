@@ -30,6 +30,7 @@ on_both_databases!(
     typed_events_and_the_last_number_of_a_scope,
     support_requests_are_listed_newest_first_per_person,
     onboarding_deletion_lock_and_relaxed_writes,
+    items_revisions_links_subscriptions_and_keys,
 );
 
 /// A store on a fresh database; keeps the database alive as long as it lives.
@@ -1952,4 +1953,364 @@ async fn onboarding_deletion_lock_and_relaxed_writes(db: Db) {
         .await
         .unwrap()
         .is_some_and(|row| row.id == s.id));
+}
+
+async fn items_revisions_links_subscriptions_and_keys(db: Db) {
+    use postroom_core::{ItemEvent, ItemKind};
+    use store::items::{self, ListFilter, NewItem, OwnerId};
+    use store::teams::{self, NewTeam};
+    let f = open(db).await;
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
+    let team = write!(f.store, |t| teams::insert(
+        &mut t,
+        &NewTeam {
+            name: "Acme",
+            slug: "acme",
+            plan: "free",
+            seats: 3,
+            created_by: &ada.id
+        },
+        T0
+    )
+    .await)
+    .unwrap();
+    fn new_item<'a>(id: &'a str, owner: OwnerId<'a>, body: &'a str, by: &'a str) -> NewItem<'a> {
+        NewItem {
+            id,
+            kind: "collection",
+            owner,
+            name: "C",
+            body,
+            key_id: None,
+            by,
+        }
+    }
+    let (ada_id, team_id) = (ada.id.as_str(), team.id.as_str());
+    let mut tx = f.store.begin().await.unwrap();
+    let a = items::insert(
+        &mut tx,
+        &new_item("item-a", OwnerId::User(ada_id), "{\"a\":1}", ada_id),
+        T0,
+    )
+    .await
+    .unwrap();
+    let b = items::insert(
+        &mut tx,
+        &new_item("item-b", OwnerId::Team(team_id), "{\"b\":1}", ada_id),
+        T0 + 1,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        (a.revision, a.size, a.owner_user_id.as_deref()),
+        (1, 7, Some(ada_id))
+    );
+    assert_eq!(
+        (b.owner_user_id.as_deref(), b.owner_team_id.as_deref()),
+        (None, Some(team_id))
+    );
+
+    // A write adds a revision and makes it current; every revision stays.
+    let mut tx = f.store.begin().await.unwrap();
+    let locked = items::lock(&mut tx, "item-a").await.unwrap().unwrap();
+    let a2 = items::update(
+        &mut tx,
+        &locked,
+        "C2",
+        "{\"a\":2}",
+        Some("key-1"),
+        &bob.id,
+        T0 + 5,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        (
+            a2.revision,
+            a2.name.as_str(),
+            a2.updated_by.as_deref(),
+            a2.updated_at
+        ),
+        (2, "C2", Some(bob.id.as_str()), T0 + 5)
+    );
+    let mut c = f.store.conn().await.unwrap();
+    assert_eq!(
+        items::body(&mut c, "item-a", 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
+        "{\"a\":1}"
+    );
+    let two = items::body(&mut c, "item-a", 2).await.unwrap().unwrap();
+    assert_eq!(
+        (two.body.as_str(), two.key_id.as_deref()),
+        ("{\"a\":2}", Some("key-1"))
+    );
+    assert!(items::body(&mut c, "item-a", 3).await.unwrap().is_none());
+    let revs = items::revisions(&mut c, "item-a", None, 10).await.unwrap();
+    assert_eq!(
+        revs.iter().map(|r| r.revision).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    assert_eq!(
+        items::revisions(&mut c, "item-a", Some(2), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(items::by_id(&mut c, "missing").await.unwrap().is_none());
+    assert_eq!(
+        items::singleton(&mut c, "collection", &OwnerId::Team(team_id))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "item-b"
+    );
+    assert!(items::singleton(&mut c, "globals", &OwnerId::User(ada_id))
+        .await
+        .unwrap()
+        .is_none());
+
+    // Lists: by owner, newest change first, paged, live or deleted.
+    let list = |private: bool, teams: Vec<String>, deleted: bool, after: Option<(i64, String)>| {
+        let store = f.store.clone();
+        let user = ada.id.clone();
+        async move {
+            let mut c = store.conn().await.unwrap();
+            items::list(
+                &mut c,
+                &ListFilter {
+                    kind: "collection",
+                    user_id: &user,
+                    private,
+                    team_ids: &teams,
+                    deleted,
+                    after: after.as_ref().map(|(at, id)| (*at, id.as_str())),
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(true, vec![team.id.clone()], false, None).await,
+        vec!["item-a", "item-b"]
+    );
+    assert_eq!(list(true, vec![], false, None).await, vec!["item-a"]);
+    assert_eq!(
+        list(false, vec![team.id.clone()], false, None).await,
+        vec!["item-b"]
+    );
+    assert!(list(false, vec![], false, None).await.is_empty());
+    assert_eq!(
+        list(
+            true,
+            vec![team.id.clone()],
+            false,
+            Some((T0 + 5, "item-a".into()))
+        )
+        .await,
+        vec!["item-b"]
+    );
+
+    // Deleting is a mark; moving changes the owner; purging is for good.
+    let mut tx = f.store.begin().await.unwrap();
+    let gone = items::set_deleted(&mut tx, "item-b", Some(T0 + 10), Some(&ada.id))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(gone.deleted_at, Some(T0 + 10));
+    assert_eq!(
+        list(true, vec![team.id.clone()], true, None).await,
+        vec!["item-b"]
+    );
+    let mut tx = f.store.begin().await.unwrap();
+    let back = items::set_deleted(&mut tx, "item-b", None, None)
+        .await
+        .unwrap();
+    let moved = items::set_owner(&mut tx, "item-b", &OwnerId::User(ada_id), &ada.id, T0 + 11)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        (
+            back.deleted_at,
+            moved.owner_user_id.as_deref(),
+            moved.owner_team_id
+        ),
+        (None, Some(ada_id), None)
+    );
+
+    // Subscriptions: idempotent, per person.
+    let mut tx = f.store.begin().await.unwrap();
+    items::subscribe(&mut tx, &bob.id, "item-a", T0)
+        .await
+        .unwrap();
+    items::subscribe(&mut tx, &bob.id, "item-a", T0)
+        .await
+        .unwrap();
+    items::subscribe(&mut tx, &bob.id, "item-b", T0)
+        .await
+        .unwrap();
+    items::unsubscribe(&mut tx, &bob.id, "item-b")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        items::subscribed_among(&mut c, &bob.id, &["item-a", "item-b", "nope"])
+            .await
+            .unwrap(),
+        vec!["item-a"]
+    );
+    assert!(items::subscribed_among(&mut c, &ada.id, &[])
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The feed: events about followed items the person may see, newest first.
+    let updated = ItemEvent::Updated {
+        item: ItemKind::Collection,
+        name: "C2".into(),
+        revision: 2,
+        restored_from: None,
+    };
+    let scope = format!("items:user:{}", ada.id);
+    for at in [T0 + 20, T0 + 21] {
+        write!(f.store, |t| events::record_about(
+            &mut t,
+            &scope,
+            Some(&ada.id),
+            "item-a",
+            &updated,
+            at
+        )
+        .await)
+        .unwrap();
+    }
+    let mut tx = f.store.begin().await.unwrap();
+    items::subscribe(&mut tx, &ada.id, "item-a", T0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let feed = items::feed(&mut c, &ada.id, None, 10).await.unwrap();
+    assert_eq!(
+        feed.iter().map(|e| e.created_at).collect::<Vec<_>>(),
+        vec![T0 + 21, T0 + 20]
+    );
+    assert_eq!(feed[0].subject, "item-a");
+    let older = items::feed(&mut c, &ada.id, Some((feed[0].created_at, &feed[0].id)), 10)
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    // Bob follows it too, but it is ada's private item: nothing for him.
+    assert!(items::feed(&mut c, &bob.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Links: live until revoked; the maker's, and a team's for its admins.
+    let mut tx = f.store.begin().await.unwrap();
+    let link = items::insert_link(&mut tx, "link-1", "item-a", &ada.id, T0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        items::link(&mut c, "link-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .item_id,
+        link.item_id
+    );
+    assert_eq!(items::count_links(&mut c, "item-a").await.unwrap(), 1);
+    assert_eq!(
+        items::links_for(&mut c, &ada.id, &[]).await.unwrap().len(),
+        1
+    );
+    assert!(items::links_for(&mut c, &bob.id, &[team.id.clone()])
+        .await
+        .unwrap()
+        .is_empty());
+    let mut tx = f.store.begin().await.unwrap();
+    assert!(items::revoke_link(&mut tx, "link-1", T0 + 1).await.unwrap());
+    assert!(!items::revoke_link(&mut tx, "link-1", T0 + 2).await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(items::link(&mut c, "link-1").await.unwrap().is_none());
+    assert_eq!(items::count_links(&mut c, "item-a").await.unwrap(), 0);
+
+    // Data keys: the newest per owner; any one, to check at start.
+    assert!(items::any_data_key(&mut c).await.unwrap().is_none());
+    let mut tx = f.store.begin().await.unwrap();
+    items::insert_data_key(
+        &mut tx,
+        "dk-1",
+        &OwnerId::Team(team_id),
+        "wrapped",
+        "kek-1",
+        T0,
+    )
+    .await
+    .unwrap();
+    items::insert_data_key(
+        &mut tx,
+        "dk-2",
+        &OwnerId::Team(team_id),
+        "wrapped2",
+        "kek-1",
+        T0 + 1,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        items::data_key(&mut c, &OwnerId::Team(team_id))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "dk-2"
+    );
+    assert!(items::data_key(&mut c, &OwnerId::User(ada_id))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        items::data_key_by_id(&mut c, "dk-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .wrapped,
+        "wrapped"
+    );
+    assert!(items::any_data_key(&mut c).await.unwrap().is_some());
+
+    // Purging takes what was deleted before the cut, with its revisions and links.
+    let mut tx = f.store.begin().await.unwrap();
+    items::set_deleted(&mut tx, "item-a", Some(T0 + 30), Some(&ada.id))
+        .await
+        .unwrap();
+    assert_eq!(items::purge_deleted(&mut tx, T0 + 30).await.unwrap(), 0);
+    assert_eq!(items::purge_deleted(&mut tx, T0 + 31).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert!(items::by_id(&mut c, "item-a").await.unwrap().is_none());
+    assert!(items::body(&mut c, "item-a", 1).await.unwrap().is_none());
+    assert!(items::subscribed_among(&mut c, &bob.id, &["item-a"])
+        .await
+        .unwrap()
+        .is_empty());
+    // The owner's account goes: its items go with it, a data key stays.
+    let mut tx = f.store.begin().await.unwrap();
+    users::delete(&mut tx, &ada.id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(items::by_id(&mut c, "item-b").await.unwrap().is_none());
 }

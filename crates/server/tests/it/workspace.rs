@@ -21,7 +21,49 @@ on_both_databases!(
     environment_values_are_sealed_at_rest,
     globals_per_person_and_team,
     history_and_header_presets,
+    a_large_collection_imports_in_one_piece,
 );
+
+/// A node given another server key than the one that sealed the database's
+/// environments refuses to start, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_key_refuses_to_start() {
+    use postroom_server::config::Config;
+    let t = TestApp::spawn(Db::Sqlite).await;
+    let ada = t.new_user("ada").await;
+    t.post(
+        "/api/v1/environments",
+        Some(&ada),
+        json!({"environment": {"name": "E", "values": [{"key": "k", "value": "v"}]}}),
+    )
+    .await
+    .assert(201, None);
+    let data_dir = t.data_dir.path().to_path_buf();
+    let start = |key: Option<String>| {
+        let data_dir = data_dir.clone();
+        async move {
+            let mut config = Config::defaults();
+            config.listen = "127.0.0.1:0".into();
+            config.data_dir = data_dir;
+            config.secret_key = key.map(Into::into);
+            let settings = config.validate().unwrap();
+            postroom_server::startup::Application::build(
+                settings,
+                postroom_server::clock::Clock::manual(0),
+            )
+            .await
+        }
+    };
+    let err = start(Some("ab".repeat(32)))
+        .await
+        .err()
+        .expect("another key is refused");
+    let message = format!("{err:#}");
+    assert!(message.contains("server key does not open"), "{message}");
+    // With the key it was sealed under (<data_dir>/server.key), it starts.
+    assert!(start(None).await.is_ok());
+    t.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exported_and_linked_collections_run_in_newman() {
@@ -953,13 +995,63 @@ async fn the_feed_follows_subscribed_collections(db: Db) {
         .as_array()
         .unwrap()
         .is_empty());
+    // What happened to a collection while it was someone's private one stays theirs.
+    let r = t
+        .post(
+            "/api/v1/collections",
+            Some(&ada),
+            json!({"collection": tiny_collection("Draft")}),
+        )
+        .await;
+    let draft = r.body["collection"]["id"].as_str().unwrap().to_owned();
+    let mut doc = t
+        .get(&format!("/api/v1/collections/{draft}"), Some(&ada))
+        .await
+        .body["collection"]
+        .clone();
+    doc["info"]["name"] = json!("Secret plan");
+    t.put(
+        &format!("/api/v1/collections/{draft}"),
+        Some(&ada),
+        json!({"collection": doc}),
+    )
+    .await
+    .assert(200, None);
+    t.post(
+        &format!("/api/v1/collections/{draft}/move"),
+        Some(&ada),
+        json!({"team": "acme"}),
+    )
+    .await
+    .assert(200, None);
+    t.put(
+        &format!("/api/v1/collections/{draft}/subscription"),
+        Some(&bob),
+        json!({}),
+    )
+    .await
+    .assert(204, None);
+    let bobs = t.get("/api/v1/feed", Some(&bob)).await;
+    let about_draft: Vec<&Value> = bobs.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["item"]["id"] == draft.as_str())
+        .collect();
+    assert_eq!(about_draft.len(), 1, "{}", bobs.body);
+    assert_eq!(about_draft[0]["action"], "moved_in");
+    assert_eq!(
+        about_draft[0]["summary"],
+        "ada shared Secret plan with ACME"
+    );
+    assert!(!bobs.body.to_string().contains("Draft"));
     // Leaving the team takes its collections out of the feed.
     assert_eq!(
         t.get("/api/v1/feed", Some(&bob)).await.body["events"]
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
     let bob_id = me(&t, &bob).await;
     t.delete(&format!("/api/v1/teams/acme/members/{bob_id}"), Some(&ada))
@@ -1294,5 +1386,42 @@ async fn newman_runs(newman: &std::path::Path) {
     .assert(200, None);
     let (ok, text) = run_newman(newman, &url);
     assert!(!ok, "a failing pm.test must fail the run:\n{text}");
+    t.stop().await;
+}
+
+/// 5,000 requests in nested folders, with test scripts and saved responses:
+/// imported in one transaction, read back whole.
+async fn a_large_collection_imports_in_one_piece(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let ada = t.new_user("ada").await;
+    let folders: Vec<Value> = (0..50)
+        .map(|f| {
+            let requests: Vec<Value> = (0..100)
+                .map(|r| json!({
+                    "name": format!("request {f}-{r} ✓"),
+                    "request": {"method": "POST", "url": {"raw": format!("{{{{base}}}}/f{f}/r{r}?q=1"), "host": ["{{base}}"], "path": [format!("f{f}"), format!("r{r}")], "query": [{"key": "q", "value": "1"}]},
+                        "header": [{"key": "Content-Type", "value": "application/json"}],
+                        "body": {"mode": "raw", "raw": format!("{{\"n\": {r}, \"pad\": \"{}\"}}", "x".repeat(300))}},
+                    "event": [{"listen": "test", "script": {"exec": ["pm.test('ok', () => pm.response.to.have.status(200));"], "type": "text/javascript"}}],
+                    "response": [{"name": "ok", "code": 200, "body": null}],
+                }))
+                .collect();
+            json!({"name": format!("folder {f}"), "item": requests})
+        })
+        .collect();
+    let big = json!({"info": {"name": "Big", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"}, "item": folders});
+    let bytes = serde_json::to_vec(&big).unwrap();
+    assert!(bytes.len() > 3_000_000, "{} bytes", bytes.len());
+    let r = import_raw(&t, &ada, "", bytes, "application/json").await;
+    r.assert(201, None);
+    let id = r.body["collections"][0]["id"].as_str().unwrap().to_owned();
+    let got = t
+        .get(&format!("/api/v1/collections/{id}"), Some(&ada))
+        .await;
+    got.assert(200, None);
+    same_but_ids(&big, &got.body["collection"], "").unwrap();
+    assert!(every_node_has_an_id(&got.body["collection"]["item"]));
+    let listed = t.get("/api/v1/collections", Some(&ada)).await;
+    assert!(listed.body["collections"][0]["size"].as_u64().unwrap() > 3_000_000);
     t.stop().await;
 }
