@@ -9,8 +9,7 @@ use postroom_core::api::{self, SupportCategory};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::errors::error_response;
-use super::pages::{flash, initial, local_avatar_url, see_other, FormError, Page};
+use super::pages::{flash, initial, local_avatar_url, see_other, OrForm, Page, PageResult};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::domain::{profile, support};
 use crate::error::Error;
@@ -61,18 +60,14 @@ async fn notifications(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<PageQuery>,
-) -> Response {
-    match profile::notifications(&app, signed.actor(), q.before.as_deref(), Some(25)).await {
-        Ok(page) => {
-            Page::new("notifications.html", "Notifications")
-                .with("nav", "notifications")
-                .with("page", page)
-                .with("flash", flash(q.flash.as_deref()))
-                .render(&app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    let page = profile::notifications(&app, signed.actor(), q.before.as_deref(), Some(25)).await?;
+    Ok(Page::new("notifications.html", "Notifications")
+        .with("nav", "notifications")
+        .with("page", page)
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
 }
 
 #[derive(Deserialize)]
@@ -84,12 +79,10 @@ async fn mark_read(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<ReadForm>,
-) -> Response {
+) -> PageResult {
     let ids = form.id.map(|id| vec![id]);
-    match profile::mark_notifications_read(&app, signed.actor(), ids.as_deref()).await {
-        Ok(_) => see_other("/notifications?flash=read"),
-        Err(e) => error_response(e),
-    }
+    profile::mark_notifications_read(&app, signed.actor(), ids.as_deref()).await?;
+    Ok(see_other("/notifications?flash=read"))
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -124,22 +117,19 @@ async fn support_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    match support_view(&app, &signed, &SupportForm::default()).await {
-        Ok(page) => {
-            page.with("flash", flash(q.flash.as_deref()))
-                .render(&app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    Ok(support_view(&app, &signed, &SupportForm::default())
+        .await?
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
 }
 
 async fn send_support(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<SupportForm>,
-) -> Response {
+) -> PageResult {
     let category = SupportCategory::parse(&form.category).unwrap_or(SupportCategory::Other);
     let req = api::CreateSupportRequest {
         category,
@@ -147,64 +137,48 @@ async fn send_support(
         // Browsers send a textarea's line breaks as CRLF.
         body: form.body.replace("\r\n", "\n"),
     };
-    match support::submit(&app, signed.actor(), &req).await {
-        Ok(_) => see_other("/support?flash=support_sent"),
-        Err(e) => match (
-            FormError::from(&e),
-            support_view(&app, &signed, &form).await,
-        ) {
-            (Some(fe), Ok(page)) => {
-                page.with("error", fe.error)
-                    .with("errors", fe.errors)
-                    .status(e.status())
-                    .render(&app, &signed.session)
-                    .await
-            }
-            _ => error_response(e),
-        },
-    }
+    support::submit(&app, signed.actor(), &req)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(support_view(&app, &signed, &form).await?.with_errors(fe))
+        })
+        .await?;
+    Ok(see_other("/support?flash=support_sent"))
 }
 
 async fn public_profile(
     State(app): State<App>,
     session: WebSession,
     Path(username): Path<String>,
-) -> Response {
-    match profile::public_profile(&app, &username).await {
-        Ok(p) => {
-            let name = p.display_name.clone().unwrap_or_else(|| p.username.clone());
-            let mut p = p;
-            p.avatar_url = p.avatar_url.map(|u| local_avatar_url(&app, &u));
-            Page::new("public_profile.html", name.clone())
-                .with("profile", &p)
-                .with("initial", initial(&name))
-                .render(&app, &session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    let mut p = profile::public_profile(&app, &username).await?;
+    let name = p.display_name.clone().unwrap_or_else(|| p.username.clone());
+    p.avatar_url = p.avatar_url.map(|u| local_avatar_url(&app, &u));
+    Ok(Page::new("public_profile.html", name.clone())
+        .with("profile", &p)
+        .with("initial", initial(&name))
+        .render(&app, &session)
+        .await)
 }
 
 /// An avatar for the pages. The API's avatar URL only shows a private
 /// profile's picture to a request carrying its owner's token, which a page's
 /// `<img>` cannot send; here the browser's signed-in accounts count instead:
 /// public avatars for anyone, a private one where its owner is signed in.
-async fn avatar(State(app): State<App>, session: WebSession, Path(id): Path<String>) -> Response {
+async fn avatar(State(app): State<App>, session: WebSession, Path(id): Path<String>) -> PageResult {
     let accounts = session.accounts();
     let viewer = accounts
         .iter()
         .find(|a| a.actor.user_id == id)
         .or(accounts.first())
         .map(|a| &a.actor);
-    match profile::avatar(&app, viewer, &id).await {
-        Ok((content_type, data)) => (
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
-            ],
-            data,
-        )
-            .into_response(),
-        Err(e) => error_response(e),
-    }
+    let (content_type, data) = profile::avatar(&app, viewer, &id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+        ],
+        data,
+    )
+        .into_response())
 }

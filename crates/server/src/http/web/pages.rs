@@ -152,6 +152,11 @@ impl Page {
         self
     }
 
+    /// Adds a form's message and its fields' messages.
+    pub fn with_errors(self, fe: FormError) -> Page {
+        self.with("error", fe.error).with("errors", fe.errors)
+    }
+
     /// Renders with the signed-in account, its other accounts and the CSRF token.
     pub async fn render(self, app: &App, session: &impl Viewer) -> Response {
         match self.context(app, session).await {
@@ -304,6 +309,87 @@ pub async fn with_session(response: Response, app: &App, session: &impl Viewer) 
         again.extensions_mut().insert(cause.clone());
     }
     again
+}
+
+/// Why a page handler stopped before its last step: an error that gets an
+/// error page, or a page already rendered (a form shown again with what to
+/// fix). Handlers return [`PageResult`] and go step by step with `?`.
+pub enum PageError {
+    Error(Error),
+    Shown(Response),
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+impl From<Error> for PageError {
+    fn from(e: Error) -> PageError {
+        PageError::Error(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Error(e) => error_response(e),
+            PageError::Shown(response) => response,
+        }
+    }
+}
+
+/// The form step of a page handler: a domain result whose error, when the
+/// form can show it, shows the form again.
+// Only handlers call it, on concrete types, where the compiler sees whether
+// the future is `Send` (axum asks); no bound needs to be named.
+#[allow(async_fn_in_trait)]
+pub trait OrForm<T> {
+    /// The value; or, for an error [`FormError::from`] reads, the page `show`
+    /// makes with it, rendered with the error's status; or the error page.
+    async fn or_form(
+        self,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError>;
+
+    /// As [`or_form`](OrForm::or_form), with the form's own reading of errors.
+    async fn or_form_with(
+        self,
+        read: fn(&Error) -> Option<FormError>,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError>;
+}
+
+impl<T> OrForm<T> for Result<T, Error> {
+    async fn or_form(
+        self,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError> {
+        self.or_form_with(FormError::from, app, viewer, show).await
+    }
+
+    async fn or_form_with(
+        self,
+        read: fn(&Error) -> Option<FormError>,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError> {
+        let e = match self {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let Some(fe) = read(&e) else {
+            return Err(PageError::Error(e));
+        };
+        let page = show(fe).await?;
+        Err(PageError::Shown(
+            page.status(e.status()).render(app, viewer).await,
+        ))
+    }
 }
 
 /// How a form shows an error from the domain: a message, per-field
