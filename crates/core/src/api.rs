@@ -38,6 +38,8 @@ pub struct SignUpRequest {
     pub email: String,
     pub username: String,
     pub password: String,
+    /// Required (`true`) when the server has terms of service
+    /// (`terms_url` in its configuration); ignored when it has none.
     #[serde(default)]
     pub accept_terms: bool,
     /// An ALTCHA solution, when the server asks for one.

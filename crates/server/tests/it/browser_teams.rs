@@ -198,7 +198,6 @@ async fn invite_by_link() {
             b2.fill("Email", "bob@example.com").await;
             b2.fill("Username", "bob").await;
             b2.fill("Password", PASSWORD).await;
-            b2.tick("I accept the terms of service", true).await;
             b2.press("Create account").await;
             b2.expect_heading("Check your email").await;
             b2.follow("Continue to sign in").await;
@@ -272,6 +271,103 @@ async fn invite_by_link() {
             assert_eq!(b.members().await, vec!["Ada Lovelace".to_owned()]);
             b2.goto("/teams/acme").await;
             b2.expect_heading("Page not found").await;
+        },
+    )
+    .await;
+}
+
+/// T3, A1: someone invited by email opens the mailed invite, creates an
+/// account (the invited address filled in; no terms to accept when none are
+/// configured), confirms the address from the mail, signs in, and is back
+/// at the invite, which they accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_by_email_leads_back_through_sign_up() {
+    run(
+        "invite_by_email_leads_back_through_sign_up",
+        |_| {},
+        |w| async move {
+            let b = &w.b;
+            w.account("ada", "Ada Lovelace").await;
+            let ada = w.t.sign_in("ada", PASSWORD, false).await;
+            w.t.post(
+                "/api/v1/teams",
+                Some(&ada),
+                json!({ "name": "Acme Labs", "slug": "acme" }),
+            )
+            .await
+            .assert(201, None);
+            let r =
+                w.t.post(
+                    "/api/v1/teams/acme/invites",
+                    Some(&ada),
+                    json!({ "email": "bob@example.com" }),
+                )
+                .await;
+            r.assert(201, None);
+            let link = r.body["invite"]["link"].as_str().unwrap().to_owned();
+
+            b.goto(&local(&link)).await;
+            b.expect_heading("Join Acme Labs").await;
+            b.follow("Create an account").await;
+            b.expect_heading("Create your account").await;
+            assert_eq!(
+                b.field("Email")
+                    .await
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("bob@example.com")
+            );
+            assert!(
+                b.c.find_all(Locator::Css("input[name=accept_terms]"))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "no terms are configured, so there is nothing to accept"
+            );
+            b.fill("Username", "bob").await;
+            b.fill("Password", PASSWORD).await;
+            b.press("Create account").await;
+            b.expect_heading("Check your email").await;
+
+            // The confirmation mail's link, opened in the same browser.
+            w.t.mail_settled().await;
+            let mail =
+                w.t.mails_to("bob@example.com")
+                    .into_iter()
+                    .map(|m| crate::common::unfold(&m))
+                    .find(|m| m.contains("/verify-email?token="))
+                    .expect("the confirmation mail");
+            let start = mail.find("/verify-email?token=").unwrap();
+            let confirm: String = mail[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+                .collect();
+            assert!(confirm.contains("&next="), "{confirm}");
+            b.goto(&confirm).await;
+            b.expect_heading("Confirm your email").await;
+            b.press("Confirm my email").await;
+            b.expect_heading("Email confirmed").await;
+            b.follow_in("//main", "Sign in").await;
+            b.expect_heading("Sign in to Postroom").await;
+            assert_eq!(
+                b.field("Email or username")
+                    .await
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("bob@example.com")
+            );
+            b.sign_in_here("bob@example.com", PASSWORD, false).await;
+            b.expect_heading("Welcome to Postroom, bob").await;
+            b.fill("Your name", "Bob Builder").await;
+            b.press("Continue").await;
+            b.expect_heading("Join Acme Labs").await;
+            b.press("Accept and join Acme Labs").await;
+            b.expect_heading("Acme Labs").await;
+            b.expect_text("Welcome to the team!").await;
         },
     )
     .await;

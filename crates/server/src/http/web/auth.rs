@@ -67,9 +67,15 @@ fn next_query(next: Option<&str>, sep: char) -> String {
     }
 }
 
-fn sign_up_form(form: &SignUpForm, fe: FormError) -> Page {
+fn sign_up_form(app: &App, form: &SignUpForm, fe: FormError) -> Page {
+    let settings = &app.settings;
     Page::new("sign_up.html", "Sign up")
         .with("narrow", true)
+        .with("terms_url", settings.terms_url.as_ref().map(|u| u.as_str()))
+        .with(
+            "privacy_url",
+            settings.privacy_url.as_ref().map(|u| u.as_str()),
+        )
         .with("form", form)
         .with_errors(fe)
 }
@@ -84,11 +90,15 @@ async fn sign_up_page(
         ..Default::default()
     };
     let captcha = fe.captcha;
+    let next = local_next(q.next.as_deref());
     let form = SignUpForm {
-        next: local_next(q.next.as_deref()),
+        email: invited_email(&app, next.as_deref())
+            .await
+            .unwrap_or_default(),
+        next,
         ..Default::default()
     };
-    sign_up_form(&form, fe)
+    sign_up_form(&app, &form, fe)
         .with("captcha", captcha)
         .render(&app, &session)
         .await
@@ -108,11 +118,11 @@ async fn sign_up(
         accept_terms: form.accept_terms.is_some(),
         captcha: form.captcha.clone(),
     };
-    let user = accounts::sign_up(&app, &req, &client)
+    let user = accounts::sign_up_then(&app, &req, &client, form.next.as_deref())
         .await
         .or_form(&app, &session, async |fe| {
             let captcha = fe.captcha || always_captcha(&app);
-            Ok(sign_up_form(&form, fe).with("captcha", captcha))
+            Ok(sign_up_form(&app, &form, fe).with("captcha", captcha))
         })
         .await?;
     Ok(see_other(&format!(
@@ -120,6 +130,17 @@ async fn sign_up(
         enc(&user.email),
         next_query(form.next.as_deref(), '&')
     )))
+}
+
+/// The address an invite was sent to, when `next` is the page of an email
+/// invite (`/invite?token=...`): the sign-up and sign-in forms fill it in.
+async fn invited_email(app: &App, next: Option<&str>) -> Option<String> {
+    let query = next?.strip_prefix("/invite?")?;
+    let (_, token) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token")?;
+    crate::domain::teams::preview_invite(app, &token)
+        .await
+        .ok()?
+        .email
 }
 
 fn enc(s: &str) -> String {
@@ -203,6 +224,10 @@ struct TokenForm {
     token: String,
     #[serde(default)]
     new_password: String,
+    /// Where to go on to (the invite a person signed up from), carried
+    /// from the confirmation link through its form.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 fn token_page(heading: &str, text: &str, action: &str, button: &str, token: &str) -> Page {
@@ -239,6 +264,7 @@ async fn verify_page(
         "Confirm my email",
         &q.token,
     )
+    .with("next", local_next(q.next.as_deref()))
     .render(&app, &session)
     .await
 }
@@ -253,10 +279,14 @@ async fn verify(
         .await
         .or_form(&app, &session, async |fe| Ok(link_failed(fe)))
         .await?;
-    let next = if session.active().is_some() {
-        ("/", "Go to Postroom")
-    } else {
-        ("/sign-in", "Sign in")
+    let next = local_next(form.next.as_deref());
+    let (href, label) = match (session.active().is_some(), next) {
+        (true, Some(next)) => (next, "Continue"),
+        (true, None) => ("/".to_owned(), "Go to Postroom"),
+        (false, next) => (
+            format!("/sign-in{}", next_query(next.as_deref(), '?')),
+            "Sign in",
+        ),
     };
     Ok(message(
         "Email confirmed",
@@ -265,7 +295,7 @@ async fn verify(
             "Thanks, {}: your email address is confirmed.",
             user.username
         )],
-        Some(next),
+        Some((href.as_str(), label)),
     )
     .render(&app, &session)
     .await)
@@ -324,6 +354,9 @@ async fn sign_in_page(
         return see_other(&local_path(q.next.as_deref()));
     }
     let form = SignInForm {
+        login: invited_email(&app, local_next(q.next.as_deref()).as_deref())
+            .await
+            .unwrap_or_default(),
         next: q.next,
         ..Default::default()
     };
@@ -349,8 +382,16 @@ async fn sign_in(
     };
     let signed = sessions::sign_in(&app, req, &client)
         .await
-        .or_form(&app, &session, async |fe| {
-            let captcha = fe.captcha || always_captcha(&app);
+        .or_form(&app, &session, async |mut fe| {
+            // A solved captcha means the limit is near: the next try needs
+            // one too, unless the limit was reached.
+            let solved = form.captcha.as_deref().is_some_and(|c| !c.is_empty());
+            let captcha = !fe.limited && (fe.captcha || solved || always_captcha(&app));
+            if fe.captcha {
+                // The password is never sent back; the login is kept.
+                fe.errors
+                    .insert("password".into(), "Type your password again.".into());
+            }
             let adding = session.active().is_some();
             Ok(sign_in_form(&form, adding, fe).with("captcha", captcha))
         })

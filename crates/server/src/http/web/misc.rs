@@ -108,6 +108,7 @@ async fn support_view(app: &App, signed: &SignedIn, form: &SupportForm) -> Resul
         .collect();
     Ok(Page::new("support.html", "Support")
         .with("nav", "support")
+        .with("forwarded", app.settings.support_email.is_some())
         .with("requests", requests)
         .with("categories", categories)
         .with("form", form))
@@ -143,7 +144,11 @@ async fn send_support(
             Ok(support_view(&app, &signed, &form).await?.with_errors(fe))
         })
         .await?;
-    Ok(see_other("/support?flash=support_sent"))
+    Ok(see_other(if app.settings.support_email.is_some() {
+        "/support?flash=support_sent"
+    } else {
+        "/support?flash=support_kept"
+    }))
 }
 
 async fn public_profile(

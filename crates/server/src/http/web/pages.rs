@@ -51,6 +51,11 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "ok",
         "Your request was sent. We will answer by email.",
     ),
+    (
+        "support_kept",
+        "ok",
+        "Your request was saved on this server. No support address is set up here, so nobody was notified.",
+    ),
     ("signed_out", "info", "You were signed out."),
     (
         "account_deleted",
@@ -399,6 +404,8 @@ pub struct FormError {
     pub error: Option<String>,
     pub errors: BTreeMap<String, String>,
     pub captcha: bool,
+    /// Refused by a rate limit: sending again soon is of no use.
+    pub limited: bool,
 }
 
 impl FormError {
@@ -416,12 +423,20 @@ impl FormError {
                     .iter()
                     .map(|(k, v)| (k.clone(), capitalise(v)))
                     .collect(),
-                captcha: false,
+                ..Default::default()
             }),
-            Error::Conflict { .. }
-            | Error::BadRequest { .. }
-            | Error::Unauthenticated { .. }
-            | Error::TooManyRequests { .. } => {
+            // How long to wait, which the API says in `Retry-After`.
+            Error::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(FormError {
+                error: Some(format!(
+                    "Too many attempts. Try again {}.",
+                    wait_in_words(*retry_after_secs)
+                )),
+                limited: true,
+                ..Default::default()
+            }),
+            Error::Conflict { .. } | Error::BadRequest { .. } | Error::Unauthenticated { .. } => {
                 let errors = body
                     .fields
                     .iter()
@@ -430,32 +445,32 @@ impl FormError {
                 let mut fe = FormError {
                     error: Some(capitalise(&body.message)),
                     errors,
-                    captcha: false,
+                    ..Default::default()
                 };
                 if !fe.errors.is_empty() {
                     fe.error = Some("Please fix the fields below.".into());
                 }
                 Some(fe)
             }
+            // Worded so that it still reads true once the check's own
+            // line says "Verified".
             Error::Forbidden { code, .. } if code.starts_with("captcha") => Some(FormError {
                 error: Some(
-                    "Please complete the check that you are not a robot, then send the form again."
+                    "One more step: this page checks that you are not a robot. When the check below says so, send the form again."
                         .into(),
                 ),
-                errors: BTreeMap::new(),
                 captcha: true,
+                ..Default::default()
             }),
             // Something the person can fix (confirm the address) rather
             // than a page they may not see.
             Error::Forbidden { code, .. } if *code == "email_not_verified" => Some(FormError {
                 error: Some(capitalise(&body.message)),
-                errors: BTreeMap::new(),
-                captcha: false,
+                ..Default::default()
             }),
             Error::TooLarge { .. } | Error::UnsupportedMedia { .. } => Some(FormError {
                 error: Some(capitalise(&body.message)),
-                errors: BTreeMap::new(),
-                captcha: false,
+                ..Default::default()
             }),
             _ => None,
         }
@@ -463,6 +478,17 @@ impl FormError {
 
     pub fn status(e: &Error) -> StatusCode {
         e.status()
+    }
+}
+
+/// "in 5 minutes": a wait of `secs` seconds, rounded up to whole minutes
+/// (hours from two hours on).
+pub fn wait_in_words(secs: u64) -> String {
+    let minutes = secs.max(1).div_ceil(60);
+    match minutes {
+        1 => "in a minute".to_owned(),
+        m if m < 120 => format!("in {m} minutes"),
+        m => format!("in {} hours", m.div_ceil(60)),
     }
 }
 
@@ -520,6 +546,16 @@ mod tests {
         assert_eq!(local_next(Some("/")), None);
         assert_eq!(local_next(Some("//evil.example")), None);
         assert_eq!(local_next(Some("/teams")).as_deref(), Some("/teams"));
+    }
+
+    #[test]
+    fn waits_are_said_in_words() {
+        assert_eq!(wait_in_words(0), "in a minute");
+        assert_eq!(wait_in_words(59), "in a minute");
+        assert_eq!(wait_in_words(61), "in 2 minutes");
+        assert_eq!(wait_in_words(300), "in 5 minutes");
+        assert_eq!(wait_in_words(119 * 60), "in 119 minutes");
+        assert_eq!(wait_in_words(3 * 3600), "in 3 hours");
     }
 
     #[test]
