@@ -70,6 +70,11 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "Your team was created. Invite your teammates below.",
     ),
     ("team_renamed", "ok", "The team was renamed."),
+    (
+        "team_deleted",
+        "info",
+        "The team was deleted. Its members were told by mail.",
+    ),
     ("invite_sent", "ok", "The invite was sent by email."),
     (
         "invite_link_created",
@@ -474,6 +479,22 @@ impl FormError {
             }),
             _ => None,
         }
+    }
+
+    /// Names `field` in its message by the label the form shows ("URL
+    /// name must be..." rather than "Slug must be...").
+    pub fn labelled(mut self, field: &str, label: &str) -> FormError {
+        if let Some(message) = self.errors.get_mut(field) {
+            let named = capitalise(field);
+            if let Some(rest) = message.strip_prefix(&named) {
+                *message = format!("{label}{rest}");
+            }
+            *message = message.replace(
+                &format!("the {field} "),
+                &format!("the {} ", label.to_lowercase()),
+            );
+        }
+        self
     }
 
     pub fn status(e: &Error) -> StatusCode {

@@ -27,6 +27,7 @@ pub fn router() -> Router<App> {
         .route("/teams/join", get(join_page))
         .route("/teams/{slug}", get(home_page))
         .route("/teams/{slug}/rename", post(rename))
+        .route("/teams/{slug}/delete", post(delete_team))
         .route("/teams/{slug}/invites", post(invite))
         .route("/teams/{slug}/invites/{id}/cancel", post(cancel_invite))
         .route("/teams/{slug}/members/{user}/role", post(set_role))
@@ -177,6 +178,9 @@ async fn create(
     let team = teams::create(&app, signed.actor(), &req)
         .await
         .or_form_with(problem, &app, &signed.session, async |fe| {
+            let fe = fe
+                .labelled("slug", "URL name")
+                .labelled("name", "Team name");
             list(&app, &signed, &form, fe).await
         })
         .await?;
@@ -331,6 +335,31 @@ async fn rename(
         "{}?flash=team_renamed",
         team_path(&team.slug, "")
     )))
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    /// The "I understand" box.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+async fn delete_team(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
+) -> PageResult {
+    let result = match form.confirm {
+        Some(_) => teams::delete(&app, signed.actor(), &slug).await,
+        None => Err(Error::field(
+            "confirm",
+            "confirmation_required",
+            "tick the box to confirm that the team is to be deleted",
+        )),
+    };
+    on_home(result, &app, &signed, &slug, "delete", "").await?;
+    Ok(see_other("/teams?flash=team_deleted"))
 }
 
 #[derive(Deserialize)]
