@@ -419,7 +419,7 @@ impl SupportCategory {
             SupportCategory::Account => "My account",
             SupportCategory::Billing => "Plans and billing",
             SupportCategory::Teams => "Teams",
-            SupportCategory::Sync => "Sync and data",
+            SupportCategory::Sync => "Your data",
             SupportCategory::Bug => "Something is broken",
             SupportCategory::Other => "Something else",
         }

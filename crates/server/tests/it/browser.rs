@@ -41,7 +41,8 @@ async fn sign_up_confirm_and_onboard() {
         |w| async move {
             let b = &w.b;
             b.goto("/").await;
-            b.expect_heading("Your API collections, in sync").await;
+            b.expect_heading("Your account and your teams, on your own server")
+                .await;
             b.follow("Create an account").await;
             b.expect_heading("Create your account").await;
 
@@ -102,6 +103,21 @@ async fn sign_up_confirm_and_onboard() {
                 !page.contains("not confirmed"),
                 "the address is confirmed: {page}"
             );
+            // Home shows what there is and the next useful step, not
+            // promises of what this server does not do.
+            b.expect_text("Next step: Work with your team").await;
+            b.expect_text("You are not in a team yet.").await;
+            b.expect_text("Recent activity").await;
+            for promise in ["synced", "Sync", "seats"] {
+                assert!(!page.contains(promise), "Home mentions {promise:?}: {page}");
+            }
+            // Only topics something sends are offered.
+            b.goto("/settings/notifications").await;
+            let page = b.text().await;
+            assert!(page.contains("Security"), "{page}");
+            for topic in ["Usage", "Monitors", "Comments"] {
+                assert!(!page.contains(topic), "{topic} is offered: {page}");
+            }
             // The answers were kept; onboarding is not asked again.
             b.goto("/settings/profile").await;
             assert_eq!(
@@ -574,7 +590,7 @@ async fn support_request_reaches_the_operator() {
             b.press("Send request").await;
             b.expect_text("Please fix the fields below.").await;
 
-            b.select("Category", "Sync and data").await;
+            b.select("Category", "Your data").await;
             b.fill("Subject", "Sync stops after ten minutes").await;
             b.fill(
                 "How can we help?",
@@ -593,7 +609,7 @@ async fn support_request_reaches_the_operator() {
                 .text()
                 .await
                 .unwrap();
-            assert!(row.contains("Sync and data"), "{row}");
+            assert!(row.contains("Your data"), "{row}");
             assert!(row.contains("open"), "{row}");
             assert!(row.contains("just now"), "{row}");
 

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use postroom_core::api::{self, SupportCategory};
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::pages::{flash, initial, local_avatar_url, see_other, OrForm, Page, PageResult};
 use super::session::{CsrfForm, SignedIn, WebSession};
-use crate::domain::{profile, support};
+use crate::domain::{accounts, api_keys, profile, support, teams};
 use crate::error::Error;
 use crate::state::App;
 
@@ -30,24 +30,69 @@ struct FlashQuery {
     flash: Option<String>,
 }
 
+/// Home: the person's teams, their recent activity and the next useful
+/// step. What cannot be read is an error page, never an empty list.
 async fn home(
     State(app): State<App>,
     session: WebSession,
     Query(q): Query<FlashQuery>,
-) -> Response {
+) -> PageResult {
     let Some(account) = session.active() else {
-        return Page::new("landing.html", "Welcome")
+        return Ok(Page::new("landing.html", "Welcome")
             .render(&app, &session)
-            .await;
+            .await);
     };
-    if let Ok(true) = profile::needs_onboarding(&app, &account.actor).await {
-        return see_other("/welcome");
+    let actor = &account.actor;
+    if let Ok(true) = profile::needs_onboarding(&app, actor).await {
+        return Ok(see_other("/welcome"));
     }
-    Page::new("home.html", "Home")
+    let user = accounts::current_user(&app, &actor.user_id).await?;
+    let mine = teams::list_mine(&app, actor).await?.teams;
+    let activity = profile::notifications(&app, actor, None, Some(HOME_ACTIVITY)).await?;
+    let has_key = !api_keys::list(&app, actor).await?.api_keys.is_empty();
+    let next = next_step(user.email_verified_at.is_some(), !mine.is_empty(), has_key);
+    Ok(Page::new("home.html", "Home")
         .with("nav", "home")
+        .with("teams", mine)
+        .with("activity", activity.notifications)
+        .with("more_activity", activity.next_cursor.is_some())
+        .with("next_step", next)
         .with("flash", flash(q.flash.as_deref()))
         .render(&app, &session)
-        .await
+        .await)
+}
+
+/// How many notifications Home lists.
+const HOME_ACTIVITY: i64 = 5;
+
+/// The next useful thing to do, in order: confirm the address (teams and
+/// API keys need it), be in a team, connect an API client.
+fn next_step(verified: bool, in_a_team: bool, has_key: bool) -> Option<serde_json::Value> {
+    let (title, text, href, action) = if !verified {
+        (
+            "Confirm your email address",
+            "Open the link we mailed you. Teams and API keys need a confirmed address.",
+            "/check-email",
+            "Send the link again",
+        )
+    } else if !in_a_team {
+        (
+            "Work with your team",
+            "Create a team and invite the people you build with, or join your organisation's.",
+            "/teams",
+            "Go to Teams",
+        )
+    } else if !has_key {
+        (
+            "Connect your API client",
+            "Create a personal API key and give it to your client or scripts as X-Api-Key.",
+            "/settings/api-keys",
+            "Create an API key",
+        )
+    } else {
+        return None;
+    };
+    Some(json!({ "title": title, "text": text, "href": href, "action": action }))
 }
 
 #[derive(Deserialize)]

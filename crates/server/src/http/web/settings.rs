@@ -7,7 +7,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use postroom_core::api::{self, ApiKeyScope};
-use postroom_core::{NotificationPrefs, Topic};
+use postroom_core::prefs::TopicSwitches;
+use postroom_core::Topic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -304,32 +305,25 @@ async fn delete_account(
     })
 }
 
-const TOPICS: &[(Topic, &str, &str, &str)] = &[
-    (
-        Topic::Security,
-        "security",
-        "Security",
-        "New sign-ins, password and email changes.",
-    ),
-    (
-        Topic::Usage,
-        "usage",
-        "Usage",
-        "Limits and usage of your plan.",
-    ),
-    (
-        Topic::Monitors,
-        "monitors",
-        "Monitors",
-        "Results of scheduled runs.",
-    ),
-    (
-        Topic::Comments,
-        "comments",
-        "Comments",
-        "Comments and mentions on your collections.",
-    ),
-];
+/// The topics offered: only those something sends. Usage, monitors and
+/// comments join when there is something to tell about them; until then
+/// their stored switches are kept as they are.
+const TOPICS: &[(Topic, &str, &str, &str)] = &[(
+    Topic::Security,
+    "security",
+    "Security",
+    "New sign-ins, password and email changes.",
+)];
+
+/// The switch of `topic` in one channel's switches.
+fn switch(switches: &mut TopicSwitches, topic: Topic) -> &mut bool {
+    match topic {
+        Topic::Security => &mut switches.security,
+        Topic::Usage => &mut switches.usage,
+        Topic::Monitors => &mut switches.monitors,
+        Topic::Comments => &mut switches.comments,
+    }
+}
 
 async fn prefs_page(
     State(app): State<App>,
@@ -359,16 +353,12 @@ async fn save_prefs(
     signed: SignedIn,
     CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> PageResult {
-    let on = |name: &str| form.contains_key(name);
-    let mut prefs = NotificationPrefs::default();
-    prefs.email.security = on("email_security");
-    prefs.email.usage = on("email_usage");
-    prefs.email.monitors = on("email_monitors");
-    prefs.email.comments = on("email_comments");
-    prefs.in_app.security = on("in_app_security");
-    prefs.in_app.usage = on("in_app_usage");
-    prefs.in_app.monitors = on("in_app_monitors");
-    prefs.in_app.comments = on("in_app_comments");
+    let on = |name: String| form.contains_key(&name);
+    let mut prefs = profile::notification_prefs(&app, signed.actor()).await?;
+    for (topic, key, _, _) in TOPICS {
+        *switch(&mut prefs.email, *topic) = on(format!("email_{key}"));
+        *switch(&mut prefs.in_app, *topic) = on(format!("in_app_{key}"));
+    }
     profile::set_notification_prefs(&app, signed.actor(), &prefs).await?;
     Ok(see_other("/settings/notifications?flash=prefs_saved"))
 }
