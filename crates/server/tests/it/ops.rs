@@ -638,7 +638,10 @@ async fn a_missing_postgres_database_is_created_or_explained() {
 
     // A role that may not create databases is told how.
     let refused = postroom_server::store::Store::connect(&with(Some(&role), &name), 2).await;
-    let message = format!("{:#}", refused.err().expect("the database is missing"));
+    let Err(refused) = refused else {
+        panic!("the database is missing, and the role may not create it")
+    };
+    let message = format!("{refused:#}");
     assert!(
         message.contains(&format!("the database {name} does not exist")),
         "{message}"
