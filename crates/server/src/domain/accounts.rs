@@ -268,6 +268,17 @@ pub async fn resend_verification(
     req: &api::EmailRequest,
     client: &Client,
 ) -> Result<api::Accepted> {
+    resend_verification_then(app, req, client, None).await
+}
+
+/// Resends the confirmation mail, its link leading on to `next` (a local
+/// path the caller has checked), as the "Check your email" page does.
+pub async fn resend_verification_then(
+    app: &App,
+    req: &api::EmailRequest,
+    client: &Client,
+    next: Option<String>,
+) -> Result<api::Accepted> {
     after_recovery_reply(
         app,
         req,
@@ -278,7 +289,7 @@ pub async fn resend_verification(
                 return Ok(());
             }
             let mut tx = app.store.begin().await?;
-            queue_verification(&app, &mut tx, &user, None).await?;
+            queue_verification(&app, &mut tx, &user, next.as_deref()).await?;
             tx.commit().await?;
             Ok(())
         },

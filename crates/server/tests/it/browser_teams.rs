@@ -330,12 +330,16 @@ async fn invite_by_email_leads_back_through_sign_up() {
             b.fill("Password", PASSWORD).await;
             b.press("Create account").await;
             b.expect_heading("Check your email").await;
+            // A link sent again leads back too (and replaces the first).
+            b.press("Send the link again").await;
+            b.expect_text("We sent the link again.").await;
 
-            // The confirmation mail's link, opened in the same browser.
+            // The newest confirmation mail's link, opened in the same browser.
             w.t.mail_settled().await;
             let mail =
                 w.t.mails_to("bob@example.com")
                     .into_iter()
+                    .rev()
                     .map(|m| crate::common::unfold(&m))
                     .find(|m| m.contains("/verify-email?token="))
                     .expect("the confirmation mail");

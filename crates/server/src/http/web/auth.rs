@@ -168,6 +168,7 @@ async fn check_email(
     Page::new("check_email.html", "Check your email")
         .with("narrow", true)
         .with("email", &q.email)
+        .with("next", local_next(q.next.as_deref()))
         .with("next_query", next_query(q.next.as_deref(), '?'))
         .with("captcha", always_captcha(&app))
         .render(&app, &session)
@@ -180,6 +181,9 @@ struct EmailForm {
     email: String,
     #[serde(default)]
     captcha: Option<String>,
+    /// "Check your email" carries where to go on to into the mail again.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 async fn resend(
@@ -192,12 +196,15 @@ async fn resend(
         email: form.email.clone(),
         captcha: form.captcha,
     };
+    let next = local_next(form.next.as_deref());
     let page = || {
         Page::new("check_email.html", "Check your email")
             .with("narrow", true)
             .with("email", &form.email)
+            .with("next", &next)
+            .with("next_query", next_query(next.as_deref(), '?'))
     };
-    accounts::resend_verification(&app, &req, &client)
+    accounts::resend_verification_then(&app, &req, &client, next.clone())
         .await
         .or_form(&app, &session, async |fe| {
             Ok(page()
