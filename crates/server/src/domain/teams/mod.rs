@@ -288,6 +288,9 @@ pub async fn delete(app: &App, actor: &Actor, slug: &str) -> Result<()> {
     }
     store::teams::delete(&mut tx, &team.id).await?;
     store::events::delete_scope(&mut tx, &scope(&team.id)).await?;
+    // The change log of the team's workspace items (which go with the
+    // team's row), when there is one.
+    store::events::delete_scope(&mut tx, &format!("items:team:{}", team.id)).await?;
     tx.commit().await?;
     Ok(())
 }
