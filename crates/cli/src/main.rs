@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use postroom_server::{config, startup, telemetry, Application, Clock, Config};
 
 #[derive(Parser)]
@@ -12,67 +12,107 @@ use postroom_server::{config, startup, telemetry, Application, Clock, Config};
     about = "Self-hosted accounts, teams and sync for API collections"
 )]
 struct Cli {
-    /// Configuration file (default: ./postroom.toml, or $POSTROOM_CONFIG).
-    #[arg(long, global = true)]
-    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The configuration file, for the commands that read the configuration.
+#[derive(Args)]
+struct ConfigFile {
+    /// Configuration file (default: ./postroom.toml if it exists, or $POSTROOM_CONFIG).
+    /// POSTROOM_* environment variables win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve,
+    ///
+    /// Without configuration it listens on 127.0.0.1:8080 and keeps an SQLite
+    /// database in ./postroom-data. To change that, set POSTROOM_LISTEN (e.g.
+    /// 0.0.0.0:8080), POSTROOM_DATA_DIR (the data directory), or
+    /// POSTROOM_DATABASE_URL (e.g. postgres://user@host/db to run on PostgreSQL),
+    /// or put the same settings in a configuration file; `postroom default-config`
+    /// prints them all, with their POSTROOM_* names.
+    Serve {
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Print the commented default configuration.
     DefaultConfig,
     /// Validate the configuration and print it, secrets hidden.
-    CheckConfig,
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Copy the SQLite database to a new file, consistent even while the
-    /// server runs (O7). On PostgreSQL use pg_dump.
+    /// server runs. On PostgreSQL use pg_dump.
     Backup {
         /// Where to write the copy; an existing file is never overwritten.
         file: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
-    /// Mark an email domain verified for a team, without the DNS check (T8).
+    /// Mark an email domain verified for a team, without the DNS check.
     VerifyDomain {
-        /// The team's slug.
+        /// The team's URL name, as in /teams/<URL name>.
         team: String,
         /// The email domain, like example.com.
         domain: String,
+        #[command(flatten)]
+        config: ConfigFile,
     },
 }
 
-fn settings(file: Option<PathBuf>) -> anyhow::Result<config::Settings> {
-    Ok(Config::load(file)?.validate()?)
+/// The settings from the configuration file and the environment. A file
+/// named by `--config` or `$POSTROOM_CONFIG` must exist; the default
+/// `./postroom.toml` may be absent.
+fn settings(file: ConfigFile) -> anyhow::Result<config::Settings> {
+    let named = file
+        .config
+        .or_else(|| std::env::var_os("POSTROOM_CONFIG").map(PathBuf::from));
+    if let Some(path) = &named {
+        if !path.is_file() {
+            anyhow::bail!(
+                "the configuration file {} was not found (`postroom default-config > {0}` writes one)",
+                path.display()
+            );
+        }
+    }
+    Ok(Config::load(named)?.validate()?)
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
-        None | Some(Command::DefaultConfig) => {
+    let Some(command) = cli.command else {
+        Cli::command().print_help()?;
+        return Ok(());
+    };
+    match command {
+        Command::DefaultConfig => {
             print!("{}", config::DEFAULT_CONFIG);
-            if cli.command.is_none() {
-                eprintln!(
-                    "\n# Run `postroom serve` to start the server, `postroom --help` for more."
-                );
-            }
             Ok(())
         }
-        Some(Command::CheckConfig) => {
-            let s = settings(cli.config)?;
+        Command::CheckConfig { config } => {
+            let s = settings(config)?;
             print!("{}", s.redacted());
             Ok(())
         }
-        Some(Command::VerifyDomain { team, domain }) => {
-            let s = settings(cli.config)?;
+        Command::VerifyDomain {
+            team,
+            domain,
+            config,
+        } => {
+            let s = settings(config)?;
             tokio::runtime::Runtime::new()?.block_on(verify_domain(s, &team, &domain))
         }
-        Some(Command::Backup { file }) => {
-            let s = settings(cli.config)?;
+        Command::Backup { file, config } => {
+            let s = settings(config)?;
             tokio::runtime::Runtime::new()?.block_on(backup(s, &file))
         }
-        Some(Command::Serve) => {
-            let s = settings(cli.config)?;
+        Command::Serve { config } => {
+            let s = settings(config)?;
             telemetry::init_logging(s.log_format);
             tokio::runtime::Runtime::new()?.block_on(serve(s))
         }
@@ -132,9 +172,14 @@ async fn backup(settings: config::Settings, file: &std::path::Path) -> anyhow::R
 
 async fn verify_domain(settings: config::Settings, team: &str, domain: &str) -> anyhow::Result<()> {
     let app = postroom_server::App::new(settings, Clock::System).await?;
-    let verified =
-        postroom_server::domain::teams::operator_verify_domain(&app, team, domain).await?;
+    let verified = postroom_server::domain::teams::operator_verify_domain(&app, team, domain).await;
     app.store.close().await;
+    let verified = match verified {
+        Err(postroom_server::error::Error::NotFound { .. }) => anyhow::bail!(
+            "there is no team with the URL name {team:?} (a team's URL name is the last part of its address, /teams/<URL name>)"
+        ),
+        other => other?,
+    };
     println!(
         "{} is verified for the team {team}; its admins may now turn discovery on",
         verified.domain

@@ -40,6 +40,8 @@ pub struct SignUpRequest {
     pub email: String,
     pub username: String,
     pub password: String,
+    /// Required (`true`) when the server has terms of service
+    /// (`terms_url` in its configuration); ignored when it has none.
     #[serde(default)]
     pub accept_terms: bool,
     /// An ALTCHA solution, when the server asks for one.
@@ -423,7 +425,7 @@ impl SupportCategory {
             SupportCategory::Account => "My account",
             SupportCategory::Billing => "Plans and billing",
             SupportCategory::Teams => "Teams",
-            SupportCategory::Sync => "Sync and data",
+            SupportCategory::Sync => "Your data",
             SupportCategory::Bug => "Something is broken",
             SupportCategory::Other => "Something else",
         }

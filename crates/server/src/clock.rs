@@ -62,9 +62,40 @@ pub fn rfc3339(ms: Millis) -> String {
         .unwrap_or_default()
 }
 
+/// An RFC 3339 time as a date in words, in UTC: "9 December 2026". With
+/// `time_of_day`, also the time: "9 December 2026 at 14:05 UTC". Anything
+/// else comes back as it is.
+pub fn date_in_words(iso: &str, time_of_day: bool) -> String {
+    let Ok(t) = time::OffsetDateTime::parse(iso, &time::format_description::well_known::Rfc3339)
+    else {
+        return iso.to_owned();
+    };
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let date = format!("{} {} {}", t.day(), t.month(), t.year());
+    if time_of_day {
+        format!("{date} at {:02}:{:02} UTC", t.hour(), t.minute())
+    } else {
+        date
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_in_words() {
+        assert_eq!(
+            date_in_words("2026-12-09T14:05:59.123Z", false),
+            "9 December 2026"
+        );
+        assert_eq!(
+            date_in_words("2026-12-09T23:30:00+02:00", true),
+            "9 December 2026 at 21:30 UTC"
+        );
+        assert_eq!(date_in_words(&rfc3339(0), false), "1 January 1970");
+        assert_eq!(date_in_words("soon", true), "soon");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -41,6 +41,8 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     pub mail_from: String,
     pub support_email: Option<String>,
+    pub terms_url: Option<String>,
+    pub privacy_url: Option<String>,
     pub dns_resolver: Option<String>,
     pub log_format: LogFormat,
     pub trust_proxy: bool,
@@ -68,6 +70,11 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     pub mail_from: lettre::message::Mailbox,
     pub support_email: Option<lettre::message::Mailbox>,
+    /// The terms of service people accept when they sign up; without it,
+    /// sign-up asks for no acceptance.
+    pub terms_url: Option<url::Url>,
+    /// The privacy policy, linked from sign-up.
+    pub privacy_url: Option<url::Url>,
     /// The DNS server for domain verification; `None`: the system's.
     pub dns_resolver: Option<SocketAddr>,
     pub log_format: LogFormat,
@@ -165,6 +172,17 @@ impl Config {
             ),
             None => None,
         };
+        let page_url = |name: &str, value: &Option<String>| match value {
+            Some(s) => match url::Url::parse(s) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+                _ => Err(ConfigError(format!(
+                    "{name}: {s:?} is not an http:// or https:// URL"
+                ))),
+            },
+            None => Ok(None),
+        };
+        let terms_url = page_url("terms_url", &self.terms_url)?;
+        let privacy_url = page_url("privacy_url", &self.privacy_url)?;
         let dns_resolver = match &self.dns_resolver {
             Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
                 ConfigError(format!(
@@ -231,6 +249,8 @@ impl Config {
             metrics_token: self.metrics_token,
             mail_from,
             support_email,
+            terms_url,
+            privacy_url,
             dns_resolver,
             log_format: self.log_format,
             trust_proxy: self.trust_proxy,
@@ -266,7 +286,7 @@ impl Settings {
             self.database_url.expose_secret().to_owned()
         };
         format!(
-            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
+            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nterms_url = {:?}\nprivacy_url = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
             self.listen.to_string(),
             self.public_url.as_str(),
             self.data_dir.display().to_string(),
@@ -276,6 +296,8 @@ impl Settings {
             hide(&self.metrics_token),
             self.mail_from.to_string(),
             self.support_email.as_ref().map(|m| m.to_string()),
+            self.terms_url.as_ref().map(|u| u.as_str()),
+            self.privacy_url.as_ref().map(|u| u.as_str()),
             self.log_format,
             self.trust_proxy,
             self.captcha,

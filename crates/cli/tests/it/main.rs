@@ -5,4 +5,5 @@ mod common;
 
 mod backup;
 mod crash;
+mod help;
 mod verify_domain;

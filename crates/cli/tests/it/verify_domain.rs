@@ -1,4 +1,4 @@
-//! `postroom verify-domain <team> <domain>` (O7, T8): the operator marks a
+//! `postroom verify-domain <team> <domain>`: the operator marks a
 //! team's email domain verified without DNS, on the server's own database.
 
 use std::path::Path;
@@ -79,7 +79,8 @@ async fn verify_domain_marks_the_domain_verified() {
 
     let out = postroom(dir.path(), &["verify-domain", "nope", "acme.test"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("team not found"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("there is no team with the URL name \"nope\""));
     let out = postroom(dir.path(), &["verify-domain", "acme", "bad_name.test"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid domain"));

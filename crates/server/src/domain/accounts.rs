@@ -92,7 +92,14 @@ async fn issue_token(
     Ok(token)
 }
 
-async fn queue_verification(app: &App, c: &mut Tx, user: &UserRow) -> Result<()> {
+/// Queues the confirmation mail. Its link carries `next`, a local path to
+/// go on to once confirmed (the invite a person signed up from), when given.
+async fn queue_verification(
+    app: &App,
+    c: &mut Tx,
+    user: &UserRow,
+    next: Option<&str>,
+) -> Result<()> {
     let token = issue_token(
         app,
         c,
@@ -102,7 +109,11 @@ async fn queue_verification(app: &App, c: &mut Tx, user: &UserRow) -> Result<()>
         VERIFY_EMAIL_TTL,
     )
     .await?;
-    let link = app.settings.link(&format!("/verify-email?token={token}"));
+    let mut link = app.settings.link(&format!("/verify-email?token={token}"));
+    if let Some(next) = next {
+        link.push_str("&next=");
+        link.extend(url::form_urlencoded::byte_serialize(next.as_bytes()));
+    }
     app.mailer
         .queue(
             c,
@@ -115,6 +126,17 @@ async fn queue_verification(app: &App, c: &mut Tx, user: &UserRow) -> Result<()>
 }
 
 pub async fn sign_up(app: &App, req: &api::SignUpRequest, client: &Client) -> Result<api::User> {
+    sign_up_then(app, req, client, None).await
+}
+
+/// Sign-up whose confirmation link leads on to `next` (a local path the
+/// caller has checked), as the sign-up page does for an invite.
+pub async fn sign_up_then(
+    app: &App,
+    req: &api::SignUpRequest,
+    client: &Client,
+    next: Option<&str>,
+) -> Result<api::User> {
     let mut errors = FieldErrors::default();
     let email = errors.check("email", Email::parse(&req.email));
     let username = errors.check("username", Username::parse(&req.username));
@@ -124,7 +146,7 @@ pub async fn sign_up(app: &App, req: &api::SignUpRequest, client: &Client) -> Re
             postroom_core::values::check_password_length(&req.password),
         )
         .is_some();
-    if !req.accept_terms {
+    if app.settings.terms_url.is_some() && !req.accept_terms {
         errors.add("accept_terms", "you must accept the terms of service");
     }
     errors.into_result()?;
@@ -179,7 +201,7 @@ pub async fn sign_up(app: &App, req: &api::SignUpRequest, client: &Client) -> Re
         Err(e) if store::is_unique_violation(&e, "users_email_key") => return Err(email_taken()),
         Err(e) => return Err(e.into()),
     };
-    queue_verification(app, &mut tx, &user).await?;
+    queue_verification(app, &mut tx, &user, next).await?;
     tx.commit().await?;
     Ok(views::user(app, &user))
 }
@@ -246,6 +268,17 @@ pub async fn resend_verification(
     req: &api::EmailRequest,
     client: &Client,
 ) -> Result<api::Accepted> {
+    resend_verification_then(app, req, client, None).await
+}
+
+/// Resends the confirmation mail, its link leading on to `next` (a local
+/// path the caller has checked), as the "Check your email" page does.
+pub async fn resend_verification_then(
+    app: &App,
+    req: &api::EmailRequest,
+    client: &Client,
+    next: Option<String>,
+) -> Result<api::Accepted> {
     after_recovery_reply(
         app,
         req,
@@ -256,7 +289,7 @@ pub async fn resend_verification(
                 return Ok(());
             }
             let mut tx = app.store.begin().await?;
-            queue_verification(&app, &mut tx, &user).await?;
+            queue_verification(&app, &mut tx, &user, next.as_deref()).await?;
             tx.commit().await?;
             Ok(())
         },
@@ -498,7 +531,7 @@ pub async fn delete_account(
     }
     store::events::delete_scope(&mut tx, &format!("user:{}", user.id)).await?;
     // Private items go with the account row; their change log goes here.
-    store::events::delete_scope(&mut tx, &format!("items:user:{}", user.id)).await?;
+    store::events::delete_scope(&mut tx, &super::workspace::user_scope(&user.id)).await?;
     // The row is locked above, so it is there to delete.
     store::users::delete(&mut tx, &user.id).await?;
     app.mailer

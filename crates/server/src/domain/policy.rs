@@ -46,6 +46,8 @@ pub enum TeamAction {
     /// Remove oneself.
     Leave,
     Rename,
+    /// Delete the team with everything in it.
+    Delete,
     ListInvites,
     Invite,
     CancelInvite,
@@ -65,11 +67,12 @@ pub enum TeamAction {
 }
 
 impl TeamAction {
-    pub const ALL: [TeamAction; 14] = [
+    pub const ALL: [TeamAction; 15] = [
         TeamAction::View,
         TeamAction::ListMembers,
         TeamAction::Leave,
         TeamAction::Rename,
+        TeamAction::Delete,
         TeamAction::ListInvites,
         TeamAction::Invite,
         TeamAction::CancelInvite,
@@ -86,6 +89,7 @@ impl TeamAction {
         match self {
             TeamAction::View | TeamAction::ListMembers | TeamAction::Leave => Rule::AnyMember,
             TeamAction::Rename
+            | TeamAction::Delete
             | TeamAction::ListInvites
             | TeamAction::Invite
             | TeamAction::CancelInvite

@@ -28,6 +28,7 @@ pub enum Template {
     NewSignIn,
     TeamInvite,
     TeamRemoved,
+    TeamDeleted,
     SupportRequest,
     AccountDeleted,
     AccountLocked,
@@ -46,6 +47,7 @@ impl Template {
             Template::NewSignIn => "new_sign_in",
             Template::TeamInvite => "team_invite",
             Template::TeamRemoved => "team_removed",
+            Template::TeamDeleted => "team_deleted",
             Template::SupportRequest => "support_request",
             Template::AccountDeleted => "account_deleted",
             Template::AccountLocked => "account_locked",
@@ -73,6 +75,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "new_sign_in",
     "team_invite",
     "team_removed",
+    "team_deleted",
     "support_request",
     "account_deleted",
     "account_locked",
@@ -93,6 +96,13 @@ pub struct Rendered {
 impl Mailer {
     pub fn new() -> Mailer {
         let mut env = Environment::new();
+        // Times reach the templates as RFC 3339; mails say them in words.
+        env.add_filter("date", |iso: String| {
+            crate::clock::date_in_words(&iso, false)
+        });
+        env.add_filter("datetime", |iso: String| {
+            crate::clock::date_in_words(&iso, true)
+        });
         env.add_template("layout.html", include_str!("templates/layout.html"))
             .expect("layout template parses");
         for (name, source) in TEMPLATES {
@@ -191,6 +201,7 @@ mod tests {
             Template::NewSignIn,
             Template::TeamInvite,
             Template::TeamRemoved,
+            Template::TeamDeleted,
             Template::SupportRequest,
             Template::AccountLocked,
         ] {
@@ -201,6 +212,28 @@ mod tests {
                 "{t:?} escapes"
             );
         }
+    }
+
+    /// Dates in mails are words, not RFC 3339.
+    #[test]
+    fn dates_are_in_words() {
+        let m = Mailer::new();
+        let ctx = serde_json::json!({
+            "username": "ada", "team_name": "Acme", "email": "bob@example.com", "link": "l",
+            "expires_at": "2026-12-09T10:00:00.000Z", "when": "2026-12-02T08:40:00Z",
+            "device": "Firefox on Linux", "ip": "127.0.0.1", "settings_link": "s",
+        });
+        let r = m.render(Template::TeamInvite, &ctx).unwrap();
+        assert!(r.text.contains("expires on 9 December 2026."), "{}", r.text);
+        assert!(r.html.contains("expires on 9 December 2026."), "{}", r.html);
+        let r = m.render(Template::NewSignIn, &ctx).unwrap();
+        assert!(
+            r.text.contains("on 2 December 2026 at 08:40 UTC"),
+            "{}",
+            r.text
+        );
+        let r = m.render(Template::AccountDeleted, &ctx).unwrap();
+        assert!(r.text.contains("on 2 December 2026,"), "{}", r.text);
     }
 
     /// A value with line breaks in the subject stays in the subject.

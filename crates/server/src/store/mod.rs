@@ -33,6 +33,7 @@ pub use sqlx::AnyConnection as Conn;
 
 use crate::hub::Hub;
 
+mod create_db;
 mod migrate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +199,9 @@ impl Store {
         } else {
             Backend::Postgres
         };
+        if backend == Backend::Postgres {
+            create_db::create_if_missing(url).await?;
+        }
         let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
         if let Some((path, true)) = sqlite_file(url) {
             // Created here, for this user only, rather than by SQLite with

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 on_both_databases!(
     sign_up_validates_every_field,
+    sign_up_without_terms_needs_no_acceptance,
     sign_up_rejects_weak_passwords_with_a_reason,
     usernames_and_emails_are_unique_regardless_of_case,
     confirmation_link_is_single_use_and_expires_after_a_day,
@@ -207,8 +208,24 @@ async fn recovery_replies_before_it_writes(db: Db) {
     t.mail_to("ada@example.com", "Your Postroom username").await;
 }
 
-async fn sign_up_validates_every_field(db: Db) {
+/// Without terms of service configured there is nothing to accept: the
+/// API signs up without `accept_terms` (with terms, it is required, above).
+async fn sign_up_without_terms_needs_no_acceptance(db: Db) {
     let t = TestApp::spawn(db).await;
+    t.post(
+        "/api/v1/accounts",
+        None,
+        json!({ "email": "ada@example.com", "username": "ada", "password": PASSWORD }),
+    )
+    .await
+    .assert(201, None);
+}
+
+async fn sign_up_validates_every_field(db: Db) {
+    let t = TestApp::spawn_with(db, |c| {
+        c.terms_url = Some("https://example.com/terms".into())
+    })
+    .await;
     let r = t
         .post("/api/v1/accounts", None, json!({ "email": "nope", "username": "x!", "password": "short", "accept_terms": false }))
         .await;

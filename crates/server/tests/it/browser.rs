@@ -37,11 +37,12 @@ fn avatar_png(dir: &Path) -> PathBuf {
 async fn sign_up_confirm_and_onboard() {
     run(
         "sign_up_confirm_and_onboard",
-        |_| {},
+        |c| c.terms_url = Some("https://example.com/terms".into()),
         |w| async move {
             let b = &w.b;
             b.goto("/").await;
-            b.expect_heading("Your API collections, in sync").await;
+            b.expect_heading("Your account and your teams, on your own server")
+                .await;
             b.follow("Create an account").await;
             b.expect_heading("Create your account").await;
 
@@ -102,6 +103,21 @@ async fn sign_up_confirm_and_onboard() {
                 !page.contains("not confirmed"),
                 "the address is confirmed: {page}"
             );
+            // Home shows what there is and the next useful step, not
+            // promises of what this server does not do.
+            b.expect_text("Next step: Work with your team").await;
+            b.expect_text("You are not in a team yet.").await;
+            b.expect_text("Recent activity").await;
+            for promise in ["synced", "Sync", "seats"] {
+                assert!(!page.contains(promise), "Home mentions {promise:?}: {page}");
+            }
+            // Only topics something sends are offered.
+            b.goto("/settings/notifications").await;
+            let page = b.text().await;
+            assert!(page.contains("Security"), "{page}");
+            for topic in ["Usage", "Monitors", "Comments"] {
+                assert!(!page.contains(topic), "{topic} is offered: {page}");
+            }
             // The answers were kept; onboarding is not asked again.
             b.goto("/settings/profile").await;
             assert_eq!(
@@ -124,6 +140,64 @@ async fn sign_up_confirm_and_onboard() {
             );
             b.goto("/").await;
             b.expect_heading("Hello, Ada Lovelace").await;
+        },
+    )
+    .await;
+}
+
+/// A9 on the sign-in page: past half the per-address limit the page asks
+/// for the captcha in words that stay true once it is solved, and keeps
+/// the login; past the limit it says how long to wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_under_the_rate_limit_says_what_to_do() {
+    run(
+        "sign_in_under_the_rate_limit_says_what_to_do",
+        |c| {
+            c.captcha = postroom_server::config::CaptchaMode::Auto;
+            c.captcha_difficulty = 1000;
+        },
+        |w| async move {
+            let b = &w.b;
+            w.account("ada", "Ada Lovelace").await;
+            b.goto("/sign-in").await;
+            // Half of the per-address limit (10 in 5 minutes) needs no captcha.
+            for _ in 0..5 {
+                b.sign_in_here("ada", "not the password", false).await;
+                b.expect_heading("Sign in to Postroom").await;
+            }
+            b.sign_in_here("ada", "not the password", false).await;
+            b.expect_text("One more step: this page checks that you are not a robot.")
+                .await;
+            b.expect_text("Verified: you are not a robot.").await;
+            b.expect_text("Type your password again.").await;
+            let page = b.text().await;
+            assert!(!page.contains("Please complete the check"), "{page}");
+            assert_eq!(
+                b.field("Email or username")
+                    .await
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("ada")
+            );
+            // With the check solved each time, the attempts go on to the limit.
+            for _ in 0..4 {
+                b.expect_text("Verified: you are not a robot.").await;
+                b.fill("Password", "still not the password").await;
+                b.press("Sign in").await;
+                b.expect_heading("Sign in to Postroom").await;
+            }
+            b.expect_text("Verified: you are not a robot.").await;
+            b.fill("Password", "still not the password").await;
+            b.press("Sign in").await;
+            b.expect_text("Too many attempts. Try again in").await;
+            let page = b.text().await;
+            assert!(
+                page.contains("minute"),
+                "the page says how long to wait: {page}"
+            );
+            assert!(!page.contains("try again later"), "{page}");
         },
     )
     .await;
@@ -516,7 +590,7 @@ async fn support_request_reaches_the_operator() {
             b.press("Send request").await;
             b.expect_text("Please fix the fields below.").await;
 
-            b.select("Category", "Sync and data").await;
+            b.select("Category", "Your data").await;
             b.fill("Subject", "Sync stops after ten minutes").await;
             b.fill(
                 "How can we help?",
@@ -524,7 +598,8 @@ async fn support_request_reaches_the_operator() {
             )
             .await;
             b.press("Send request").await;
-            b.expect_text("Your request was sent.").await;
+            b.expect_text("Your request was sent. We will answer by email.")
+                .await;
             let row = b
                 .one(
                     "//table//tr[td[normalize-space(.)='Sync stops after ten minutes']]",
@@ -534,7 +609,7 @@ async fn support_request_reaches_the_operator() {
                 .text()
                 .await
                 .unwrap();
-            assert!(row.contains("Sync and data"), "{row}");
+            assert!(row.contains("Your data"), "{row}");
             assert!(row.contains("open"), "{row}");
             assert!(row.contains("just now"), "{row}");
 
@@ -547,6 +622,32 @@ async fn support_request_reaches_the_operator() {
             let mail = crate::common::unfold(&mail);
             assert!(mail.contains("ada@example.com"), "{mail}");
             assert!(mail.contains("Restarting helps for a while."), "{mail}");
+        },
+    )
+    .await;
+}
+
+/// P10 without `support_email`: the page says that requests are only kept,
+/// and promises no answer by mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_without_an_address_promises_no_mail() {
+    run(
+        "support_without_an_address_promises_no_mail",
+        |_| {},
+        |w| async move {
+            let b = &w.b;
+            w.account("ada", "Ada Lovelace").await;
+            b.sign_in("ada", PASSWORD, false).await;
+            b.follow("Support").await;
+            b.expect_text("This server has no support address set up")
+                .await;
+            b.fill("Subject", "Where is my data?").await;
+            b.fill("How can we help?", "Just asking.").await;
+            b.press("Send request").await;
+            b.expect_text("Your request was saved on this server.")
+                .await;
+            let page = b.text().await;
+            assert!(!page.contains("by email"), "{page}");
         },
     )
     .await;

@@ -198,7 +198,6 @@ async fn invite_by_link() {
             b2.fill("Email", "bob@example.com").await;
             b2.fill("Username", "bob").await;
             b2.fill("Password", PASSWORD).await;
-            b2.tick("I accept the terms of service", true).await;
             b2.press("Create account").await;
             b2.expect_heading("Check your email").await;
             b2.follow("Continue to sign in").await;
@@ -272,6 +271,234 @@ async fn invite_by_link() {
             assert_eq!(b.members().await, vec!["Ada Lovelace".to_owned()]);
             b2.goto("/teams/acme").await;
             b2.expect_heading("Page not found").await;
+        },
+    )
+    .await;
+}
+
+/// T3, A1: someone invited by email opens the mailed invite, creates an
+/// account (the invited address filled in; no terms to accept when none are
+/// configured), confirms the address from the mail, signs in, and is back
+/// at the invite, which they accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_by_email_leads_back_through_sign_up() {
+    run(
+        "invite_by_email_leads_back_through_sign_up",
+        |_| {},
+        |w| async move {
+            let b = &w.b;
+            w.account("ada", "Ada Lovelace").await;
+            let ada = w.t.sign_in("ada", PASSWORD, false).await;
+            w.t.post(
+                "/api/v1/teams",
+                Some(&ada),
+                json!({ "name": "Acme Labs", "slug": "acme" }),
+            )
+            .await
+            .assert(201, None);
+            let r =
+                w.t.post(
+                    "/api/v1/teams/acme/invites",
+                    Some(&ada),
+                    json!({ "email": "bob@example.com" }),
+                )
+                .await;
+            r.assert(201, None);
+            let link = r.body["invite"]["link"].as_str().unwrap().to_owned();
+
+            b.goto(&local(&link)).await;
+            b.expect_heading("Join Acme Labs").await;
+            b.follow("Create an account").await;
+            b.expect_heading("Create your account").await;
+            assert_eq!(
+                b.field("Email")
+                    .await
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("bob@example.com")
+            );
+            assert!(
+                b.c.find_all(Locator::Css("input[name=accept_terms]"))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "no terms are configured, so there is nothing to accept"
+            );
+            b.fill("Username", "bob").await;
+            b.fill("Password", PASSWORD).await;
+            b.press("Create account").await;
+            b.expect_heading("Check your email").await;
+            // A link sent again leads back too (and replaces the first).
+            b.press("Send the link again").await;
+            b.expect_text("We sent the link again.").await;
+
+            // The newest confirmation mail's link, opened in the same browser.
+            w.t.mail_settled().await;
+            let mail =
+                w.t.mails_to("bob@example.com")
+                    .into_iter()
+                    .rev()
+                    .map(|m| crate::common::unfold(&m))
+                    .find(|m| m.contains("/verify-email?token="))
+                    .expect("the confirmation mail");
+            let start = mail.find("/verify-email?token=").unwrap();
+            let confirm: String = mail[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+                .collect();
+            assert!(confirm.contains("&next="), "{confirm}");
+            b.goto(&confirm).await;
+            b.expect_heading("Confirm your email").await;
+            b.press("Confirm my email").await;
+            b.expect_heading("Email confirmed").await;
+            b.follow_in("//main", "Sign in").await;
+            b.expect_heading("Sign in to Postroom").await;
+            assert_eq!(
+                b.field("Email or username")
+                    .await
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("bob@example.com")
+            );
+            b.sign_in_here("bob@example.com", PASSWORD, false).await;
+            b.expect_heading("Welcome to Postroom, bob").await;
+            b.fill("Your name", "Bob Builder").await;
+            b.press("Continue").await;
+            b.expect_heading("Join Acme Labs").await;
+            b.press("Accept and join Acme Labs").await;
+            b.expect_heading("Acme Labs").await;
+            b.expect_text("Welcome to the team!").await;
+        },
+    )
+    .await;
+}
+
+/// T1-T3: the URL name follows the team name, errors name fields by their
+/// labels, a full team says so once and offers no invite controls, the
+/// list and the team count seats alike, another admin's role is not
+/// offered for change, and an admin deletes the team (members are told).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_pages_guide_the_admin() {
+    run(
+        "team_pages_guide_the_admin",
+        |_| {},
+        |w| async move {
+            let b = &w.b;
+            w.account("ada", "Ada Lovelace").await;
+            w.account("bob", "Bob Builder").await;
+            b.sign_in("ada", PASSWORD, false).await;
+            b.follow_in("//nav[@aria-label='Main']", "Teams").await;
+            b.fill("Team name", "Café Crème Labs").await;
+            let value = |label: &'static str| async move {
+                b.field(label)
+                    .await
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .unwrap_or_default()
+            };
+            assert_eq!(value("URL name").await, "cafe-creme-labs");
+            b.fill("URL name", "ab").await;
+            b.press("Create team").await;
+            assert_eq!(
+                b.text_of("e-slug").await,
+                "URL name must be at least 3 characters"
+            );
+            b.fill("URL name", "acme").await;
+            b.press("Create team").await;
+            b.expect_heading("Café Crème Labs").await;
+
+            // Two link invites fill the Free plan's 3 seats.
+            for _ in 0..2 {
+                b.press("Create an invite link").await;
+                b.expect_text("The invite link was created.").await;
+            }
+            b.expect_text("3 of 3 seats used (2 by pending invites) · 0 available")
+                .await;
+            b.expect_text("All 3 seats are taken by members and pending invites.")
+                .await;
+            for button in ["Send invite", "Create an invite link"] {
+                let el = b
+                    .one(
+                        &format!("//button[normalize-space(.)={}]", xpath_literal(button)),
+                        button,
+                    )
+                    .await;
+                assert!(!el.is_enabled().await.unwrap(), "{button} is disabled");
+            }
+            assert!(!b.field("Invite by email").await.is_enabled().await.unwrap());
+            b.follow_in("//nav[@aria-label='Main']", "Teams").await;
+            b.expect_text("3 of 3 seats used (2 by pending invites)")
+                .await;
+
+            // Bob joins through one of the links and becomes an admin.
+            let ada = w.t.sign_in("ada", PASSWORD, false).await;
+            let bob = w.t.sign_in("bob", PASSWORD, false).await;
+            let invites = w.t.get("/api/v1/teams/acme/invites", Some(&ada)).await;
+            let token = invites.body["invites"][0]["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            w.t.post(
+                &format!("/api/v1/invites/{token}/accept"),
+                Some(&bob),
+                json!({}),
+            )
+            .await
+            .assert(200, None);
+            let bob_id = w.t.get("/api/v1/me", Some(&bob)).await.body["user"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            w.t.put(
+                &format!("/api/v1/teams/acme/members/{bob_id}/role"),
+                Some(&ada),
+                json!({ "role": "admin" }),
+            )
+            .await
+            .assert(200, None);
+            b.goto("/teams/acme").await;
+            b.field("Role of ada").await;
+            assert!(
+                b.c.find_all(Locator::XPath("//label[normalize-space(.)='Role of bob']"))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "only bob changes bob's role"
+            );
+
+            // Deleting asks for the box, then for confirmation.
+            b.press_confirming(
+                "",
+                "Delete team",
+                "Delete Café Crème Labs for good? Every member loses access at once.",
+            )
+            .await;
+            b.expect_text("Tick the box to confirm that the team is to be deleted")
+                .await;
+            b.tick(
+                "I understand that the team and everything in it is deleted",
+                true,
+            )
+            .await;
+            b.press_confirming(
+                "",
+                "Delete team",
+                "Delete Café Crème Labs for good? Every member loses access at once.",
+            )
+            .await;
+            b.expect_text("The team was deleted.").await;
+            b.expect_text("You are not in a team yet.").await;
+            w.t.mail_settled().await;
+            assert!(w
+                .t
+                .mails_to("bob@example.com")
+                .iter()
+                .any(|m| crate::common::unfold(m).contains("ada, an admin of the team")));
         },
     )
     .await;

@@ -604,3 +604,68 @@ fn bad_configuration_names_the_field_and_hides_secrets() {
     assert!(!settings.redacted().contains(secret));
     assert!(!format!("{settings:?}").contains(secret));
 }
+
+/// O1 on PostgreSQL: a database that does not exist yet is created at
+/// start when the role may; when it may not, the error says how to create
+/// it.
+#[tokio::test]
+async fn a_missing_postgres_database_is_created_or_explained() {
+    let Some(admin_url) = crate::common::postgres_url() else {
+        crate::common::skip(
+            "a_missing_postgres_database_is_created_or_explained",
+            "POSTROOM_TEST_DATABASE_URL is not set",
+        );
+        return;
+    };
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("postroom_missing_{suffix}");
+    let role = format!("postroom_nocreate_{suffix}");
+    let with = |user: Option<&str>, db: &str| {
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        if let Some(user) = user {
+            url.set_username(user).unwrap();
+        }
+        url.set_path(&format!("/{db}"));
+        url.to_string()
+    };
+    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN NOCREATEDB"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    // A role that may not create databases is told how.
+    let refused = postroom_server::store::Store::connect(&with(Some(&role), &name), 2).await;
+    let Err(refused) = refused else {
+        panic!("the database is missing, and the role may not create it")
+    };
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains(&format!("the database {name} does not exist")),
+        "{message}"
+    );
+    assert!(message.contains("may not create databases"), "{message}");
+    assert!(message.contains(&format!("createdb {name}")), "{message}");
+
+    // One that may creates it, and migrates it.
+    let store = postroom_server::store::Store::connect(&with(None, &name), 2)
+        .await
+        .expect("the database is created");
+    store.close().await;
+    // Starting again finds it there.
+    let store = postroom_server::store::Store::connect(&with(None, &name), 2)
+        .await
+        .expect("the database exists now");
+    store.close().await;
+
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}

@@ -2237,10 +2237,12 @@ async fn items_revisions_links_subscriptions_and_keys(db: Db) {
         items::links_for(&mut c, &ada.id, &[]).await.unwrap().len(),
         1
     );
-    assert!(items::links_for(&mut c, &bob.id, &[team.id.clone()])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        items::links_for(&mut c, &bob.id, std::slice::from_ref(&team.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let mut tx = f.store.begin().await.unwrap();
     assert!(items::revoke_link(&mut tx, "link-1", T0 + 1).await.unwrap());
     assert!(!items::revoke_link(&mut tx, "link-1", T0 + 2).await.unwrap());

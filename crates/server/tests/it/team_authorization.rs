@@ -45,6 +45,7 @@ enum Endpoint {
     Discoverable,
     Get,
     Rename,
+    DeleteTeam,
     ListMembers,
     RemoveOther,
     /// Remove another member who is an admin.
@@ -70,12 +71,13 @@ enum Endpoint {
 
 use Endpoint::*;
 
-const ENDPOINTS: [Endpoint; 25] = [
+const ENDPOINTS: [Endpoint; 26] = [
     ListMine,
     Create,
     Discoverable,
     Get,
     Rename,
+    DeleteTeam,
     ListMembers,
     RemoveOther,
     RemoveAdmin,
@@ -128,7 +130,7 @@ fn expected(e: Endpoint) -> [(u16, Option<&'static str>); 5] {
             [UNAUTH, HIDDEN, ADMIN_ONLY, ADMIN_ONLY, OK]
         }
         Invite | AddDomain => [UNAUTH, HIDDEN, ADMIN_ONLY, ADMIN_ONLY, CREATED],
-        RemoveOther | RemoveAdmin | CancelInvite | RemoveDomain => {
+        RemoveOther | RemoveAdmin | CancelInvite | RemoveDomain | DeleteTeam => {
             [UNAUTH, HIDDEN, ADMIN_ONLY, ADMIN_ONLY, GONE]
         }
     }
@@ -309,6 +311,7 @@ impl World {
             Discoverable => (Method::GET, "/api/v1/discoverable-teams".into(), None),
             Get => (Method::GET, base, None),
             Rename => (Method::PATCH, base, Some(json!({ "name": "Renamed" }))),
+            DeleteTeam => (Method::DELETE, base, None),
             ListMembers => (Method::GET, format!("{base}/members"), None),
             RemoveOther => {
                 self.add(&team.slug, &self.target).await;

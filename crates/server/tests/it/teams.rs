@@ -25,6 +25,7 @@ on_both_databases!(
     concurrent_invites_never_exceed_the_seats,
     concurrent_accepts_of_one_link_let_one_in,
     removed_members_lose_access_at_once,
+    an_admin_deletes_a_team_and_members_are_told,
     leaving_and_removing,
     roles_and_the_last_admin,
     support_roles_take_no_seat,
@@ -721,6 +722,59 @@ async fn removed_members_lose_access_at_once(db: Db) {
         .assert(404, Some("not_found"));
     let log = t.get(&team("acme", "/audit-log"), Some(&ada)).await;
     assert_eq!(log.body["entries"][0]["summary"], "ada removed bob");
+}
+
+/// An admin deletes a team: members lose it at once and are told by mail;
+/// its slug is free again; a member may not delete it.
+async fn an_admin_deletes_a_team_and_members_are_told(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let ada = t.new_user("ada").await;
+    let bob = t.new_user("bob").await;
+    create_team(&t, &ada, "Acme", "acme").await;
+    join_by_link(&t, &ada, "acme", &bob).await;
+    t.post(
+        &team("acme", "/invites"),
+        Some(&ada),
+        json!({ "email": null }),
+    )
+    .await
+    .assert(201, None);
+    t.delete(&team("acme", ""), Some(&bob))
+        .await
+        .assert(403, Some("admin_required"));
+    t.delete(&team("acme", ""), Some(&ada))
+        .await
+        .assert(204, None);
+    for who in [&ada, &bob] {
+        t.get(&team("acme", ""), Some(who))
+            .await
+            .assert(404, Some("not_found"));
+        let mine = t.get("/api/v1/teams", Some(who)).await;
+        assert_eq!(mine.body["teams"], json!([]), "{}", mine.body);
+    }
+    let mail = crate::common::unfold(&t.mail_to("bob@example.com", "was deleted").await);
+    assert!(
+        mail.contains("ada, an admin of the team Acme, deleted it"),
+        "{mail}"
+    );
+    assert!(
+        t.mails_to("ada@example.com")
+            .iter()
+            .all(|m| !m.contains("was deleted")),
+        "the admin who deleted it is not mailed"
+    );
+    // The URL name is free again, and the new team starts a new audit log.
+    create_team(&t, &ada, "Acme again", "acme").await;
+    let log = t.get(&team("acme", "/audit-log"), Some(&ada)).await;
+    assert_eq!(
+        log.body["entries"].as_array().unwrap().len(),
+        1,
+        "{}",
+        log.body
+    );
+    t.delete(&team("nope", ""), Some(&ada))
+        .await
+        .assert(404, Some("not_found"));
 }
 
 async fn leaving_and_removing(db: Db) {

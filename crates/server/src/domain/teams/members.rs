@@ -112,6 +112,8 @@ pub(crate) async fn leave_all_for_deletion(
         if counts.members + counts.support_only <= 1 {
             store::teams::delete(tx, &team.id).await?;
             store::events::delete_scope(tx, &scope(&team.id)).await?;
+            store::events::delete_scope(tx, &crate::domain::workspace::team_scope(&team.id))
+                .await?;
             continue;
         }
         let target = Target {

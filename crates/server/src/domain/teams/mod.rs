@@ -52,6 +52,7 @@ use super::plans;
 use super::policy::{self, TeamAction};
 use crate::clock::{Millis, DAY};
 use crate::error::{Error, FieldErrors, Result};
+use crate::mail::Template;
 use crate::state::App;
 use crate::store::{self, users::UserRow, Conn, Tx};
 
@@ -257,6 +258,41 @@ pub async fn update(
     let view = access_view(app, &mut tx, &access).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+/// Deletes a team (admins): its members, invites, domains, join requests
+/// and audit log go with it, in one transaction under the team's row lock.
+/// Every other member is told by mail. (Records the operator must keep,
+/// such as invoices, will stay once billing exists.)
+pub async fn delete(app: &App, actor: &Actor, slug: &str) -> Result<()> {
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let access = policy::authorize_locked(&mut tx, actor, slug, TeamAction::Delete).await?;
+    let team = &access.team;
+    let admin = load_user(&mut tx, &actor.user_id).await?;
+    let members = store::teams::members(&mut tx, &team.id).await?;
+    for m in members.iter().filter(|m| m.person.user_id != actor.user_id) {
+        app.mailer
+            .queue(
+                &mut tx,
+                &m.person.email,
+                Template::TeamDeleted,
+                serde_json::json!({
+                    "username": m.person.username,
+                    "admin": admin.username,
+                    "team_name": team.name,
+                }),
+                now,
+            )
+            .await?;
+    }
+    store::teams::delete(&mut tx, &team.id).await?;
+    store::events::delete_scope(&mut tx, &scope(&team.id)).await?;
+    // The change log of the team's workspace items (which go with the
+    // team's row), when there is one.
+    store::events::delete_scope(&mut tx, &crate::domain::workspace::team_scope(&team.id)).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

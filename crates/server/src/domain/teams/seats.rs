@@ -29,7 +29,7 @@ pub(super) fn no_seats(team: &TeamRow) -> Error {
         "no_seats_available",
         None,
         format!(
-            "all {} seats of this team are taken by members and pending invites; cancel an invite, remove a member or add seats",
+            "all {} seats of this team are taken by members and pending invites; cancel an invite or remove a member first",
             team.seats
         ),
     )

@@ -49,11 +49,21 @@ pub const RESTORE_DAYS: i64 = 30;
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 500;
 
-/// The events scope of an owner's items.
+/// The events scope of a person's private items.
+pub fn user_scope(user_id: &str) -> String {
+    format!("items:user:{user_id}")
+}
+
+/// The events scope of a team's items (apart from its audit log).
+pub fn team_scope(team_id: &str) -> String {
+    format!("items:team:{team_id}")
+}
+
+/// The events scope of an item's owner.
 pub fn scope_of(item: &ItemRow) -> String {
     match (&item.owner_user_id, &item.owner_team_id) {
-        (Some(user), _) => format!("items:user:{user}"),
-        (None, Some(team)) => format!("items:team:{team}"),
+        (Some(user), _) => user_scope(user),
+        (None, Some(team)) => team_scope(team),
         (None, None) => "items:none".into(),
     }
 }

@@ -24,7 +24,7 @@ use crate::state::App;
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_mine, create))
-        .routes(routes!(get_team, update_team))
+        .routes(routes!(get_team, update_team, delete_team))
         .routes(routes!(list_members))
         .routes(routes!(remove_member))
         .routes(routes!(set_role))
@@ -92,6 +92,21 @@ async fn update_team(
 ) -> Result<Json<TeamEnvelope>> {
     let team = teams::update(&app, &actor, &team, &req).await?;
     Ok(Json(TeamEnvelope { team }))
+}
+
+/// Delete a team (admins): its members, invites, domains, join requests and audit log go with
+/// it, and the other members are told by mail.
+#[utoipa::path(delete, path = "/api/v1/teams/{team}", tag = "teams", security(("session" = []), ("api_key" = [])),
+    params(("team" = String, Path, description = "The team's slug")),
+    responses((status = 204, description = "The team was deleted"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "admin_required"), (status = 404, body = ErrorBody)))]
+async fn delete_team(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+) -> Result<StatusCode> {
+    teams::delete(&app, &actor, &team).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The members of a team with their roles, and how its seats are used.

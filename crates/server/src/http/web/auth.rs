@@ -9,8 +9,7 @@ use axum::Router;
 use postroom_core::api;
 use serde::{Deserialize, Serialize};
 
-use super::errors::error_response;
-use super::pages::{flash, local_next, local_path, see_other, FormError, Page};
+use super::pages::{flash, local_next, local_path, see_other, FormError, OrForm, Page, PageResult};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::config::CaptchaMode;
 use crate::domain::actor::Actor;
@@ -68,12 +67,17 @@ fn next_query(next: Option<&str>, sep: char) -> String {
     }
 }
 
-fn sign_up_form(form: &SignUpForm, fe: FormError) -> Page {
+fn sign_up_form(app: &App, form: &SignUpForm, fe: FormError) -> Page {
+    let settings = &app.settings;
     Page::new("sign_up.html", "Sign up")
         .with("narrow", true)
+        .with("terms_url", settings.terms_url.as_ref().map(|u| u.as_str()))
+        .with(
+            "privacy_url",
+            settings.privacy_url.as_ref().map(|u| u.as_str()),
+        )
         .with("form", form)
-        .with("error", fe.error)
-        .with("errors", fe.errors)
+        .with_errors(fe)
 }
 
 async fn sign_up_page(
@@ -86,11 +90,15 @@ async fn sign_up_page(
         ..Default::default()
     };
     let captcha = fe.captcha;
+    let next = local_next(q.next.as_deref());
     let form = SignUpForm {
-        next: local_next(q.next.as_deref()),
+        email: invited_email(&app, next.as_deref())
+            .await
+            .unwrap_or_default(),
+        next,
         ..Default::default()
     };
-    sign_up_form(&form, fe)
+    sign_up_form(&app, &form, fe)
         .with("captcha", captcha)
         .render(&app, &session)
         .await
@@ -101,7 +109,7 @@ async fn sign_up(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(mut form): CsrfForm<SignUpForm>,
-) -> Response {
+) -> PageResult {
     form.next = local_next(form.next.as_deref());
     let req = api::SignUpRequest {
         email: form.email.clone(),
@@ -110,24 +118,29 @@ async fn sign_up(
         accept_terms: form.accept_terms.is_some(),
         captcha: form.captcha.clone(),
     };
-    match accounts::sign_up(&app, &req, &client).await {
-        Ok(user) => see_other(&format!(
-            "/check-email?email={}{}",
-            enc(&user.email),
-            next_query(form.next.as_deref(), '&')
-        )),
-        Err(e) => match FormError::from(&e) {
-            Some(fe) => {
-                let captcha = fe.captcha || always_captcha(&app);
-                sign_up_form(&form, fe)
-                    .with("captcha", captcha)
-                    .status(e.status())
-                    .render(&app, &session)
-                    .await
-            }
-            None => error_response(e),
-        },
-    }
+    let user = accounts::sign_up_then(&app, &req, &client, form.next.as_deref())
+        .await
+        .or_form(&app, &session, async |fe| {
+            let captcha = fe.captcha || always_captcha(&app);
+            Ok(sign_up_form(&app, &form, fe).with("captcha", captcha))
+        })
+        .await?;
+    Ok(see_other(&format!(
+        "/check-email?email={}{}",
+        enc(&user.email),
+        next_query(form.next.as_deref(), '&')
+    )))
+}
+
+/// The address an invite was sent to, when `next` is the page of an email
+/// invite (`/invite?token=...`): the sign-up and sign-in forms fill it in.
+async fn invited_email(app: &App, next: Option<&str>) -> Option<String> {
+    let query = next?.strip_prefix("/invite?")?;
+    let (_, token) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token")?;
+    crate::domain::teams::preview_invite(app, &token)
+        .await
+        .ok()?
+        .email
 }
 
 fn enc(s: &str) -> String {
@@ -155,6 +168,7 @@ async fn check_email(
     Page::new("check_email.html", "Check your email")
         .with("narrow", true)
         .with("email", &q.email)
+        .with("next", local_next(q.next.as_deref()))
         .with("next_query", next_query(q.next.as_deref(), '?'))
         .with("captcha", always_captcha(&app))
         .render(&app, &session)
@@ -167,6 +181,9 @@ struct EmailForm {
     email: String,
     #[serde(default)]
     captcha: Option<String>,
+    /// "Check your email" carries where to go on to into the mail again.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 async fn resend(
@@ -174,38 +191,38 @@ async fn resend(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(form): CsrfForm<EmailForm>,
-) -> Response {
+) -> PageResult {
     let req = api::EmailRequest {
         email: form.email.clone(),
         captcha: form.captcha,
     };
-    let page = Page::new("check_email.html", "Check your email")
-        .with("narrow", true)
-        .with("email", &form.email);
-    match accounts::resend_verification(&app, &req, &client).await {
-        Ok(_) => {
-            page.with(
-                "flash",
-                serde_json::json!({ "kind": "ok", "text": "We sent the link again." }),
-            )
-            .with("captcha", always_captcha(&app))
-            .render(&app, &session)
-            .await
-        }
-        Err(e) => match FormError::from(&e) {
-            Some(fe) => {
-                page.with(
+    let next = local_next(form.next.as_deref());
+    let page = || {
+        Page::new("check_email.html", "Check your email")
+            .with("narrow", true)
+            .with("email", &form.email)
+            .with("next", &next)
+            .with("next_query", next_query(next.as_deref(), '?'))
+    };
+    accounts::resend_verification_then(&app, &req, &client, next.clone())
+        .await
+        .or_form(&app, &session, async |fe| {
+            Ok(page()
+                .with("captcha", fe.captcha || always_captcha(&app))
+                .with(
                     "flash",
                     serde_json::json!({ "kind": "error", "text": fe.error }),
-                )
-                .with("captcha", fe.captcha || always_captcha(&app))
-                .status(e.status())
-                .render(&app, &session)
-                .await
-            }
-            None => error_response(e),
-        },
-    }
+                ))
+        })
+        .await?;
+    Ok(page()
+        .with(
+            "flash",
+            serde_json::json!({ "kind": "ok", "text": "We sent the link again." }),
+        )
+        .with("captcha", always_captcha(&app))
+        .render(&app, &session)
+        .await)
 }
 
 #[derive(Deserialize, Default)]
@@ -214,6 +231,10 @@ struct TokenForm {
     token: String,
     #[serde(default)]
     new_password: String,
+    /// Where to go on to (the invite a person signed up from), carried
+    /// from the confirmation link through its form.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 fn token_page(heading: &str, text: &str, action: &str, button: &str, token: &str) -> Page {
@@ -250,6 +271,7 @@ async fn verify_page(
         "Confirm my email",
         &q.token,
     )
+    .with("next", local_next(q.next.as_deref()))
     .render(&app, &session)
     .await
 }
@@ -259,45 +281,41 @@ async fn verify(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(form): CsrfForm<TokenForm>,
-) -> Response {
-    match accounts::verify_email(&app, &form.token, &client).await {
-        Ok(user) => {
-            let next = if session.active().is_some() {
-                ("/", "Go to Postroom")
-            } else {
-                ("/sign-in", "Sign in")
-            };
-            message(
-                "Email confirmed",
-                "ok",
-                &[&format!(
-                    "Thanks, {}: your email address is confirmed.",
-                    user.username
-                )],
-                Some(next),
-            )
-            .render(&app, &session)
-            .await
-        }
-        Err(e) => link_failed(&app, &session, e).await,
-    }
+) -> PageResult {
+    let user = accounts::verify_email(&app, &form.token, &client)
+        .await
+        .or_form(&app, &session, async |fe| Ok(link_failed(fe)))
+        .await?;
+    let next = local_next(form.next.as_deref());
+    let (href, label) = match (session.active().is_some(), next) {
+        (true, Some(next)) => (next, "Continue"),
+        (true, None) => ("/".to_owned(), "Go to Postroom"),
+        (false, next) => (
+            format!("/sign-in{}", next_query(next.as_deref(), '?')),
+            "Sign in",
+        ),
+    };
+    Ok(message(
+        "Email confirmed",
+        "ok",
+        &[&format!(
+            "Thanks, {}: your email address is confirmed.",
+            user.username
+        )],
+        Some((href.as_str(), label)),
+    )
+    .render(&app, &session)
+    .await)
 }
 
-async fn link_failed(app: &App, session: &WebSession, e: crate::error::Error) -> Response {
-    match FormError::from(&e) {
-        Some(fe) => {
-            message(
-                "That link did not work",
-                "error",
-                &[fe.error.as_deref().unwrap_or_default()],
-                Some(("/", "Go to the home page")),
-            )
-            .status(e.status())
-            .render(app, session)
-            .await
-        }
-        None => error_response(e),
-    }
+/// What a mailed link that did not work shows.
+fn link_failed(fe: FormError) -> Page {
+    message(
+        "That link did not work",
+        "error",
+        &[fe.error.as_deref().unwrap_or_default()],
+        Some(("/", "Go to the home page")),
+    )
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -330,8 +348,7 @@ fn sign_in_form(form: &SignInForm, adding: bool, fe: FormError) -> Page {
     .with("adding", adding)
     .with("next", local_path(form.next.as_deref()))
     .with("form", form)
-    .with("error", fe.error)
-    .with("errors", fe.errors)
+    .with_errors(fe)
 }
 
 async fn sign_in_page(
@@ -344,6 +361,9 @@ async fn sign_in_page(
         return see_other(&local_path(q.next.as_deref()));
     }
     let form = SignInForm {
+        login: invited_email(&app, local_next(q.next.as_deref()).as_deref())
+            .await
+            .unwrap_or_default(),
         next: q.next,
         ..Default::default()
     };
@@ -359,7 +379,7 @@ async fn sign_in(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(form): CsrfForm<SignInForm>,
-) -> Response {
+) -> PageResult {
     let keep = form.keep_signed_in.is_some();
     let req = SignIn {
         login: &form.login,
@@ -367,35 +387,35 @@ async fn sign_in(
         keep_signed_in: keep,
         captcha: form.captcha.as_deref(),
     };
-    match sessions::sign_in(&app, req, &client).await {
-        Ok(signed) => {
-            let actor = Actor {
-                user_id: signed.user.id.clone(),
-                session_id: Some(signed.session.id.clone()),
-                can_write: true,
-            };
-            session.add(signed.token, keep, actor.clone());
-            match profile::needs_onboarding(&app, &actor).await {
-                Ok(true) => see_other(&format!(
-                    "/welcome{}",
-                    next_query(form.next.as_deref(), '?')
-                )),
-                _ => see_other(&local_path(form.next.as_deref())),
+    let signed = sessions::sign_in(&app, req, &client)
+        .await
+        .or_form(&app, &session, async |mut fe| {
+            // A solved captcha means the limit is near: the next try needs
+            // one too, unless the limit was reached.
+            let solved = form.captcha.as_deref().is_some_and(|c| !c.is_empty());
+            let captcha = !fe.limited && (fe.captcha || solved || always_captcha(&app));
+            if fe.captcha {
+                // The password is never sent back; the login is kept.
+                fe.errors
+                    .insert("password".into(), "Type your password again.".into());
             }
-        }
-        Err(e) => match FormError::from(&e) {
-            Some(fe) => {
-                let captcha = fe.captcha || always_captcha(&app);
-                let adding = session.active().is_some();
-                sign_in_form(&form, adding, fe)
-                    .with("captcha", captcha)
-                    .status(e.status())
-                    .render(&app, &session)
-                    .await
-            }
-            None => error_response(e),
-        },
-    }
+            let adding = session.active().is_some();
+            Ok(sign_in_form(&form, adding, fe).with("captcha", captcha))
+        })
+        .await?;
+    let actor = Actor {
+        user_id: signed.user.id.clone(),
+        session_id: Some(signed.session.id.clone()),
+        can_write: true,
+    };
+    session.add(signed.token, keep, actor.clone());
+    Ok(match profile::needs_onboarding(&app, &actor).await {
+        Ok(true) => see_other(&format!(
+            "/welcome{}",
+            next_query(form.next.as_deref(), '?')
+        )),
+        _ => see_other(&local_path(form.next.as_deref())),
+    })
 }
 
 #[derive(Deserialize)]
@@ -444,8 +464,7 @@ fn trouble(which: &str, email: &str, fe: FormError, captcha: bool) -> Page {
                 email: email.to_owned(),
             },
         )
-        .with("error", fe.error)
-        .with("errors", fe.errors)
+        .with_errors(fe)
         .with("captcha", captcha)
 }
 
@@ -461,7 +480,7 @@ async fn trouble_password(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(form): CsrfForm<EmailForm>,
-) -> Response {
+) -> PageResult {
     let req = api::EmailRequest {
         email: form.email.clone(),
         captcha: form.captcha,
@@ -479,7 +498,7 @@ async fn trouble_username(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(form): CsrfForm<EmailForm>,
-) -> Response {
+) -> PageResult {
     let req = api::EmailRequest {
         email: form.email.clone(),
         captcha: form.captcha,
@@ -500,29 +519,21 @@ async fn trouble_answer(
     email: &str,
     done: &str,
     outcome: crate::error::Result<api::Accepted>,
-) -> Response {
-    match outcome {
-        Ok(_) => {
-            message(
-                "Check your email",
-                "ok",
-                &[done],
-                Some(("/sign-in", "Back to sign in")),
-            )
-            .render(app, session)
-            .await
-        }
-        Err(e) => match FormError::from(&e) {
-            Some(fe) => {
-                let captcha = fe.captcha || always_captcha(app);
-                trouble(which, email, fe, captcha)
-                    .status(e.status())
-                    .render(app, session)
-                    .await
-            }
-            None => error_response(e),
-        },
-    }
+) -> PageResult {
+    outcome
+        .or_form(app, session, async |fe| {
+            let captcha = fe.captcha || always_captcha(app);
+            Ok(trouble(which, email, fe, captcha))
+        })
+        .await?;
+    Ok(message(
+        "Check your email",
+        "ok",
+        &[done],
+        Some(("/sign-in", "Back to sign in")),
+    )
+    .render(app, session)
+    .await)
 }
 
 fn reset_form(token: &str, fe: FormError) -> Page {
@@ -534,8 +545,7 @@ fn reset_form(token: &str, fe: FormError) -> Page {
         token,
     )
     .with("password", true)
-    .with("error", fe.error)
-    .with("errors", fe.errors)
+    .with_errors(fe)
 }
 
 async fn reset_page(
@@ -553,26 +563,31 @@ async fn reset(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(form): CsrfForm<TokenForm>,
-) -> Response {
+) -> PageResult {
     let req = api::ResetConfirmRequest {
         token: form.token.clone(),
         new_password: form.new_password.clone(),
     };
+    // A new password the rules refuse is the form's to show; any other
+    // error is the link's.
     match accounts::confirm_password_reset(&app, &req, &client).await {
-        Ok(()) => message(
-            "Password changed",
-            "ok",
-            &["Your password was changed and every session was signed out. Sign in with the new password."],
-            Some(("/sign-in", "Sign in")),
-        )
-        .render(&app, &session)
-        .await,
-        Err(e @ crate::error::Error::Invalid { .. }) => {
-            let fe = FormError::from(&e).unwrap_or_default();
-            reset_form(&form.token, fe).status(e.status()).render(&app, &session).await
+        r @ Err(crate::error::Error::Invalid { .. }) => {
+            r.or_form(&app, &session, async |fe| Ok(reset_form(&form.token, fe)))
+                .await?
         }
-        Err(e) => link_failed(&app, &session, e).await,
+        r => {
+            r.or_form(&app, &session, async |fe| Ok(link_failed(fe)))
+                .await?
+        }
     }
+    Ok(message(
+        "Password changed",
+        "ok",
+        &["Your password was changed and every session was signed out. Sign in with the new password."],
+        Some(("/sign-in", "Sign in")),
+    )
+    .render(&app, &session)
+    .await)
 }
 
 async fn confirm_email_page(
@@ -596,20 +611,19 @@ async fn confirm_email(
     session: WebSession,
     ClientInfo(client): ClientInfo,
     CsrfForm(form): CsrfForm<TokenForm>,
-) -> Response {
-    match accounts::confirm_email_change(&app, &form.token, &client).await {
-        Ok(user) => {
-            message(
-                "Email changed",
-                "ok",
-                &[&format!("Your account now uses {}.", user.email)],
-                Some(("/", "Go to Postroom")),
-            )
-            .render(&app, &session)
-            .await
-        }
-        Err(e) => link_failed(&app, &session, e).await,
-    }
+) -> PageResult {
+    let user = accounts::confirm_email_change(&app, &form.token, &client)
+        .await
+        .or_form(&app, &session, async |fe| Ok(link_failed(fe)))
+        .await?;
+    Ok(message(
+        "Email changed",
+        "ok",
+        &[&format!("Your account now uses {}.", user.email)],
+        Some(("/", "Go to Postroom")),
+    )
+    .render(&app, &session)
+    .await)
 }
 
 const USAGES: &[&str] = &[
@@ -647,40 +661,31 @@ async fn welcome_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<NextQuery>,
-) -> Response {
+) -> PageResult {
     let form = WelcomeForm {
         next: local_next(q.next.as_deref()),
         ..Default::default()
     };
-    match welcome_form(&app, &signed).await {
-        Ok(page) => page.with("form", form).render(&app, &signed.session).await,
-        Err(e) => error_response(e),
-    }
+    let page = welcome_form(&app, &signed).await?;
+    Ok(page.with("form", form).render(&app, &signed.session).await)
 }
 
 async fn welcome(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(mut form): CsrfForm<WelcomeForm>,
-) -> Response {
+) -> PageResult {
     form.next = local_next(form.next.as_deref());
     let answers =
         (form.action != "skip").then_some((form.display_name.as_str(), form.usage.as_str()));
-    match profile::complete_onboarding(&app, signed.actor(), answers).await {
-        Ok(()) => see_other(&local_path(form.next.as_deref())),
-        Err(e) => match FormError::from(&e) {
-            Some(fe) => match welcome_form(&app, &signed).await {
-                Ok(page) => {
-                    page.with("form", &form)
-                        .with("error", fe.error)
-                        .with("errors", fe.errors)
-                        .status(e.status())
-                        .render(&app, &signed.session)
-                        .await
-                }
-                Err(e) => error_response(e),
-            },
-            None => error_response(e),
-        },
-    }
+    profile::complete_onboarding(&app, signed.actor(), answers)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(welcome_form(&app, &signed)
+                .await?
+                .with("form", &form)
+                .with_errors(fe))
+        })
+        .await?;
+    Ok(see_other(&local_path(form.next.as_deref())))
 }

@@ -51,6 +51,11 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "ok",
         "Your request was sent. We will answer by email.",
     ),
+    (
+        "support_kept",
+        "ok",
+        "Your request was saved on this server. No support address is set up here, so nobody was notified.",
+    ),
     ("signed_out", "info", "You were signed out."),
     (
         "account_deleted",
@@ -65,6 +70,11 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "Your team was created. Invite your teammates below.",
     ),
     ("team_renamed", "ok", "The team was renamed."),
+    (
+        "team_deleted",
+        "info",
+        "The team was deleted. Its members were told by mail.",
+    ),
     ("invite_sent", "ok", "The invite was sent by email."),
     (
         "invite_link_created",
@@ -210,6 +220,11 @@ impl Page {
     pub fn with(mut self, key: &str, value: impl Serialize) -> Page {
         self.ctx[key] = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
         self
+    }
+
+    /// Adds a form's message and its fields' messages.
+    pub fn with_errors(self, fe: FormError) -> Page {
+        self.with("error", fe.error).with("errors", fe.errors)
     }
 
     /// Renders with the signed-in account, its other accounts and the CSRF token.
@@ -366,6 +381,87 @@ pub async fn with_session(response: Response, app: &App, session: &impl Viewer) 
     again
 }
 
+/// Why a page handler stopped before its last step: an error that gets an
+/// error page, or a page already rendered (a form shown again with what to
+/// fix). Handlers return [`PageResult`] and go step by step with `?`.
+pub enum PageError {
+    Error(Error),
+    Shown(Response),
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+impl From<Error> for PageError {
+    fn from(e: Error) -> PageError {
+        PageError::Error(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Error(e) => error_response(e),
+            PageError::Shown(response) => response,
+        }
+    }
+}
+
+/// The form step of a page handler: a domain result whose error, when the
+/// form can show it, shows the form again.
+// Only handlers call it, on concrete types, where the compiler sees whether
+// the future is `Send` (axum asks); no bound needs to be named.
+#[allow(async_fn_in_trait)]
+pub trait OrForm<T> {
+    /// The value; or, for an error [`FormError::from`] reads, the page `show`
+    /// makes with it, rendered with the error's status; or the error page.
+    async fn or_form(
+        self,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError>;
+
+    /// As [`or_form`](OrForm::or_form), with the form's own reading of errors.
+    async fn or_form_with(
+        self,
+        read: fn(&Error) -> Option<FormError>,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError>;
+}
+
+impl<T> OrForm<T> for Result<T, Error> {
+    async fn or_form(
+        self,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError> {
+        self.or_form_with(FormError::from, app, viewer, show).await
+    }
+
+    async fn or_form_with(
+        self,
+        read: fn(&Error) -> Option<FormError>,
+        app: &App,
+        viewer: &impl Viewer,
+        show: impl AsyncFnOnce(FormError) -> Result<Page, Error>,
+    ) -> Result<T, PageError> {
+        let e = match self {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let Some(fe) = read(&e) else {
+            return Err(PageError::Error(e));
+        };
+        let page = show(fe).await?;
+        Err(PageError::Shown(
+            page.status(e.status()).render(app, viewer).await,
+        ))
+    }
+}
+
 /// How a form shows an error from the domain: a message, per-field
 /// messages, and whether to show the captcha.
 #[derive(Default, Serialize)]
@@ -373,6 +469,8 @@ pub struct FormError {
     pub error: Option<String>,
     pub errors: BTreeMap<String, String>,
     pub captcha: bool,
+    /// Refused by a rate limit: sending again soon is of no use.
+    pub limited: bool,
 }
 
 impl FormError {
@@ -390,12 +488,20 @@ impl FormError {
                     .iter()
                     .map(|(k, v)| (k.clone(), capitalise(v)))
                     .collect(),
-                captcha: false,
+                ..Default::default()
             }),
-            Error::Conflict { .. }
-            | Error::BadRequest { .. }
-            | Error::Unauthenticated { .. }
-            | Error::TooManyRequests { .. } => {
+            // How long to wait, which the API says in `Retry-After`.
+            Error::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(FormError {
+                error: Some(format!(
+                    "Too many attempts. Try again {}.",
+                    wait_in_words(*retry_after_secs)
+                )),
+                limited: true,
+                ..Default::default()
+            }),
+            Error::Conflict { .. } | Error::BadRequest { .. } | Error::Unauthenticated { .. } => {
                 let errors = body
                     .fields
                     .iter()
@@ -404,39 +510,66 @@ impl FormError {
                 let mut fe = FormError {
                     error: Some(capitalise(&body.message)),
                     errors,
-                    captcha: false,
+                    ..Default::default()
                 };
                 if !fe.errors.is_empty() {
                     fe.error = Some("Please fix the fields below.".into());
                 }
                 Some(fe)
             }
+            // Worded so that it still reads true once the check's own
+            // line says "Verified".
             Error::Forbidden { code, .. } if code.starts_with("captcha") => Some(FormError {
                 error: Some(
-                    "Please complete the check that you are not a robot, then send the form again."
+                    "One more step: this page checks that you are not a robot. When the check below says so, send the form again."
                         .into(),
                 ),
-                errors: BTreeMap::new(),
                 captcha: true,
+                ..Default::default()
             }),
             // Something the person can fix (confirm the address) rather
             // than a page they may not see.
             Error::Forbidden { code, .. } if *code == "email_not_verified" => Some(FormError {
                 error: Some(capitalise(&body.message)),
-                errors: BTreeMap::new(),
-                captcha: false,
+                ..Default::default()
             }),
             Error::TooLarge { .. } | Error::UnsupportedMedia { .. } => Some(FormError {
                 error: Some(capitalise(&body.message)),
-                errors: BTreeMap::new(),
-                captcha: false,
+                ..Default::default()
             }),
             _ => None,
         }
     }
 
+    /// Names `field` in its message by the label the form shows ("URL
+    /// name must be..." rather than "Slug must be...").
+    pub fn labelled(mut self, field: &str, label: &str) -> FormError {
+        if let Some(message) = self.errors.get_mut(field) {
+            let named = capitalise(field);
+            if let Some(rest) = message.strip_prefix(&named) {
+                *message = format!("{label}{rest}");
+            }
+            *message = message.replace(
+                &format!("the {field} "),
+                &format!("the {} ", label.to_lowercase()),
+            );
+        }
+        self
+    }
+
     pub fn status(e: &Error) -> StatusCode {
         e.status()
+    }
+}
+
+/// "in 5 minutes": a wait of `secs` seconds, rounded up to whole minutes
+/// (hours from two hours on).
+pub fn wait_in_words(secs: u64) -> String {
+    let minutes = secs.max(1).div_ceil(60);
+    match minutes {
+        1 => "in a minute".to_owned(),
+        m if m < 120 => format!("in {m} minutes"),
+        m => format!("in {} hours", m.div_ceil(60)),
     }
 }
 
@@ -494,6 +627,16 @@ mod tests {
         assert_eq!(local_next(Some("/")), None);
         assert_eq!(local_next(Some("//evil.example")), None);
         assert_eq!(local_next(Some("/teams")).as_deref(), Some("/teams"));
+    }
+
+    #[test]
+    fn waits_are_said_in_words() {
+        assert_eq!(wait_in_words(0), "in a minute");
+        assert_eq!(wait_in_words(59), "in a minute");
+        assert_eq!(wait_in_words(61), "in 2 minutes");
+        assert_eq!(wait_in_words(300), "in 5 minutes");
+        assert_eq!(wait_in_words(119 * 60), "in 119 minutes");
+        assert_eq!(wait_in_words(3 * 3600), "in 3 hours");
     }
 
     #[test]

@@ -76,6 +76,9 @@ fn env() -> &'static Environment<'static> {
         });
         env.add_function("avatar", avatar);
         env.add_function("when", when);
+        env.add_function("date", |iso: String| {
+            crate::clock::date_in_words(&iso, false)
+        });
         env
     })
 }

@@ -7,12 +7,13 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use postroom_core::api::{self, ApiKeyScope};
-use postroom_core::{NotificationPrefs, Topic};
+use postroom_core::prefs::TopicSwitches;
+use postroom_core::Topic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::errors::error_response;
-use super::pages::{flash, see_other, FormError, Page};
+use super::errors::{csrf_refused, error_status};
+use super::pages::{capitalise, flash, see_other, FormError, OrForm, Page, PageResult};
 use super::session::{check_csrf, CsrfForm, SignedIn};
 use crate::domain::{accounts, api_keys, profile, sessions};
 use crate::error::Error;
@@ -84,24 +85,20 @@ async fn profile_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    match profile_form(&app, &signed).await {
-        Ok(form) => {
-            settings("settings_profile.html", "profile", "Profile")
-                .with("form", form)
-                .with("flash", flash(q.flash.as_deref()))
-                .render(&app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    let form = profile_form(&app, &signed).await?;
+    Ok(settings("settings_profile.html", "profile", "Profile")
+        .with("form", form)
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
 }
 
 async fn save_profile(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<ProfileForm>,
-) -> Response {
+) -> PageResult {
     let req = api::UpdateMeRequest {
         display_name: Some(Some(form.display_name.clone())),
         // Browsers send a textarea's line breaks as CRLF; a bio keeps plain
@@ -112,71 +109,57 @@ async fn save_profile(
         profile_public: Some(form.profile_public.is_some()),
         ..Default::default()
     };
-    match profile::update_me(&app, signed.actor(), &req).await {
-        Ok(_) => see_other("/settings/profile?flash=profile_saved"),
-        Err(e) => match FormError::from(&e) {
-            Some(fe) => {
-                settings("settings_profile.html", "profile", "Profile")
-                    .with("form", &form)
-                    .with("section_error", "profile")
-                    .with("error", fe.error)
-                    .with("errors", fe.errors)
-                    .status(e.status())
-                    .render(&app, &signed.session)
-                    .await
-            }
-            None => error_response(e),
-        },
-    }
+    profile::update_me(&app, signed.actor(), &req)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(settings("settings_profile.html", "profile", "Profile")
+                .with("form", &form)
+                .with("section_error", "profile")
+                .with_errors(fe))
+        })
+        .await?;
+    Ok(see_other("/settings/profile?flash=profile_saved"))
 }
 
 /// The avatar form is multipart, so its CSRF field is read here.
-async fn upload_avatar(State(app): State<App>, signed: SignedIn, request: Request) -> Response {
+async fn upload_avatar(State(app): State<App>, signed: SignedIn, request: Request) -> PageResult {
+    let show = async |fe| avatar_form(&app, &signed, fe).await;
     let upload = match read_avatar(request, false).await {
-        Ok(upload) => upload,
-        Err(e @ Error::TooLarge { .. }) => return avatar_error(&app, &signed, e).await,
-        Err(_) => return super::errors::error_status(StatusCode::BAD_REQUEST),
+        Err(e) if !matches!(e, Error::TooLarge { .. }) => {
+            return Ok(error_status(StatusCode::BAD_REQUEST))
+        }
+        r => r.or_form(&app, &signed.session, show).await?,
     };
     if !check_csrf(&signed.session, upload.csrf.as_deref()) {
-        return super::errors::csrf_refused();
+        return Ok(csrf_refused());
     }
-    let Some(image) = upload.image.filter(|i| !i.is_empty()) else {
-        return avatar_error(
-            &app,
-            &signed,
-            Error::field("avatar", "validation_failed", "choose an image to upload"),
-        )
-        .await;
-    };
-    match profile::set_avatar(&app, signed.actor(), image).await {
-        Ok(_) => see_other("/settings/profile?flash=avatar_saved"),
-        Err(e) => avatar_error(&app, &signed, e).await,
-    }
+    let image = upload
+        .image
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| Error::field("avatar", "validation_failed", "choose an image to upload"))
+        .or_form(&app, &signed.session, show)
+        .await?;
+    profile::set_avatar(&app, signed.actor(), image)
+        .await
+        .or_form(&app, &signed.session, show)
+        .await?;
+    Ok(see_other("/settings/profile?flash=avatar_saved"))
 }
 
-async fn avatar_error(app: &App, signed: &SignedIn, e: Error) -> Response {
-    let Some(fe) = FormError::from(&e) else {
-        return error_response(e);
-    };
+/// The profile page with the avatar form's error: one message, the field's
+/// when there is one.
+async fn avatar_form(app: &App, signed: &SignedIn, fe: FormError) -> Result<Page, Error> {
     let message = fe
         .errors
         .values()
         .next()
         .cloned()
         .or(fe.error)
-        .map(|m| super::pages::capitalise(&m));
-    match profile_form(app, signed).await {
-        Ok(form) => {
-            settings("settings_profile.html", "profile", "Profile")
-                .with("form", form)
-                .with("section_error", "avatar")
-                .with("error", message)
-                .status(e.status())
-                .render(app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+        .map(|m| capitalise(&m));
+    Ok(settings("settings_profile.html", "profile", "Profile")
+        .with("form", profile_form(app, signed).await?)
+        .with("section_error", "avatar")
+        .with("error", message))
 }
 
 #[derive(Deserialize)]
@@ -186,11 +169,12 @@ async fn delete_avatar(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
+) -> PageResult {
     match profile::delete_avatar(&app, signed.actor()).await {
-        Ok(()) | Err(Error::NotFound { .. }) => see_other("/settings/profile?flash=avatar_removed"),
-        Err(e) => error_response(e),
+        Ok(()) | Err(Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
     }
+    Ok(see_other("/settings/profile?flash=avatar_removed"))
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -229,70 +213,63 @@ async fn account_page(
         .await
 }
 
-async fn account_error(
-    app: &App,
-    signed: &SignedIn,
-    form: &AccountForm,
-    section: &str,
-    e: Error,
-) -> Response {
-    match FormError::from(&e) {
-        Some(fe) => {
-            account(form)
-                .with("section_error", section)
-                .with("error", fe.error)
-                .with("errors", fe.errors)
-                .status(e.status())
-                .render(app, &signed.session)
-                .await
-        }
-        None => error_response(e),
-    }
+/// The account page with one of its forms' errors.
+fn account_failed(form: &AccountForm, section: &str, fe: FormError) -> Page {
+    account(form).with("section_error", section).with_errors(fe)
 }
 
 async fn change_username(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<AccountForm>,
-) -> Response {
+) -> PageResult {
     let req = api::UpdateMeRequest {
         username: Some(form.username.clone()),
         ..Default::default()
     };
-    match profile::update_me(&app, signed.actor(), &req).await {
-        Ok(_) => see_other("/settings/account?flash=username_changed"),
-        Err(e) => account_error(&app, &signed, &form, "username", e).await,
-    }
+    profile::update_me(&app, signed.actor(), &req)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(account_failed(&form, "username", fe))
+        })
+        .await?;
+    Ok(see_other("/settings/account?flash=username_changed"))
 }
 
 async fn change_email(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<AccountForm>,
-) -> Response {
+) -> PageResult {
     let req = api::ChangeEmailRequest {
         new_email: form.new_email.clone(),
         password: form.password.clone(),
     };
-    match accounts::request_email_change(&app, signed.actor(), &req).await {
-        Ok(_) => see_other("/settings/account?flash=email_change_sent"),
-        Err(e) => account_error(&app, &signed, &form, "email", e).await,
-    }
+    accounts::request_email_change(&app, signed.actor(), &req)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(account_failed(&form, "email", fe))
+        })
+        .await?;
+    Ok(see_other("/settings/account?flash=email_change_sent"))
 }
 
 async fn change_password(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<AccountForm>,
-) -> Response {
+) -> PageResult {
     let req = api::ChangePasswordRequest {
         current_password: form.current_password.clone(),
         new_password: form.new_password.clone(),
     };
-    match accounts::change_password(&app, signed.actor(), &req).await {
-        Ok(()) => see_other("/settings/account?flash=password_changed"),
-        Err(e) => account_error(&app, &signed, &form, "password", e).await,
-    }
+    accounts::change_password(&app, signed.actor(), &req)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(account_failed(&form, "password", fe))
+        })
+        .await?;
+    Ok(see_other("/settings/account?flash=password_changed"))
 }
 
 /// Deletes the active account (P9) and forgets it in this browser.
@@ -300,124 +277,105 @@ async fn delete_account(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<AccountForm>,
-) -> Response {
+) -> PageResult {
+    let show = async |fe| Ok(account_failed(&form, "delete", fe));
     if form.confirm.is_none() {
         let e = Error::field(
             "confirm",
             "confirmation_required",
             "tick the box to confirm that the account is to be deleted",
         );
-        return account_error(&app, &signed, &form, "delete", e).await;
+        return Err::<Response, _>(e)
+            .or_form(&app, &signed.session, show)
+            .await;
     }
     let req = api::DeleteAccountRequest {
         password: form.delete_password.clone(),
     };
-    match accounts::delete_account(&app, signed.actor(), &req).await {
-        Ok(()) => {
-            signed.session.remove(&signed.actor().user_id);
-            if signed.session.active().is_some() {
-                see_other("/?flash=account_deleted")
-            } else {
-                see_other("/sign-in?flash=account_deleted")
-            }
-        }
-        Err(e) => {
-            let e = e.renamed_field("password", "delete_password");
-            account_error(&app, &signed, &form, "delete", e).await
-        }
-    }
+    accounts::delete_account(&app, signed.actor(), &req)
+        .await
+        .map_err(|e| e.renamed_field("password", "delete_password"))
+        .or_form(&app, &signed.session, show)
+        .await?;
+    signed.session.remove(&signed.actor().user_id);
+    Ok(if signed.session.active().is_some() {
+        see_other("/?flash=account_deleted")
+    } else {
+        see_other("/sign-in?flash=account_deleted")
+    })
 }
 
-const TOPICS: &[(Topic, &str, &str, &str)] = &[
-    (
-        Topic::Security,
-        "security",
-        "Security",
-        "New sign-ins, password and email changes.",
-    ),
-    (
-        Topic::Usage,
-        "usage",
-        "Usage",
-        "Limits and usage of your plan.",
-    ),
-    (
-        Topic::Monitors,
-        "monitors",
-        "Monitors",
-        "Results of scheduled runs.",
-    ),
-    (
-        Topic::Comments,
-        "comments",
-        "Comments",
-        "Comments and mentions on your collections.",
-    ),
-];
+/// The topics offered: only those something sends. Usage, monitors and
+/// comments join when there is something to tell about them; until then
+/// their stored switches are kept as they are.
+const TOPICS: &[(Topic, &str, &str, &str)] = &[(
+    Topic::Security,
+    "security",
+    "Security",
+    "New sign-ins, password and email changes.",
+)];
+
+/// The switch of `topic` in one channel's switches.
+fn switch(switches: &mut TopicSwitches, topic: Topic) -> &mut bool {
+    match topic {
+        Topic::Security => &mut switches.security,
+        Topic::Usage => &mut switches.usage,
+        Topic::Monitors => &mut switches.monitors,
+        Topic::Comments => &mut switches.comments,
+    }
+}
 
 async fn prefs_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    match profile::notification_prefs(&app, signed.actor()).await {
-        Ok(prefs) => {
-            let topics: Vec<_> = TOPICS
-                .iter()
-                .map(|(t, key, label, hint)| {
-                    json!({ "key": key, "label": label, "hint": hint, "email": prefs.email.wants(*t), "in_app": prefs.in_app.wants(*t) })
-                })
-                .collect();
-            settings(
-                "settings_notifications.html",
-                "notifications",
-                "Notifications",
-            )
-            .with("topics", topics)
-            .with("flash", flash(q.flash.as_deref()))
-            .render(&app, &signed.session)
-            .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    let prefs = profile::notification_prefs(&app, signed.actor()).await?;
+    let topics: Vec<_> = TOPICS
+        .iter()
+        .map(|(t, key, label, hint)| {
+            json!({ "key": key, "label": label, "hint": hint, "email": prefs.email.wants(*t), "in_app": prefs.in_app.wants(*t) })
+        })
+        .collect();
+    Ok(settings(
+        "settings_notifications.html",
+        "notifications",
+        "Notifications",
+    )
+    .with("topics", topics)
+    .with("flash", flash(q.flash.as_deref()))
+    .render(&app, &signed.session)
+    .await)
 }
 
 async fn save_prefs(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
-) -> Response {
-    let on = |name: &str| form.contains_key(name);
-    let mut prefs = NotificationPrefs::default();
-    prefs.email.security = on("email_security");
-    prefs.email.usage = on("email_usage");
-    prefs.email.monitors = on("email_monitors");
-    prefs.email.comments = on("email_comments");
-    prefs.in_app.security = on("in_app_security");
-    prefs.in_app.usage = on("in_app_usage");
-    prefs.in_app.monitors = on("in_app_monitors");
-    prefs.in_app.comments = on("in_app_comments");
-    match profile::set_notification_prefs(&app, signed.actor(), &prefs).await {
-        Ok(_) => see_other("/settings/notifications?flash=prefs_saved"),
-        Err(e) => error_response(e),
+) -> PageResult {
+    let on = |name: String| form.contains_key(&name);
+    let mut prefs = profile::notification_prefs(&app, signed.actor()).await?;
+    for (topic, key, _, _) in TOPICS {
+        *switch(&mut prefs.email, *topic) = on(format!("email_{key}"));
+        *switch(&mut prefs.in_app, *topic) = on(format!("in_app_{key}"));
     }
+    profile::set_notification_prefs(&app, signed.actor(), &prefs).await?;
+    Ok(see_other("/settings/notifications?flash=prefs_saved"))
 }
 
 async fn sessions_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    match sessions::list(&app, signed.actor()).await {
-        Ok(list) => {
-            settings("settings_sessions.html", "sessions", "Active sessions")
-                .with("sessions", list.sessions)
-                .with("flash", flash(q.flash.as_deref()))
-                .render(&app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    let list = sessions::list(&app, signed.actor()).await?;
+    Ok(
+        settings("settings_sessions.html", "sessions", "Active sessions")
+            .with("sessions", list.sessions)
+            .with("flash", flash(q.flash.as_deref()))
+            .render(&app, &signed.session)
+            .await,
+    )
 }
 
 async fn revoke_session(
@@ -425,22 +383,18 @@ async fn revoke_session(
     signed: SignedIn,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match sessions::revoke(&app, signed.actor(), &id).await {
-        Ok(()) => see_other("/settings/sessions?flash=session_revoked"),
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    sessions::revoke(&app, signed.actor(), &id).await?;
+    Ok(see_other("/settings/sessions?flash=session_revoked"))
 }
 
 async fn revoke_others(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match sessions::revoke_others(&app, signed.actor()).await {
-        Ok(_) => see_other("/settings/sessions?flash=sessions_revoked"),
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    sessions::revoke_others(&app, signed.actor()).await?;
+    Ok(see_other("/settings/sessions?flash=sessions_revoked"))
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -465,15 +419,12 @@ async fn keys_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    match keys(&app, &signed, &KeyForm::default()).await {
-        Ok(page) => {
-            page.with("flash", flash(q.flash.as_deref()))
-                .render(&app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    Ok(keys(&app, &signed, &KeyForm::default())
+        .await?
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
 }
 
 /// Creates a key and shows it once, on this response only.
@@ -481,7 +432,7 @@ async fn create_key(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<KeyForm>,
-) -> Response {
+) -> PageResult {
     let scopes = if form.read_only.is_some() {
         vec![ApiKeyScope::Read]
     } else {
@@ -497,27 +448,18 @@ async fn create_key(
         scopes: Some(scopes),
         expires_in_days,
     };
-    match api_keys::create(&app, signed.actor(), &req).await {
-        Ok(created) => match keys(&app, &signed, &KeyForm::default()).await {
-            Ok(page) => {
-                page.with("created", created)
-                    .status(StatusCode::CREATED)
-                    .render(&app, &signed.session)
-                    .await
-            }
-            Err(e) => error_response(e),
-        },
-        Err(e) => match (FormError::from(&e), keys(&app, &signed, &form).await) {
-            (Some(fe), Ok(page)) => {
-                page.with("error", fe.error)
-                    .with("errors", fe.errors)
-                    .status(e.status())
-                    .render(&app, &signed.session)
-                    .await
-            }
-            _ => error_response(e),
-        },
-    }
+    let created = api_keys::create(&app, signed.actor(), &req)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(keys(&app, &signed, &form).await?.with_errors(fe))
+        })
+        .await?;
+    Ok(keys(&app, &signed, &KeyForm::default())
+        .await?
+        .with("created", created)
+        .status(StatusCode::CREATED)
+        .render(&app, &signed.session)
+        .await)
 }
 
 async fn revoke_key(
@@ -525,9 +467,7 @@ async fn revoke_key(
     signed: SignedIn,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match api_keys::revoke(&app, signed.actor(), &id).await {
-        Ok(()) => see_other("/settings/api-keys?flash=key_revoked"),
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    api_keys::revoke(&app, signed.actor(), &id).await?;
+    Ok(see_other("/settings/api-keys?flash=key_revoked"))
 }

@@ -6,7 +6,6 @@
 //! control hidden here is refused there too.
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use postroom_core::api;
@@ -14,8 +13,8 @@ use postroom_core::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::errors::error_response;
-use super::pages::{capitalise, flash, see_other, FormError, Page};
+use super::errors::error_status;
+use super::pages::{capitalise, flash, see_other, FormError, OrForm, Page, PageError, PageResult};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::domain::actor::Actor;
 use crate::domain::teams;
@@ -28,6 +27,7 @@ pub fn router() -> Router<App> {
         .route("/teams/join", get(join_page))
         .route("/teams/{slug}", get(home_page))
         .route("/teams/{slug}/rename", post(rename))
+        .route("/teams/{slug}/delete", post(delete_team))
         .route("/teams/{slug}/invites", post(invite))
         .route("/teams/{slug}/invites/{id}/cancel", post(cancel_invite))
         .route("/teams/{slug}/members/{user}/role", post(set_role))
@@ -149,44 +149,45 @@ async fn list(
         .with("teams", mine.teams)
         .with("discoverable", discoverable.teams)
         .with("form", form)
-        .with("error", fe.error)
-        .with("errors", fe.errors))
+        .with_errors(fe))
 }
 
 async fn list_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    match list(&app, &signed, &CreateForm::default(), FormError::default()).await {
-        Ok(page) => {
-            page.with("flash", flash(q.flash.as_deref()))
-                .render(&app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    Ok(
+        list(&app, &signed, &CreateForm::default(), FormError::default())
+            .await?
+            .with("flash", flash(q.flash.as_deref()))
+            .render(&app, &signed.session)
+            .await,
+    )
 }
 
 async fn create(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<CreateForm>,
-) -> Response {
+) -> PageResult {
     let req = api::CreateTeamRequest {
         name: form.name.clone(),
         slug: form.slug.clone(),
     };
-    match teams::create(&app, signed.actor(), &req).await {
-        Ok(team) => see_other(&format!("{}?flash=team_created", team_path(&team.slug, ""))),
-        Err(e) => match problem(&e) {
-            Some(fe) => match list(&app, &signed, &form, fe).await {
-                Ok(page) => page.status(e.status()).render(&app, &signed.session).await,
-                Err(e) => error_response(e),
-            },
-            None => error_response(e),
-        },
-    }
+    let team = teams::create(&app, signed.actor(), &req)
+        .await
+        .or_form_with(problem, &app, &signed.session, async |fe| {
+            let fe = fe
+                .labelled("slug", "URL name")
+                .labelled("name", "Team name");
+            list(&app, &signed, &form, fe).await
+        })
+        .await?;
+    Ok(see_other(&format!(
+        "{}?flash=team_created",
+        team_path(&team.slug, "")
+    )))
 }
 
 // A team's home: members, roles, seats and invites (T2-T6).
@@ -200,7 +201,6 @@ struct HomeExtra {
     section: Option<String>,
     fe: FormError,
     invite_email: String,
-    status: Option<axum::http::StatusCode>,
 }
 
 /// The role choices of the role control: a role, and whether it is held
@@ -221,22 +221,13 @@ fn role_choice(role: Role, support_only: bool) -> String {
     }
 }
 
-async fn home(app: &App, signed: &SignedIn, slug: &str, extra: HomeExtra) -> Response {
+async fn home(app: &App, signed: &SignedIn, slug: &str, extra: HomeExtra) -> Result<Page, Error> {
     let actor = signed.actor();
-    let team = match teams::get(app, actor, slug).await {
-        Ok(t) => t,
-        Err(e) => return error_response(e),
-    };
-    let members = match teams::members(app, actor, slug).await {
-        Ok(m) => m,
-        Err(e) => return error_response(e),
-    };
+    let team = teams::get(app, actor, slug).await?;
+    let members = teams::members(app, actor, slug).await?;
     let admin = team.membership.role == Role::Admin;
     let invites = if admin {
-        match teams::invites(app, actor, slug).await {
-            Ok(l) => l.invites,
-            Err(e) => return error_response(e),
-        }
+        teams::invites(app, actor, slug).await?.invites
     } else {
         Vec::new()
     };
@@ -257,7 +248,7 @@ async fn home(app: &App, signed: &SignedIn, slug: &str, extra: HomeExtra) -> Res
             v
         })
         .collect();
-    let mut page = team_page(
+    Ok(team_page(
         app,
         signed.actor(),
         "team_home.html",
@@ -279,13 +270,8 @@ async fn home(app: &App, signed: &SignedIn, slug: &str, extra: HomeExtra) -> Res
     )
     .with("flash", extra.flash)
     .with("failed", extra.section)
-    .with("error", extra.fe.error)
-    .with("errors", extra.fe.errors)
-    .with("invite_email", extra.invite_email);
-    if let Some(status) = extra.status {
-        page = page.status(status);
-    }
-    page.render(app, &signed.session).await
+    .with_errors(extra.fe)
+    .with("invite_email", extra.invite_email))
 }
 
 async fn home_page(
@@ -293,38 +279,39 @@ async fn home_page(
     signed: SignedIn,
     Path(slug): Path<String>,
     Query(q): Query<FlashQuery>,
-) -> Response {
+) -> PageResult {
     let extra = HomeExtra {
         flash: flash(q.flash.as_deref()),
         new_invite: q.invite,
         ..Default::default()
     };
-    home(&app, &signed, &slug, extra).await
+    Ok(home(&app, &signed, &slug, extra)
+        .await?
+        .render(&app, &signed.session)
+        .await)
 }
 
-/// After a failed form on the team home: the page again with the error
-/// next to the form (`section`), or an error page.
-async fn home_failed(
+/// The step of a form on the team home: its result, or the page again with
+/// the error next to the form (`section`), or an error page.
+async fn on_home<T>(
+    result: Result<T, Error>,
     app: &App,
     signed: &SignedIn,
     slug: &str,
     section: &str,
-    e: Error,
-    invite_email: String,
-) -> Response {
-    match problem(&e) {
-        Some(fe) => {
+    invite_email: &str,
+) -> Result<T, PageError> {
+    result
+        .or_form_with(problem, app, &signed.session, async |fe| {
             let extra = HomeExtra {
                 section: Some(section.to_owned()),
-                status: Some(e.status()),
                 fe,
-                invite_email,
+                invite_email: invite_email.to_owned(),
                 ..Default::default()
             };
             home(app, signed, slug, extra).await
-        }
-        None => error_response(e),
-    }
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -338,14 +325,41 @@ async fn rename(
     signed: SignedIn,
     Path(slug): Path<String>,
     CsrfForm(form): CsrfForm<RenameForm>,
-) -> Response {
+) -> PageResult {
     let req = api::UpdateTeamRequest {
         name: Some(form.name),
     };
-    match teams::update(&app, signed.actor(), &slug, &req).await {
-        Ok(team) => see_other(&format!("{}?flash=team_renamed", team_path(&team.slug, ""))),
-        Err(e) => home_failed(&app, &signed, &slug, "rename", e, String::new()).await,
-    }
+    let result = teams::update(&app, signed.actor(), &slug, &req).await;
+    let team = on_home(result, &app, &signed, &slug, "rename", "").await?;
+    Ok(see_other(&format!(
+        "{}?flash=team_renamed",
+        team_path(&team.slug, "")
+    )))
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    /// The "I understand" box.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+async fn delete_team(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
+) -> PageResult {
+    let result = match form.confirm {
+        Some(_) => teams::delete(&app, signed.actor(), &slug).await,
+        None => Err(Error::field(
+            "confirm",
+            "confirmation_required",
+            "tick the box to confirm that the team is to be deleted",
+        )),
+    };
+    on_home(result, &app, &signed, &slug, "delete", "").await?;
+    Ok(see_other("/teams?flash=team_deleted"))
 }
 
 #[derive(Deserialize)]
@@ -362,23 +376,23 @@ async fn invite(
     signed: SignedIn,
     Path(slug): Path<String>,
     CsrfForm(form): CsrfForm<InviteForm>,
-) -> Response {
+) -> PageResult {
     let by_link = form.kind == "link";
     let req = api::CreateInviteRequest {
         email: (!by_link).then(|| form.email.clone()),
     };
-    match teams::invite(&app, signed.actor(), &slug, &req).await {
-        Ok(i) if by_link => see_other(&format!(
+    let section = if by_link { "invite_link" } else { "invite" };
+    let result = teams::invite(&app, signed.actor(), &slug, &req).await;
+    let invite = on_home(result, &app, &signed, &slug, section, &form.email).await?;
+    Ok(if by_link {
+        see_other(&format!(
             "{}?flash=invite_link_created&invite={}#new-invite",
             team_path(&slug, ""),
-            enc(&i.id)
-        )),
-        Ok(_) => see_other(&format!("{}?flash=invite_sent", team_path(&slug, ""))),
-        Err(e) => {
-            let section = if by_link { "invite_link" } else { "invite" };
-            home_failed(&app, &signed, &slug, section, e, form.email).await
-        }
-    }
+            enc(&invite.id)
+        ))
+    } else {
+        see_other(&format!("{}?flash=invite_sent", team_path(&slug, "")))
+    })
 }
 
 async fn cancel_invite(
@@ -386,11 +400,13 @@ async fn cancel_invite(
     signed: SignedIn,
     Path((slug, id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match teams::cancel_invite(&app, signed.actor(), &slug, &id).await {
-        Ok(()) => see_other(&format!("{}?flash=invite_cancelled", team_path(&slug, ""))),
-        Err(e) => home_failed(&app, &signed, &slug, "invites", e, String::new()).await,
-    }
+) -> PageResult {
+    let result = teams::cancel_invite(&app, signed.actor(), &slug, &id).await;
+    on_home(result, &app, &signed, &slug, "invites", "").await?;
+    Ok(see_other(&format!(
+        "{}?flash=invite_cancelled",
+        team_path(&slug, "")
+    )))
 }
 
 #[derive(Deserialize)]
@@ -404,19 +420,21 @@ async fn set_role(
     signed: SignedIn,
     Path((slug, user)): Path<(String, String)>,
     CsrfForm(form): CsrfForm<RoleForm>,
-) -> Response {
+) -> PageResult {
     let (role, support_only) = match form.role.split_once(':') {
         Some((r, "support")) => (r, true),
         _ => (form.role.as_str(), false),
     };
     let Some(role) = Role::parse(role) else {
-        return super::errors::error_status(axum::http::StatusCode::BAD_REQUEST);
+        return Ok(error_status(axum::http::StatusCode::BAD_REQUEST));
     };
     let req = api::SetRoleRequest { role, support_only };
-    match teams::set_role(&app, signed.actor(), &slug, &user, &req).await {
-        Ok(_) => see_other(&format!("{}?flash=role_changed", team_path(&slug, ""))),
-        Err(e) => home_failed(&app, &signed, &slug, &user, e, String::new()).await,
-    }
+    let result = teams::set_role(&app, signed.actor(), &slug, &user, &req).await;
+    on_home(result, &app, &signed, &slug, &user, "").await?;
+    Ok(see_other(&format!(
+        "{}?flash=role_changed",
+        team_path(&slug, "")
+    )))
 }
 
 async fn remove_member(
@@ -424,12 +442,14 @@ async fn remove_member(
     signed: SignedIn,
     Path((slug, user)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match teams::remove_member(&app, signed.actor(), &slug, &user).await {
-        Ok(()) if user == signed.actor().user_id => see_other("/teams?flash=left_team"),
-        Ok(()) => see_other(&format!("{}?flash=member_removed", team_path(&slug, ""))),
-        Err(e) => home_failed(&app, &signed, &slug, &user, e, String::new()).await,
-    }
+) -> PageResult {
+    let result = teams::remove_member(&app, signed.actor(), &slug, &user).await;
+    on_home(result, &app, &signed, &slug, &user, "").await?;
+    Ok(if user == signed.actor().user_id {
+        see_other("/teams?flash=left_team")
+    } else {
+        see_other(&format!("{}?flash=member_removed", team_path(&slug, "")))
+    })
 }
 
 async fn leave(
@@ -437,12 +457,11 @@ async fn leave(
     signed: SignedIn,
     Path(slug): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
+) -> PageResult {
     let me = signed.actor().user_id.clone();
-    match teams::remove_member(&app, signed.actor(), &slug, &me).await {
-        Ok(()) => see_other("/teams?flash=left_team"),
-        Err(e) => home_failed(&app, &signed, &slug, "leave", e, String::new()).await,
-    }
+    let result = teams::remove_member(&app, signed.actor(), &slug, &me).await;
+    on_home(result, &app, &signed, &slug, "leave", "").await?;
+    Ok(see_other("/teams?flash=left_team"))
 }
 
 // Domains and discovery (T8).
@@ -458,17 +477,11 @@ async fn discovery(
     signed: &SignedIn,
     slug: &str,
     flash_msg: Option<serde_json::Value>,
-    failed: Option<(&str, FormError, axum::http::StatusCode)>,
+    failed: Option<(&str, FormError)>,
     form: &DomainForm,
-) -> Response {
-    let team = match teams::get(app, signed.actor(), slug).await {
-        Ok(t) => t,
-        Err(e) => return error_response(e),
-    };
-    let domains = match teams::domains(app, signed.actor(), slug).await {
-        Ok(d) => d.domains,
-        Err(e) => return error_response(e),
-    };
+) -> Result<Page, Error> {
+    let team = teams::get(app, signed.actor(), slug).await?;
+    let domains = teams::domains(app, signed.actor(), slug).await?.domains;
     let verified = domains.iter().any(|d| d.verified);
     let mut page = team_page(
         app,
@@ -483,14 +496,10 @@ async fn discovery(
     .with("any_verified", verified)
     .with("form", form)
     .with("flash", flash_msg);
-    if let Some((section, fe, status)) = failed {
-        page = page
-            .with("failed", section)
-            .with("error", fe.error)
-            .with("errors", fe.errors)
-            .status(status);
+    if let Some((section, fe)) = failed {
+        page = page.with("failed", section).with_errors(fe);
     }
-    page.render(app, &signed.session).await
+    Ok(page)
 }
 
 async fn discovery_page(
@@ -498,40 +507,36 @@ async fn discovery_page(
     signed: SignedIn,
     Path(slug): Path<String>,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    discovery(
+) -> PageResult {
+    let flash_msg = flash(q.flash.as_deref());
+    Ok(discovery(
         &app,
         &signed,
         &slug,
-        flash(q.flash.as_deref()),
+        flash_msg,
         None,
         &DomainForm::default(),
     )
-    .await
+    .await?
+    .render(&app, &signed.session)
+    .await)
 }
 
-async fn discovery_failed(
+/// The step of a form on the discovery page: its result, or the page again
+/// with the error next to the form (`section`), or an error page.
+async fn on_discovery<T>(
+    result: Result<T, Error>,
     app: &App,
     signed: &SignedIn,
     slug: &str,
     section: &str,
-    e: Error,
     form: &DomainForm,
-) -> Response {
-    match problem(&e) {
-        Some(fe) => {
-            discovery(
-                app,
-                signed,
-                slug,
-                None,
-                Some((section, fe, e.status())),
-                form,
-            )
-            .await
-        }
-        None => error_response(e),
-    }
+) -> Result<T, PageError> {
+    result
+        .or_form_with(problem, app, &signed.session, async |fe| {
+            discovery(app, signed, slug, None, Some((section, fe)), form).await
+        })
+        .await
 }
 
 async fn add_domain(
@@ -539,17 +544,16 @@ async fn add_domain(
     signed: SignedIn,
     Path(slug): Path<String>,
     CsrfForm(form): CsrfForm<DomainForm>,
-) -> Response {
+) -> PageResult {
     let req = api::AddDomainRequest {
         domain: form.domain.clone(),
     };
-    match teams::add_domain(&app, signed.actor(), &slug, &req).await {
-        Ok(_) => see_other(&format!(
-            "{}?flash=domain_added",
-            team_path(&slug, "/discovery")
-        )),
-        Err(e) => discovery_failed(&app, &signed, &slug, "add", e, &form).await,
-    }
+    let result = teams::add_domain(&app, signed.actor(), &slug, &req).await;
+    on_discovery(result, &app, &signed, &slug, "add", &form).await?;
+    Ok(see_other(&format!(
+        "{}?flash=domain_added",
+        team_path(&slug, "/discovery")
+    )))
 }
 
 async fn verify_domain(
@@ -557,14 +561,14 @@ async fn verify_domain(
     signed: SignedIn,
     Path((slug, domain)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match teams::verify_domain(&app, signed.actor(), &slug, &domain).await {
-        Ok(_) => see_other(&format!(
-            "{}?flash=domain_verified",
-            team_path(&slug, "/discovery")
-        )),
-        Err(e) => discovery_failed(&app, &signed, &slug, &domain, e, &DomainForm::default()).await,
-    }
+) -> PageResult {
+    let result = teams::verify_domain(&app, signed.actor(), &slug, &domain).await;
+    let form = DomainForm::default();
+    on_discovery(result, &app, &signed, &slug, &domain, &form).await?;
+    Ok(see_other(&format!(
+        "{}?flash=domain_verified",
+        team_path(&slug, "/discovery")
+    )))
 }
 
 async fn remove_domain(
@@ -572,14 +576,14 @@ async fn remove_domain(
     signed: SignedIn,
     Path((slug, domain)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match teams::remove_domain(&app, signed.actor(), &slug, &domain).await {
-        Ok(()) => see_other(&format!(
-            "{}?flash=domain_removed",
-            team_path(&slug, "/discovery")
-        )),
-        Err(e) => discovery_failed(&app, &signed, &slug, &domain, e, &DomainForm::default()).await,
-    }
+) -> PageResult {
+    let result = teams::remove_domain(&app, signed.actor(), &slug, &domain).await;
+    let form = DomainForm::default();
+    on_discovery(result, &app, &signed, &slug, &domain, &form).await?;
+    Ok(see_other(&format!(
+        "{}?flash=domain_removed",
+        team_path(&slug, "/discovery")
+    )))
 }
 
 #[derive(Deserialize)]
@@ -593,23 +597,21 @@ async fn set_discovery(
     signed: SignedIn,
     Path(slug): Path<String>,
     CsrfForm(form): CsrfForm<DiscoveryForm>,
-) -> Response {
+) -> PageResult {
     let enabled = form.enabled == "on";
     let req = api::SetDiscoveryRequest { enabled };
-    match teams::set_discovery(&app, signed.actor(), &slug, &req).await {
-        Ok(_) => see_other(&format!(
-            "{}?flash={}",
-            team_path(&slug, "/discovery"),
-            if enabled {
-                "discovery_on"
-            } else {
-                "discovery_off"
-            }
-        )),
-        Err(e) => {
-            discovery_failed(&app, &signed, &slug, "discovery", e, &DomainForm::default()).await
+    let result = teams::set_discovery(&app, signed.actor(), &slug, &req).await;
+    let form = DomainForm::default();
+    on_discovery(result, &app, &signed, &slug, "discovery", &form).await?;
+    Ok(see_other(&format!(
+        "{}?flash={}",
+        team_path(&slug, "/discovery"),
+        if enabled {
+            "discovery_on"
+        } else {
+            "discovery_off"
         }
-    }
+    )))
 }
 
 // Join requests (T8).
@@ -619,16 +621,12 @@ async fn requests(
     signed: &SignedIn,
     slug: &str,
     flash_msg: Option<serde_json::Value>,
-    failed: Option<(FormError, axum::http::StatusCode)>,
-) -> Response {
-    let team = match teams::get(app, signed.actor(), slug).await {
-        Ok(t) => t,
-        Err(e) => return error_response(e),
-    };
-    let list = match teams::join_requests(app, signed.actor(), slug).await {
-        Ok(l) => l.join_requests,
-        Err(e) => return error_response(e),
-    };
+    failed: Option<FormError>,
+) -> Result<Page, Error> {
+    let team = teams::get(app, signed.actor(), slug).await?;
+    let list = teams::join_requests(app, signed.actor(), slug)
+        .await?
+        .join_requests;
     let list: Vec<serde_json::Value> = list
         .iter()
         .map(|r| {
@@ -648,10 +646,10 @@ async fn requests(
     .await
     .with("join_requests", &list)
     .with("flash", flash_msg);
-    if let Some((fe, status)) = failed {
-        page = page.with("error", fe.error).status(status);
+    if let Some(fe) = failed {
+        page = page.with("error", fe.error);
     }
-    page.render(app, &signed.session).await
+    Ok(page)
 }
 
 async fn requests_page(
@@ -659,8 +657,13 @@ async fn requests_page(
     signed: SignedIn,
     Path(slug): Path<String>,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    requests(&app, &signed, &slug, flash(q.flash.as_deref()), None).await
+) -> PageResult {
+    Ok(
+        requests(&app, &signed, &slug, flash(q.flash.as_deref()), None)
+            .await?
+            .render(&app, &signed.session)
+            .await,
+    )
 }
 
 async fn decided(
@@ -669,14 +672,16 @@ async fn decided(
     slug: &str,
     result: Result<(), Error>,
     key: &str,
-) -> Response {
-    match result {
-        Ok(()) => see_other(&format!("{}?flash={key}", team_path(slug, "/requests"))),
-        Err(e) => match problem(&e) {
-            Some(fe) => requests(app, signed, slug, None, Some((fe, e.status()))).await,
-            None => error_response(e),
-        },
-    }
+) -> PageResult {
+    result
+        .or_form_with(problem, app, &signed.session, async |fe| {
+            requests(app, signed, slug, None, Some(fe)).await
+        })
+        .await?;
+    Ok(see_other(&format!(
+        "{}?flash={key}",
+        team_path(slug, "/requests")
+    )))
 }
 
 async fn approve(
@@ -684,7 +689,7 @@ async fn approve(
     signed: SignedIn,
     Path((slug, id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
+) -> PageResult {
     let r = teams::approve_join_request(&app, signed.actor(), &slug, &id)
         .await
         .map(|_| ());
@@ -696,7 +701,7 @@ async fn decline(
     signed: SignedIn,
     Path((slug, id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
+) -> PageResult {
     let r = teams::decline_join_request(&app, signed.actor(), &slug, &id)
         .await
         .map(|_| ());
@@ -717,37 +722,19 @@ async fn audit_page(
     signed: SignedIn,
     Path(slug): Path<String>,
     Query(q): Query<AuditQuery>,
-) -> Response {
-    let team = match teams::get(&app, signed.actor(), &slug).await {
-        Ok(t) => t,
-        Err(e) => return error_response(e),
-    };
-    match teams::audit_log(
-        &app,
-        signed.actor(),
-        &slug,
-        q.before.as_deref(),
-        Some(AUDIT_PAGE),
-    )
-    .await
-    {
-        Ok(log) => {
-            team_page(
-                &app,
-                signed.actor(),
-                "team_audit.html",
-                &team,
-                "audit",
-                "Audit log",
-            )
+) -> PageResult {
+    let actor = signed.actor();
+    let team = teams::get(&app, actor, &slug).await?;
+    let before = q.before.as_deref();
+    let log = teams::audit_log(&app, actor, &slug, before, Some(AUDIT_PAGE)).await?;
+    Ok(
+        team_page(&app, actor, "team_audit.html", &team, "audit", "Audit log")
             .await
             .with("log", log)
             .with("older", q.before.is_some())
             .render(&app, &signed.session)
-            .await
-        }
-        Err(e) => error_response(e),
-    }
+            .await,
+    )
 }
 
 // Discovery for people: "Join a team" (T8, A3).
@@ -756,18 +743,20 @@ async fn join_page(
     State(app): State<App>,
     signed: SignedIn,
     Query(q): Query<FlashQuery>,
-) -> Response {
-    match teams::discoverable(&app, signed.actor()).await {
-        Ok(list) => {
-            Page::new("team_join.html", "Join a team")
-                .with("nav", "teams")
-                .with("discoverable", list.teams)
-                .with("flash", flash(q.flash.as_deref()))
-                .render(&app, &signed.session)
-                .await
-        }
-        Err(e) => error_response(e),
-    }
+) -> PageResult {
+    Ok(join_view(&app, &signed)
+        .await?
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
+}
+
+/// "Join a team": the teams discovery lists to me.
+async fn join_view(app: &App, signed: &SignedIn) -> Result<Page, Error> {
+    let list = teams::discoverable(app, signed.actor()).await?;
+    Ok(Page::new("team_join.html", "Join a team")
+        .with("nav", "teams")
+        .with("discoverable", list.teams))
 }
 
 async fn ask_to_join(
@@ -775,22 +764,14 @@ async fn ask_to_join(
     signed: SignedIn,
     Path(slug): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
-) -> Response {
-    match teams::request_to_join(&app, signed.actor(), &slug).await {
-        Ok(_) => see_other("/teams/join?flash=join_requested"),
-        Err(e) => match (problem(&e), teams::discoverable(&app, signed.actor()).await) {
-            (Some(fe), Ok(list)) => {
-                Page::new("team_join.html", "Join a team")
-                    .with("nav", "teams")
-                    .with("discoverable", list.teams)
-                    .with("error", fe.error)
-                    .status(e.status())
-                    .render(&app, &signed.session)
-                    .await
-            }
-            _ => error_response(e),
-        },
-    }
+) -> PageResult {
+    teams::request_to_join(&app, signed.actor(), &slug)
+        .await
+        .or_form_with(problem, &app, &signed.session, async |fe| {
+            Ok(join_view(&app, &signed).await?.with("error", fe.error))
+        })
+        .await?;
+    Ok(see_other("/teams/join?flash=join_requested"))
 }
 
 // The invite landing page (T3, T4): the link mailed and copied.
@@ -802,12 +783,7 @@ struct TokenForm {
 }
 
 /// The invite page for `token`: what it is for, and how to accept it.
-async fn invite_view(
-    app: &App,
-    session: &WebSession,
-    token: &str,
-    failed: Option<(FormError, axum::http::StatusCode)>,
-) -> Response {
+async fn invite_view(app: &App, token: &str, failed: Option<FormError>) -> Result<Page, Error> {
     let back = format!("/invite?token={}", enc(token));
     let mut page = Page::new("team_invite.html", "Team invite")
         .with("narrow", true)
@@ -825,36 +801,39 @@ async fn invite_view(
                     )
                     .status(e.status())
             }
-            None => return error_response(e),
+            None => return Err(e),
         },
     }
-    if let Some((fe, status)) = failed {
-        page = page.with("error", fe.error).status(status);
+    if let Some(fe) = failed {
+        page = page.with("error", fe.error);
     }
-    page.render(app, session).await
+    Ok(page)
 }
 
 async fn invite_page(
     State(app): State<App>,
     session: WebSession,
     Query(q): Query<TokenForm>,
-) -> Response {
-    invite_view(&app, &session, &q.token, None).await
+) -> PageResult {
+    Ok(invite_view(&app, &q.token, None)
+        .await?
+        .render(&app, &session)
+        .await)
 }
 
 async fn accept_invite(
     State(app): State<App>,
     signed: SignedIn,
     CsrfForm(form): CsrfForm<TokenForm>,
-) -> Response {
-    match teams::accept_invite(&app, signed.actor(), &form.token).await {
-        Ok(team) => see_other(&format!("{}?flash=joined_team", team_path(&team.slug, ""))),
-        Err(e) => match problem(&e) {
-            Some(fe) => {
-                let status = e.status();
-                invite_view(&app, &signed.session, &form.token, Some((fe, status))).await
-            }
-            None => error_response(e),
-        },
-    }
+) -> PageResult {
+    let team = teams::accept_invite(&app, signed.actor(), &form.token)
+        .await
+        .or_form_with(problem, &app, &signed.session, async |fe| {
+            invite_view(&app, &form.token, Some(fe)).await
+        })
+        .await?;
+    Ok(see_other(&format!(
+        "{}?flash=joined_team",
+        team_path(&team.slug, "")
+    )))
 }

@@ -107,6 +107,20 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // A new team's URL name follows its name until it is typed by hand;
+  // without JavaScript it is simply typed.
+  document.querySelectorAll("form[data-slug-form]").forEach((form) => {
+    const name = form.querySelector("input[name=name]");
+    const slug = form.querySelector("input[name=slug]");
+    if (!name || !slug) return;
+    let typed = slug.value !== "";
+    const slugify = (s) =>
+      s.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-").replace(/^-+/, "").slice(0, 39).replace(/-+$/, "");
+    slug.addEventListener("input", () => { typed = slug.value !== ""; });
+    name.addEventListener("input", () => { if (!typed) slug.value = slugify(name.value); });
+  });
+
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
