@@ -436,11 +436,10 @@ impl Bench {
     /// baseline pays no allocation; each result is checked against the PHC
     /// string's hash.
     fn raw_hash_rate(&self, secs: Duration) -> anyhow::Result<(f64, usize)> {
-        use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+        use argon2::password_hash::{phc::PasswordHash, PasswordHasher as _};
         let threads = std::thread::available_parallelism()?.get();
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let phc = seed::argon2()
-            .hash_password(PASSWORD.as_bytes(), &salt)
+            .hash_password(PASSWORD.as_bytes())
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
         let started = Instant::now();
@@ -450,12 +449,7 @@ impl Bench {
                 std::thread::spawn(move || {
                     let parsed = PasswordHash::new(&phc).expect("a PHC string");
                     let expected = parsed.hash.expect("a hash");
-                    let mut salt_buf = [0u8; 64];
-                    let salt = parsed
-                        .salt
-                        .expect("a salt")
-                        .decode_b64(&mut salt_buf)
-                        .expect("a base64 salt");
+                    let salt = parsed.salt.expect("a salt");
                     let argon = seed::argon2();
                     let params = seed::argon2_params();
                     let mut blocks =
@@ -466,7 +460,7 @@ impl Bench {
                         argon
                             .hash_password_into_with_memory(
                                 PASSWORD.as_bytes(),
-                                salt,
+                                &salt,
                                 &mut out,
                                 &mut blocks,
                             )

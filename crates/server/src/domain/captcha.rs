@@ -5,7 +5,7 @@
 //! signature}`. A solution is good once, until its challenge expires.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use postroom_core::api::CaptchaChallenge;
 use rand::Rng;
 use serde::Deserialize;

@@ -15,7 +15,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::password_hash::PasswordHasher as _;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
@@ -42,9 +43,8 @@ impl Hasher {
             .map(|n| n.get())
             .unwrap_or(2);
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let dummy = argon
-            .hash_password(super::tokens::random_token(16).as_bytes(), &salt)
+            .hash_password(super::tokens::random_token(16).as_bytes())
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
         let (jobs, queue) = mpsc::channel::<Job>();
@@ -212,10 +212,7 @@ pub fn working_memory(count: usize) -> Vec<Block> {
 /// What `PasswordHasher::hash_password` does (argon2id, a random salt, the
 /// PHC string), computed in this thread's reused memory ([`BLOCKS`]).
 fn hash_in_place(password: &[u8], params: Params) -> argon2::password_hash::Result<String> {
-    use argon2::password_hash::{Output, ParamsString};
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let mut salt_buf = [0u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+    let salt = Salt::generate();
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
     BLOCKS.with(|blocks| {
@@ -224,13 +221,13 @@ fn hash_in_place(password: &[u8], params: Params) -> argon2::password_hash::Resu
         if blocks.len() < count {
             *blocks = working_memory(count);
         }
-        argon.hash_password_into_with_memory(password, salt_bytes, &mut out, &mut blocks[..count])
+        argon.hash_password_into_with_memory(password, &salt, &mut out, &mut blocks[..count])
     })?;
     Ok(PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(&params)?,
-        salt: Some(salt.as_salt()),
+        salt: Some(salt),
         hash: Some(Output::new(&out)?),
     }
     .to_string())
@@ -248,15 +245,11 @@ fn verify_in_place(password: &[u8], phc: &str) -> bool {
     };
     let (Ok(params), Ok(algorithm)) = (
         Params::try_from(&parsed),
-        Algorithm::try_from(parsed.algorithm),
+        Algorithm::try_from(parsed.algorithm.as_str()),
     ) else {
         return false;
     };
     let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
-        return false;
-    };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
         return false;
     };
     let argon = Argon2::new(algorithm, version.unwrap_or_default(), params.clone());
@@ -267,7 +260,7 @@ fn verify_in_place(password: &[u8], phc: &str) -> bool {
         if blocks.len() < count {
             *blocks = working_memory(count);
         }
-        argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..count])
+        argon.hash_password_into_with_memory(password, &salt, &mut out, &mut blocks[..count])
     });
     computed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
@@ -287,8 +280,7 @@ mod tests {
                 Version::V0x13,
                 Params::new(m, t, 1, None).unwrap(),
             );
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            let phc = argon.hash_password(b"right", &salt).unwrap().to_string();
+            let phc = argon.hash_password(b"right").unwrap().to_string();
             assert!(verify_in_place(b"right", &phc));
             assert!(!verify_in_place(b"wrong", &phc));
             assert!(!verify_in_place(
