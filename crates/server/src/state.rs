@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hmac::{Hmac, KeyInit, Mac};
-use rand::RngCore;
+use rand::TryRng as _;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
@@ -123,7 +123,9 @@ fn server_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
                 Ok(s) => s.trim().to_owned(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let mut key = [0u8; 32];
-                    rand::rngs::OsRng.fill_bytes(&mut key);
+                    rand::rngs::SysRng
+                        .try_fill_bytes(&mut key)
+                        .context("reading the system's random source")?;
                     let hex_key = hex::encode(key);
                     write_private(&path, &hex_key)
                         .with_context(|| format!("creating {}", path.display()))?;
