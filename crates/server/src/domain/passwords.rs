@@ -297,6 +297,12 @@ mod tests {
         assert!(argon.verify_password(b"wrong", &parsed).is_err());
         assert!(verify_in_place(b"right", &phc));
         assert!(!verify_in_place(b"right", "not a hash"));
+        // A hash made by the reference implementation (the `argon2` command,
+        // `-id -t 1 -k 64 -p 1`), as older versions of this server stored:
+        // stored hashes keep verifying across argon2 crate upgrades.
+        let reference = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$jTb/3tBMMtrtgBlCu/7k64VopiAVsVwsoS+rSLMK+o8";
+        assert!(verify_in_place(b"right", reference));
+        assert!(!verify_in_place(b"wrong", reference));
         assert!(!verify_in_place(
             b"right",
             "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ"
