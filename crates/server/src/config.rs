@@ -51,6 +51,7 @@ pub struct Config {
     pub lockout_minutes: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    pub password_memory_idle_secs: u64,
 }
 
 /// A configuration that passed validation, with derived values filled in.
@@ -78,6 +79,8 @@ pub struct Settings {
     pub lockout_minutes: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// How long a hashing thread keeps its argon2 working memory without a hash.
+    pub password_memory_idle: std::time::Duration,
 }
 
 impl Config {
@@ -212,6 +215,11 @@ impl Config {
                 "argon2_memory_kib and argon2_iterations: must be at least 19456 and 2 (OWASP minimum)".into(),
             ));
         }
+        if !(1..=86_400).contains(&self.password_memory_idle_secs) {
+            return Err(ConfigError(
+                "password_memory_idle_secs: must be between 1 and 86400 (a day)".into(),
+            ));
+        }
         Ok(Settings {
             listen,
             public_url,
@@ -233,6 +241,7 @@ impl Config {
             lockout_minutes: self.lockout_minutes,
             argon2_memory_kib: self.argon2_memory_kib,
             argon2_iterations: self.argon2_iterations,
+            password_memory_idle: std::time::Duration::from_secs(self.password_memory_idle_secs),
         })
     }
 }
@@ -300,5 +309,17 @@ mod tests {
         c.smtp_url = Some(SecretString::from("http://user:hunter2@x"));
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("smtp_url") && !err.contains("hunter2"));
+        for secs in [0, 86_401] {
+            let mut c = Config::defaults();
+            c.password_memory_idle_secs = secs;
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("password_memory_idle_secs"), "{err}");
+        }
+    }
+
+    #[test]
+    fn password_memory_idle_delay_is_read() {
+        let s = Config::defaults().validate().unwrap();
+        assert_eq!(s.password_memory_idle, std::time::Duration::from_secs(30));
     }
 }

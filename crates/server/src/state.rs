@@ -60,7 +60,11 @@ impl App {
             settings.database_max_connections,
         )
         .await?;
-        let hasher = Hasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
+        let hasher = Hasher::new(
+            settings.argon2_memory_kib,
+            settings.argon2_iterations,
+            settings.password_memory_idle,
+        )?;
         let dns_resolver = settings.dns_resolver;
         let captcha = Captcha::new(derive_key(&secret, "captcha"), settings.captcha_difficulty);
         Ok(App(Arc::new(Inner {
