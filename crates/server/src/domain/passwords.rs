@@ -14,8 +14,7 @@
 //! That block is given back when its thread has hashed nothing for a while
 //! (`password_memory_idle_secs`), and the allocator is asked to return what
 //! it keeps free (`malloc_trim`): a server between sign-ins does not hold a
-//! hash's memory per core. The next hash maps it again, which costs a few
-//! milliseconds against a hash's tens.
+//! hash's memory per core. The next hash maps it again and faults it in.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
