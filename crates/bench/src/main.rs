@@ -59,6 +59,9 @@ enum Mode {
     Flood,
     /// Server RSS with 10,000 accounts and 10,000 sessions against idle.
     Memory,
+    /// Server RSS right after start, and under reads 60 s after the last
+    /// sign-in (memory given back at rest).
+    Rest,
     /// 200 clients signing up, signing in, reading and editing.
     Soak,
     /// Writers, SIGKILL, restart: every acknowledged write must be there.
@@ -83,6 +86,11 @@ const LOGIN_CONNECTIONS: u32 = 8;
 /// the server's, not a queue's.
 const FLOOD_READ_CONNECTIONS: u32 = 4;
 const MEMORY_ACCOUNTS: usize = 10_000;
+/// The rest figure reads RSS this long after the last sign-in.
+const REST_AFTER: Duration = Duration::from_secs(60);
+/// Memory targets of the rest figures, in KiB.
+const IDLE_TARGET_KIB: u64 = 20 * 1024;
+const REST_TARGET_KIB: u64 = 40 * 1024;
 const SOAK_CLIENTS: u32 = 200;
 const SOAK_ACCOUNTS: usize = 200;
 
@@ -170,13 +178,14 @@ fn main() -> anyhow::Result<()> {
     );
     let all = cli.mode == Mode::All;
     let mut failed = Vec::new();
-    let steps: [(Mode, Step); 8] = [
+    let steps: [(Mode, Step); 9] = [
         (Mode::Read, Bench::read),
         (Mode::Collection, Bench::collection),
         (Mode::Import, Bench::import),
         (Mode::Login, Bench::login),
         (Mode::Flood, Bench::flood),
         (Mode::Memory, Bench::memory),
+        (Mode::Rest, Bench::rest),
         (Mode::Soak, Bench::soak),
         (Mode::Crash, Bench::crash),
     ];
@@ -202,6 +211,7 @@ fn name(mode: Mode) -> &'static str {
         Mode::Login => "login",
         Mode::Flood => "flood",
         Mode::Memory => "memory",
+        Mode::Rest => "rest",
         Mode::Soak => "soak",
         Mode::Crash => "crash",
         Mode::Collection => "collection",
@@ -446,11 +456,10 @@ impl Bench {
     /// baseline pays no allocation; each result is checked against the PHC
     /// string's hash.
     fn raw_hash_rate(&self, secs: Duration) -> anyhow::Result<(f64, usize)> {
-        use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+        use argon2::password_hash::{phc::PasswordHash, PasswordHasher as _};
         let threads = std::thread::available_parallelism()?.get();
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let phc = seed::argon2()
-            .hash_password(PASSWORD.as_bytes(), &salt)
+            .hash_password(PASSWORD.as_bytes())
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
         let started = Instant::now();
@@ -460,12 +469,7 @@ impl Bench {
                 std::thread::spawn(move || {
                     let parsed = PasswordHash::new(&phc).expect("a PHC string");
                     let expected = parsed.hash.expect("a hash");
-                    let mut salt_buf = [0u8; 64];
-                    let salt = parsed
-                        .salt
-                        .expect("a salt")
-                        .decode_b64(&mut salt_buf)
-                        .expect("a base64 salt");
+                    let salt = parsed.salt.expect("a salt");
                     let argon = seed::argon2();
                     let params = seed::argon2_params();
                     let mut blocks =
@@ -476,7 +480,7 @@ impl Bench {
                         argon
                             .hash_password_into_with_memory(
                                 PASSWORD.as_bytes(),
-                                salt,
+                                &salt,
                                 &mut out,
                                 &mut blocks,
                             )
@@ -653,6 +657,68 @@ impl Bench {
             ratio: Some(ratio),
             target: "<= 2.0 (ours)".into(),
             pass: ratio <= 2.0,
+        });
+        Ok(())
+    }
+
+    /// Memory at rest, with the shipped idle delay of the hashing threads:
+    /// RSS of a fresh server a moment after start; then sign-ins from 8
+    /// clients for 2 s (every hashing thread hashes), and a read load from
+    /// then on, with RSS read 2 s in and [`REST_AFTER`] after the last
+    /// sign-in, while the reads go on.
+    fn rest(&mut self) -> anyhow::Result<()> {
+        eprintln!(
+            "rest: RSS after start, and under reads {} s after the last sign-in",
+            REST_AFTER.as_secs()
+        );
+        let pr = self.start("rest")?;
+        std::thread::sleep(Duration::from_secs(2));
+        let started = pr.server.rss_kib()?;
+        self.rows.push(Row {
+            figure: "idle",
+            value: format!("RSS {} 2 s after start", mib(started)),
+            baseline: "-".into(),
+            ratio: None,
+            target: format!("<= {}", mib(IDLE_TARGET_KIB)),
+            pass: started <= IDLE_TARGET_KIB,
+        });
+        let token = self.account(&pr, "reader")?;
+        self.run_clean(
+            &self.login_load(&pr, "reader", Duration::from_secs(2)),
+            "sign-ins",
+        )?;
+        let last_sign_in = Instant::now();
+        let reads = self.read_load(
+            pr.url("/api/v1/me"),
+            &token,
+            READ_CONNECTIONS,
+            REST_AFTER + Duration::from_secs(3),
+        );
+        let running = reads.start(self.dir.path())?;
+        std::thread::sleep(Duration::from_secs(2));
+        let busy = pr.server.rss_kib()?;
+        std::thread::sleep(REST_AFTER.saturating_sub(last_sign_in.elapsed()));
+        let rest = pr.server.rss_kib()?;
+        let out = running.wait()?;
+        ensure!(
+            out.status_errors == 0 && out.socket_errors() == 0 && out.requests > 0,
+            "reads at rest: {out:?}"
+        );
+        self.rows.push(Row {
+            figure: "rest",
+            value: format!(
+                "RSS {} under reads ({:.0} req/s), {} s after the last sign-in",
+                mib(rest),
+                out.per_second(),
+                REST_AFTER.as_secs()
+            ),
+            baseline: format!(
+                "RSS {} under the same reads, 2 s after the sign-ins",
+                mib(busy)
+            ),
+            ratio: Some(rest as f64 / busy as f64),
+            target: format!("<= {}", mib(REST_TARGET_KIB)),
+            pass: rest <= REST_TARGET_KIB,
         });
         Ok(())
     }

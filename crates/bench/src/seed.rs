@@ -8,7 +8,7 @@
 //! `store::sessions::insert`), in transactions of 500.
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHasher as _, SaltString};
+use argon2::password_hash::PasswordHasher as _;
 use argon2::{Algorithm, Argon2, Params, Version};
 use postroom_server::clock::{Clock, DAY};
 use postroom_server::domain::tokens;
@@ -38,10 +38,7 @@ pub fn argon2() -> Argon2<'static> {
 /// ("keep me signed in", so it lasts 30 days), into the database at `url`.
 pub async fn seed(url: &str, prefix: &str, count: usize) -> anyhow::Result<Vec<Seeded>> {
     let hash = argon2()
-        .hash_password(
-            PASSWORD.as_bytes(),
-            &SaltString::generate(&mut rand::rngs::OsRng),
-        )
+        .hash_password(PASSWORD.as_bytes())
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
         .to_string();
     let store = Store::connect(url, 2)

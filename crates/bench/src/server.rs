@@ -215,7 +215,7 @@ impl PgDatabase {
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
             .await
             .context("connecting to PostgreSQL")?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
             .context("creating a database")?;
@@ -237,9 +237,11 @@ impl PgDatabase {
 
 async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
     Ok(())
 }
 

@@ -54,6 +54,7 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub max_document_mb: u32,
+    pub password_memory_idle_secs: u64,
 }
 
 /// A configuration that passed validation, with derived values filled in.
@@ -88,6 +89,8 @@ pub struct Settings {
     pub argon2_iterations: u32,
     /// The largest document or import file, in bytes.
     pub max_document_bytes: u64,
+    /// How long a hashing thread keeps its argon2 working memory without a hash.
+    pub password_memory_idle: std::time::Duration,
 }
 
 impl Config {
@@ -238,6 +241,11 @@ impl Config {
                 "max_document_mb: must be between 1 and 2048".into(),
             ));
         }
+        if !(1..=86_400).contains(&self.password_memory_idle_secs) {
+            return Err(ConfigError(
+                "password_memory_idle_secs: must be between 1 and 86400 (a day)".into(),
+            ));
+        }
         Ok(Settings {
             listen,
             public_url,
@@ -262,6 +270,7 @@ impl Config {
             argon2_memory_kib: self.argon2_memory_kib,
             argon2_iterations: self.argon2_iterations,
             max_document_bytes: u64::from(self.max_document_mb) * 1024 * 1024,
+            password_memory_idle: std::time::Duration::from_secs(self.password_memory_idle_secs),
         })
     }
 }
@@ -331,5 +340,17 @@ mod tests {
         c.smtp_url = Some(SecretString::from("http://user:hunter2@x"));
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("smtp_url") && !err.contains("hunter2"));
+        for secs in [0, 86_401] {
+            let mut c = Config::defaults();
+            c.password_memory_idle_secs = secs;
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("password_memory_idle_secs"), "{err}");
+        }
+    }
+
+    #[test]
+    fn password_memory_idle_delay_is_read() {
+        let s = Config::defaults().validate().unwrap();
+        assert_eq!(s.password_memory_idle, std::time::Duration::from_secs(30));
     }
 }

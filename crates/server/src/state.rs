@@ -4,8 +4,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Context;
-use hmac::{Hmac, Mac};
-use rand::RngCore;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::TryRng as _;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
@@ -65,7 +65,11 @@ impl App {
             settings.database_max_connections,
         )
         .await?;
-        let hasher = Hasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
+        let hasher = Hasher::new(
+            settings.argon2_memory_kib,
+            settings.argon2_iterations,
+            settings.password_memory_idle,
+        )?;
         let dns_resolver = settings.dns_resolver;
         let kek = Kek::new(derive_key(&secret, "data-key-encryption"));
         kek.check(&mut *store.conn().await?).await?;
@@ -132,7 +136,9 @@ fn server_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
                 Ok(s) => s.trim().to_owned(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let mut key = [0u8; 32];
-                    rand::rngs::OsRng.fill_bytes(&mut key);
+                    rand::rngs::SysRng
+                        .try_fill_bytes(&mut key)
+                        .context("reading the system's random source")?;
                     let hex_key = hex::encode(key);
                     write_private(&path, &hex_key)
                         .with_context(|| format!("creating {}", path.display()))?;

@@ -5,9 +5,9 @@
 //! signature}`. A solution is good once, until its challenge expires.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use postroom_core::api::CaptchaChallenge;
-use rand::Rng;
+use rand::RngExt as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -55,10 +55,13 @@ impl Captcha {
     }
 
     pub fn challenge(&self, now: Millis) -> CaptchaChallenge {
-        let mut rng = rand::thread_rng();
+        let mut rng = rand::rng();
         let expires = (now + CHALLENGE_TTL) / SECOND;
-        let salt = format!("{}?expires={expires}", hex::encode(rng.gen::<[u8; 12]>()));
-        let number = rng.gen_range(0..=self.max_number);
+        let salt = format!(
+            "{}?expires={expires}",
+            hex::encode(rng.random::<[u8; 12]>())
+        );
+        let number = rng.random_range(0..=self.max_number);
         let challenge = Self::digest(&salt, number);
         let signature = self.sign(&challenge);
         CaptchaChallenge {

@@ -11,8 +11,9 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
-use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
 use hickory_resolver::Resolver;
 
 /// Why a lookup found nothing.
@@ -67,14 +68,25 @@ impl HickoryResolver {
 
     async fn lookup(&self, name: &str) -> Result<Vec<String>, LookupError> {
         let mut builder = match self.nameserver {
-            Some(addr) => Resolver::builder_with_config(
-                ResolverConfig::from_parts(
-                    None,
-                    vec![],
-                    NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true),
-                ),
-                TokioConnectionProvider::default(),
-            ),
+            Some(addr) => {
+                // UDP, and TCP for answers too long for a datagram, both on
+                // the configured port; an NXDOMAIN from it is final.
+                let connections = [ConnectionConfig::udp(), ConnectionConfig::tcp()]
+                    .into_iter()
+                    .map(|mut c| {
+                        c.port = addr.port();
+                        c
+                    })
+                    .collect();
+                Resolver::builder_with_config(
+                    ResolverConfig::from_parts(
+                        None,
+                        vec![],
+                        vec![NameServerConfig::new(addr.ip(), true, connections)],
+                    ),
+                    TokioRuntimeProvider::default(),
+                )
+            }
             None => Resolver::builder_tokio().map_err(|e| {
                 LookupError::Failed(format!("reading the system's DNS configuration: {e}"))
             })?,
@@ -83,17 +95,23 @@ impl HickoryResolver {
         options.cache_size = 0;
         options.timeout = Duration::from_secs(5);
         options.attempts = 2;
-        let resolver = builder.build();
+        let resolver = builder
+            .build()
+            .map_err(|e| LookupError::Failed(format!("starting the DNS resolver: {e}")))?;
         // A fully qualified name: no search domains are tried.
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         match resolver.txt_lookup(fqdn.as_str()).await {
             Ok(lookup) => Ok(lookup
+                .answers()
                 .iter()
-                .map(|txt| {
-                    txt.txt_data()
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part))
-                        .collect::<String>()
+                .filter_map(|record| match &record.data {
+                    RData::TXT(txt) => Some(
+                        txt.txt_data
+                            .iter()
+                            .map(|part| String::from_utf8_lossy(part))
+                            .collect::<String>(),
+                    ),
+                    _ => None,
                 })
                 .collect()),
             Err(e) if e.is_nx_domain() || e.is_no_records_found() => Err(LookupError::NotFound),

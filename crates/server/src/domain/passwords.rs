@@ -10,12 +10,20 @@
 //! Verification (every sign-in) goes further and computes in a block kept by
 //! each hashing thread: argon2's own API allocates and zeroes it each time,
 //! which cost ~1,900 page faults per sign-in and a quarter of the hash rate.
+//!
+//! That block is given back when its thread has hashed nothing for a while
+//! (`password_memory_idle_secs`), and the allocator is asked to return what
+//! it keeps free (`malloc_trim`): a server between sign-ins does not hold a
+//! hash's memory per core. The next hash maps it again and faults it in.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::password_hash::PasswordHasher as _;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
@@ -23,56 +31,135 @@ use crate::error::{Error, Result};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Work for the hashing threads, taken in order.
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// Every clone of the hasher is gone: the threads finish the queue and stop.
+    closed: bool,
+}
+
+/// What a hashing thread does next.
+enum Next {
+    Run(Job),
+    /// Nothing came for the idle delay: give the working memory back.
+    Release,
+    Stop,
+}
+
+impl Queue {
+    fn push(&self, job: Job) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.jobs.push_back(job);
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    /// The next job; waits for one at most `idle` (if given), else as long
+    /// as it takes.
+    fn next(&self, idle: Option<Duration>) -> Next {
+        let deadline = idle.map(|idle| Instant::now() + idle);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Next::Run(job);
+            }
+            if state.closed {
+                return Next::Stop;
+            }
+            state = match deadline {
+                None => self
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Next::Release;
+                    }
+                    self.ready
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+}
+
+/// The hashers' handle on the queue: closes it when the last clone goes.
+struct Jobs(Arc<Queue>);
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.closed = true;
+        drop(state);
+        self.0.ready.notify_all();
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
-    /// Work for the hashing threads, taken in order; they stop when every
-    /// clone of the hasher is gone.
-    jobs: mpsc::Sender<Job>,
+    /// Work for the hashing threads; they stop when every clone of the
+    /// hasher is gone.
+    jobs: Arc<Jobs>,
+    /// Bytes of argon2 working memory the hashing threads hold now.
+    held: Arc<AtomicUsize>,
     /// A hash of a random password, verified against when the account does
     /// not exist so that both cases take the same time.
     dummy_hash: Arc<String>,
 }
 
 impl Hasher {
-    pub fn new(memory_kib: u32, iterations: u32) -> anyhow::Result<Hasher> {
+    /// A pool of hashing threads, one per core, each giving its working
+    /// memory back after `idle` without a hash.
+    pub fn new(memory_kib: u32, iterations: u32, idle: Duration) -> anyhow::Result<Hasher> {
         let params = Params::new(memory_kib, iterations, 1, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let dummy = argon
-            .hash_password(super::tokens::random_token(16).as_bytes(), &salt)
+            .hash_password(super::tokens::random_token(16).as_bytes())
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let queue = Arc::new(Queue {
+            state: Mutex::new(QueueState {
+                jobs: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        });
+        // Made first, so that if a thread fails to start, the ones started
+        // stop with it.
+        let jobs = Jobs(queue.clone());
+        let held = Arc::new(AtomicUsize::new(0));
         for n in 0..cores {
-            let queue = queue.clone();
+            let (queue, held) = (queue.clone(), held.clone());
             std::thread::Builder::new()
                 .name(format!("postroom-hash-{n}"))
-                .spawn(move || {
-                    yield_to_requests();
-                    loop {
-                        let job = queue.lock().map(|q| q.recv());
-                        match job {
-                            Ok(Ok(job)) => {
-                                // A panic fails that one request, not the thread.
-                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                            }
-                            _ => return,
-                        }
-                    }
-                })
+                .spawn(move || hashing_thread(&queue, idle, &held))
                 .context("starting a hashing thread")?;
         }
         Ok(Hasher {
             params,
-            jobs,
+            jobs: Arc::new(jobs),
+            held,
             dummy_hash: Arc::new(dummy),
         })
+    }
+
+    /// Bytes of argon2 working memory the hashing threads hold now: one
+    /// block per thread that hashed within the idle delay, else none.
+    pub fn working_memory_held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a hashing thread when one is free.
@@ -81,14 +168,12 @@ impl Hasher {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
         let (done, result) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                // Nobody waits any more (the client went away): skip the work.
-                if !done.is_closed() {
-                    let _ = done.send(f());
-                }
-            }))
-            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
+        self.jobs.0.push(Box::new(move || {
+            // Nobody waits any more (the client went away): skip the work.
+            if !done.is_closed() {
+                let _ = done.send(f());
+            }
+        }));
         Ok(result.await.context("hashing task failed")?)
     }
 
@@ -157,6 +242,54 @@ impl Hasher {
     }
 }
 
+/// A hashing thread: runs jobs in order; after `idle` without one, gives its
+/// working memory back and waits without a limit for the next.
+fn hashing_thread(queue: &Queue, idle: Duration, held: &AtomicUsize) {
+    yield_to_requests();
+    // What this thread has added to `held`.
+    let mut mine = 0;
+    let mut account = |now: usize| {
+        if now > mine {
+            held.fetch_add(now - mine, Ordering::Relaxed);
+        } else {
+            held.fetch_sub(mine - now, Ordering::Relaxed);
+        }
+        mine = now;
+    };
+    loop {
+        let holding = BLOCKS.with(|b| b.borrow().as_ref().map_or(0, WorkingMemory::bytes));
+        account(holding);
+        match queue.next((holding > 0).then_some(idle)) {
+            Next::Run(job) => {
+                // A panic fails that one request, not the thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            Next::Release => {
+                BLOCKS.with(|b| b.borrow_mut().take());
+                account(0);
+                give_back_free_memory();
+            }
+            Next::Stop => {
+                BLOCKS.with(|b| b.borrow_mut().take());
+                account(0);
+                return;
+            }
+        }
+    }
+}
+
+/// Asks the allocator to return the free memory it keeps to the kernel.
+/// glibc keeps what the request threads freed in their arenas (a sign-in's
+/// buffers, the hash's job) and returns little of it by itself.
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it takes the arenas'
+    // locks like any allocation does.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Lowers the calling hashing thread's scheduling priority (nice 10), so
 /// that a thread serving requests that wakes up runs before it: a flood of
 /// sign-ins then delays other sign-ins, not every other request. Hashing
@@ -179,58 +312,150 @@ const HASHING_NICE: libc::c_int = 10;
 
 thread_local! {
     /// The argon2 working memory of a hashing thread, reused by every
-    /// verification on it.
-    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// hash on it until the thread gives it back.
+    static BLOCKS: std::cell::RefCell<Option<WorkingMemory>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Zeroed argon2 working memory of `count` blocks, on transparent huge pages
-/// where the kernel offers them (`madvise`, before the memory is touched):
-/// argon2 reads 19 MiB in an order it cannot predict, and with 4 KiB pages
-/// most of those reads also miss the TLB. Public so that the benchmark's
-/// raw hash rate uses the same memory.
-pub fn working_memory(count: usize) -> Vec<Block> {
-    let mut blocks: Vec<Block> = Vec::with_capacity(count);
-    #[cfg(target_os = "linux")]
-    {
-        const PAGE: usize = 4096;
-        let start = blocks.as_mut_ptr() as usize;
-        let end = start + count * std::mem::size_of::<Block>();
-        let (start, end) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
-        if end > start {
-            // SAFETY: the range lies inside this Vec's allocation, page
-            // aligned; MADV_HUGEPAGE changes how it is backed, not its
-            // contents, and failure (no THP support) changes nothing.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+/// Runs `f` in this thread's working memory of at least `count` blocks,
+/// mapped first if there is none or too little.
+fn with_working_memory<T>(count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.as_ref().is_none_or(|b| b.len() < count) {
+            // The old block goes before the new one is mapped.
+            *blocks = None;
+            *blocks = Some(working_memory(count));
+        }
+        let memory = blocks.as_mut().expect("mapped above");
+        f(&mut memory[..count])
+    })
+}
+
+/// Zeroed argon2 working memory of `count` blocks, mapped from the kernel
+/// on its own, so that dropping it gives it back at once (from the
+/// allocator, a block this size would stay in an arena), and on transparent
+/// huge pages where the kernel offers them (`madvise`, before the memory is
+/// touched): argon2 reads 19 MiB in an order it cannot predict, and with
+/// 4 KiB pages most of those reads also miss the TLB. Public so that the
+/// benchmark's raw hash rate uses the same memory.
+pub fn working_memory(count: usize) -> WorkingMemory {
+    WorkingMemory::new(count)
+}
+
+/// Argon2 working memory: a slice of blocks in a mapping of its own.
+pub struct WorkingMemory {
+    #[cfg(unix)]
+    blocks: std::ptr::NonNull<Block>,
+    #[cfg(unix)]
+    count: usize,
+    #[cfg(not(unix))]
+    blocks: Vec<Block>,
+}
+
+// SAFETY: the mapping is owned by this value alone, like a Vec's buffer.
+#[cfg(unix)]
+unsafe impl Send for WorkingMemory {}
+
+impl WorkingMemory {
+    #[cfg(unix)]
+    fn new(count: usize) -> WorkingMemory {
+        let bytes = count.max(1) * std::mem::size_of::<Block>();
+        // SAFETY: a fresh private anonymous mapping; nothing else refers to
+        // it. The kernel hands it out zeroed and page aligned, and a block
+        // of zeros is a valid `Block` (128 integers), aligned to 64 bytes.
+        unsafe {
+            let ptr = libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if ptr == libc::MAP_FAILED {
+                std::alloc::handle_alloc_error(
+                    std::alloc::Layout::from_size_align(bytes, 4096).expect("a valid layout"),
+                );
+            }
+            // Huge pages: failure (no THP support) changes nothing.
+            #[cfg(target_os = "linux")]
+            libc::madvise(ptr, bytes, libc::MADV_HUGEPAGE);
+            WorkingMemory {
+                blocks: std::ptr::NonNull::new_unchecked(ptr.cast()),
+                count,
             }
         }
     }
-    blocks.resize(count, Block::default());
-    blocks
+
+    #[cfg(not(unix))]
+    fn new(count: usize) -> WorkingMemory {
+        WorkingMemory {
+            blocks: vec![Block::default(); count],
+        }
+    }
+
+    /// The size of the mapping, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.len() * std::mem::size_of::<Block>()
+    }
+}
+
+impl std::ops::Deref for WorkingMemory {
+    type Target = [Block];
+    fn deref(&self) -> &[Block] {
+        #[cfg(unix)]
+        // SAFETY: `count` initialised blocks at `blocks`, owned by self.
+        unsafe {
+            std::slice::from_raw_parts(self.blocks.as_ptr(), self.count)
+        }
+        #[cfg(not(unix))]
+        &self.blocks
+    }
+}
+
+impl std::ops::DerefMut for WorkingMemory {
+    fn deref_mut(&mut self) -> &mut [Block] {
+        #[cfg(unix)]
+        // SAFETY: as in `deref`, borrowed mutably through `&mut self`.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.blocks.as_ptr(), self.count)
+        }
+        #[cfg(not(unix))]
+        &mut self.blocks
+    }
+}
+
+impl AsMut<[Block]> for WorkingMemory {
+    fn as_mut(&mut self) -> &mut [Block] {
+        self
+    }
+}
+
+#[cfg(unix)]
+impl Drop for WorkingMemory {
+    fn drop(&mut self) {
+        let bytes = self.count.max(1) * std::mem::size_of::<Block>();
+        // SAFETY: the mapping made in `new`, of this size, unmapped once.
+        unsafe {
+            libc::munmap(self.blocks.as_ptr().cast(), bytes);
+        }
+    }
 }
 
 /// What `PasswordHasher::hash_password` does (argon2id, a random salt, the
 /// PHC string), computed in this thread's reused memory ([`BLOCKS`]).
 fn hash_in_place(password: &[u8], params: Params) -> argon2::password_hash::Result<String> {
-    use argon2::password_hash::{Output, ParamsString};
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let mut salt_buf = [0u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+    let salt = Salt::generate();
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
-    BLOCKS.with(|blocks| {
-        let mut blocks = blocks.borrow_mut();
-        let count = params.block_count();
-        if blocks.len() < count {
-            *blocks = working_memory(count);
-        }
-        argon.hash_password_into_with_memory(password, salt_bytes, &mut out, &mut blocks[..count])
+    with_working_memory(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password, &salt, &mut out, blocks)
     })?;
     Ok(PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(&params)?,
-        salt: Some(salt.as_salt()),
+        salt: Some(salt),
         hash: Some(Output::new(&out)?),
     }
     .to_string())
@@ -248,26 +473,17 @@ fn verify_in_place(password: &[u8], phc: &str) -> bool {
     };
     let (Ok(params), Ok(algorithm)) = (
         Params::try_from(&parsed),
-        Algorithm::try_from(parsed.algorithm),
+        Algorithm::try_from(parsed.algorithm.as_str()),
     ) else {
         return false;
     };
     let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
         return false;
     };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
-    };
     let argon = Argon2::new(algorithm, version.unwrap_or_default(), params.clone());
     let mut out = vec![0u8; expected.len()];
-    let computed = BLOCKS.with(|blocks| {
-        let mut blocks = blocks.borrow_mut();
-        let count = params.block_count();
-        if blocks.len() < count {
-            *blocks = working_memory(count);
-        }
-        argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..count])
+    let computed = with_working_memory(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password, &salt, &mut out, blocks)
     });
     computed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
@@ -276,6 +492,39 @@ fn verify_in_place(password: &[u8], phc: &str) -> bool {
 mod tests {
     use super::*;
     use argon2::password_hash::PasswordVerifier as _;
+
+    #[tokio::test]
+    async fn working_memory_is_given_back_when_idle() {
+        let hasher = Hasher::new(64, 1, Duration::from_millis(100)).unwrap();
+        assert_eq!(
+            hasher.working_memory_held(),
+            0,
+            "nothing held before a hash"
+        );
+        let phc = hasher.hash("right").await.unwrap();
+        assert!(hasher.verify("right", Some(&phc)).await.unwrap());
+        // The thread counts its block once the job has answered.
+        let waited = Instant::now();
+        while hasher.working_memory_held() == 0 && waited.elapsed() < Duration::from_millis(50) {
+            std::thread::yield_now();
+        }
+        let held = hasher.working_memory_held();
+        assert!(
+            held >= 64 * 1024,
+            "a hashing thread holds its block ({held} bytes)"
+        );
+        let waited = Instant::now();
+        while hasher.working_memory_held() > 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(2),
+                "the working memory was kept after the idle delay"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Hashing again maps it again.
+        assert!(hasher.verify("right", Some(&phc)).await.unwrap());
+        assert!(!hasher.verify("wrong", Some(&phc)).await.unwrap());
+    }
 
     #[test]
     fn verifying_in_place_agrees_with_argon2() {
@@ -287,8 +536,7 @@ mod tests {
                 Version::V0x13,
                 Params::new(m, t, 1, None).unwrap(),
             );
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            let phc = argon.hash_password(b"right", &salt).unwrap().to_string();
+            let phc = argon.hash_password(b"right").unwrap().to_string();
             assert!(verify_in_place(b"right", &phc));
             assert!(!verify_in_place(b"wrong", &phc));
             assert!(!verify_in_place(
@@ -305,6 +553,12 @@ mod tests {
         assert!(argon.verify_password(b"wrong", &parsed).is_err());
         assert!(verify_in_place(b"right", &phc));
         assert!(!verify_in_place(b"right", "not a hash"));
+        // A hash made by the reference implementation (the `argon2` command,
+        // `-id -t 1 -k 64 -p 1`), as older versions of this server stored:
+        // stored hashes keep verifying across argon2 crate upgrades.
+        let reference = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$jTb/3tBMMtrtgBlCu/7k64VopiAVsVwsoS+rSLMK+o8";
+        assert!(verify_in_place(b"right", reference));
+        assert!(!verify_in_place(b"wrong", reference));
         assert!(!verify_in_place(
             b"right",
             "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ"

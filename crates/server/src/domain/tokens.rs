@@ -2,14 +2,21 @@
 //! and the one-way hashes stored in their place.
 
 use base64::Engine;
-use rand::RngCore;
+use rand::TryRng as _;
 use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes from the OS, URL-safe base64 without padding.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
+    fill_random(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Fills `buf` from the OS's random source (keys, nonces).
+pub fn fill_random(buf: &mut [u8]) {
+    rand::rngs::SysRng
+        .try_fill_bytes(buf)
+        .expect("the system's random source");
 }
 
 /// SHA-256 of a token, hex. Tokens carry 256 bits of randomness, so a fast

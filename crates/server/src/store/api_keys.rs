@@ -32,7 +32,7 @@ pub struct NewApiKey<'a> {
 
 pub async fn insert(c: &mut Tx, k: &NewApiKey<'_>, now: Millis) -> Result<ApiKeyRow, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     ))
     .bind(k.id)
@@ -53,7 +53,7 @@ pub async fn by_hash(
     key_hash: &str,
     now: Millis,
 ) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL \
          AND (expires_at IS NULL OR expires_at > $2)"
     ))
@@ -65,7 +65,7 @@ pub async fn by_hash(
 
 /// Keys not revoked, expired ones included (the list shows them as expired).
 pub async fn list_active(c: &mut Conn, user_id: &str) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id"
     ))
     .bind(user_id)

@@ -3,7 +3,7 @@
 //! error says how to create it. (SQLite creates its file itself.)
 
 use anyhow::Context;
-use sqlx::{AnyConnection, ConnectOptions, Connection, Executor};
+use sqlx::{AnyConnection, ConnectOptions, Connection};
 
 /// SQLSTATE `invalid_catalog_name`: the database does not exist.
 const NO_SUCH_DATABASE: &str = "3D000";
@@ -52,9 +52,14 @@ pub(super) async fn create_if_missing(url: &str) -> anyhow::Result<()> {
     let mut conn = AnyConnection::connect(maintenance.as_str())
         .await
         .with_context(|| format!("the database {name} does not exist, and connecting to the server's postgres database to create it failed: {how}"))?;
-    let created = conn
-        .execute(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")).as_str())
-        .await;
+    // The name is an identifier, quoted with its quotes doubled: nothing in
+    // it can leave the quotes.
+    let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE \"{}\"",
+        name.replace('"', "\"\"")
+    )))
+    .execute(&mut conn)
+    .await;
     let _ = conn.close().await;
     match created {
         Ok(_) => {

@@ -75,7 +75,7 @@ pub async fn insert(c: &mut Tx, item: &NewItem<'_>, now: Millis) -> Result<ItemR
     let c: &mut Conn = c;
     let (user, team) = item.owner.columns();
     let size = item.body.len() as i64;
-    let row = sqlx::query_as(&format!(
+    let row = sqlx::query_as(sql!(
         "INSERT INTO items (id, kind, owner_user_id, owner_team_id, name, revision, size, created_by, created_at, updated_by, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $7, $8) RETURNING {ITEM_COLUMNS}"
     ))
@@ -120,7 +120,7 @@ async fn insert_revision(
 
 /// The item, live or deleted.
 pub async fn by_id(c: &mut Conn, id: &str) -> Result<Option<ItemRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"))
+    sqlx::query_as(sql!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"))
         .bind(id)
         .fetch_optional(c)
         .await
@@ -134,12 +134,10 @@ pub async fn lock(c: &mut Tx, id: &str) -> Result<Option<ItemRow>, sqlx::Error> 
         super::Backend::Sqlite => "",
     };
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
-        "SELECT {ITEM_COLUMNS} FROM items WHERE id = $1{lock}"
-    ))
-    .bind(id)
-    .fetch_optional(c)
-    .await
+    sqlx::query_as(sql!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(c)
+        .await
 }
 
 /// The one item of a kind an owner has (their globals), live or deleted.
@@ -149,7 +147,7 @@ pub async fn singleton(
     owner: &OwnerId<'_>,
 ) -> Result<Option<ItemRow>, sqlx::Error> {
     let (user, team) = owner.columns();
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {ITEM_COLUMNS} FROM items WHERE kind = $1 \
          AND (owner_user_id = $2 OR owner_team_id = $3) ORDER BY created_at LIMIT 1"
     ))
@@ -186,7 +184,7 @@ pub async fn update(
     let c: &mut Conn = c;
     let revision = item.revision + 1;
     insert_revision(c, &item.id, revision, body, key_id, by, now).await?;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "UPDATE items SET name = $2, revision = $3, size = $4, updated_by = $5, updated_at = $6 \
          WHERE id = $1 RETURNING {ITEM_COLUMNS}"
     ))
@@ -208,7 +206,7 @@ pub async fn set_deleted(
     by: Option<&str>,
 ) -> Result<ItemRow, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "UPDATE items SET deleted_at = $2, deleted_by = $3 WHERE id = $1 RETURNING {ITEM_COLUMNS}"
     ))
     .bind(id)
@@ -228,7 +226,7 @@ pub async fn set_owner(
 ) -> Result<ItemRow, sqlx::Error> {
     let c: &mut Conn = c;
     let (user, team) = owner.columns();
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "UPDATE items SET owner_user_id = $2, owner_team_id = $3, updated_by = $4, updated_at = $5 \
          WHERE id = $1 RETURNING {ITEM_COLUMNS}"
     ))
@@ -289,7 +287,7 @@ pub async fn list(c: &mut Conn, f: &ListFilter<'_>) -> Result<Vec<ItemRow>, sqlx
         owners.join(" OR ")
     );
     let (after_at, after_id) = f.after.unwrap_or((0, ""));
-    let mut q = sqlx::query_as(&sql)
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(f.kind)
         .bind(f.user_id)
         .bind(after_at)
@@ -375,7 +373,7 @@ pub async fn subscribed_among(
         "SELECT item_id FROM subscriptions WHERE user_id = $1 AND item_id IN ({})",
         marks.join(", ")
     );
-    let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(user_id);
+    let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).bind(user_id);
     for id in item_ids {
         q = q.bind(*id);
     }
@@ -403,7 +401,7 @@ pub async fn insert_link(
     now: Millis,
 ) -> Result<LinkRow, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "INSERT INTO links (id, item_id, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING {LINK_COLUMNS}"
     ))
     .bind(id)
@@ -415,7 +413,7 @@ pub async fn insert_link(
 }
 
 pub async fn link(c: &mut Conn, id: &str) -> Result<Option<LinkRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {LINK_COLUMNS} FROM links WHERE id = $1 AND revoked_at IS NULL"
     ))
     .bind(id)
@@ -439,7 +437,7 @@ pub async fn links_for(
         ));
     }
     sql.push_str(") ORDER BY created_at DESC, id DESC LIMIT 1000");
-    let mut q = sqlx::query_as(&sql).bind(user_id);
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id);
     for id in team_ids {
         q = q.bind(id);
     }
@@ -495,7 +493,7 @@ pub async fn feed(
         "$2 = $2 AND $3 = $3"
     };
     let (at, id) = before.unwrap_or((0, ""));
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT e.id, e.scope, e.actor_id, e.kind, e.data, e.created_at, e.subject \
          FROM events e \
          JOIN subscriptions s ON s.item_id = e.subject AND s.user_id = $1 \

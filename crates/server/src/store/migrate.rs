@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::SqlStr;
 
 use super::{Backend, Store};
 
@@ -13,7 +14,7 @@ macro_rules! migrations {
             $version,
             Cow::Borrowed($name),
             MigrationType::Simple,
-            Cow::Borrowed(include_str!(concat!("../../migrations/", $dir, "/", $name, ".sql"))),
+            SqlStr::from_static(include_str!(concat!("../../migrations/", $dir, "/", $name, ".sql"))),
             false,
         )),*]
     };

@@ -7,6 +7,15 @@
 //! decide whether they run inside a transaction (a `Tx` derefs to one) or
 //! not ([`Store::conn`]).
 
+/// A statement assembled from a module's constant column lists, for sqlx's
+/// `query` functions, which take only `&'static str` unless told the string
+/// is safe. Only constants are formatted in, never a value: values are bound.
+macro_rules! sql {
+    ($($format:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($format)*))
+    };
+}
+
 pub mod api_keys;
 pub mod avatars;
 pub mod cache;

@@ -36,7 +36,7 @@ pub async fn insert(
     now: Millis,
 ) -> Result<SessionRow, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "INSERT INTO sessions (id, user_id, token_hash, keep_signed_in, user_agent, ip, created_at, last_active_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING {COLUMNS}"
     ))
@@ -58,7 +58,7 @@ pub async fn by_token_hash(
     token_hash: &str,
     now: Millis,
 ) -> Result<Option<SessionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2"
     ))
     .bind(token_hash)
@@ -90,7 +90,7 @@ pub async fn list_live(
     user_id: &str,
     now: Millis,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY last_active_at DESC, id"
     ))
     .bind(user_id)

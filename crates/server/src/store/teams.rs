@@ -35,7 +35,7 @@ pub struct NewTeam<'a> {
 
 pub async fn insert(c: &mut Tx, t: &NewTeam<'_>, now: Millis) -> Result<TeamRow, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "INSERT INTO teams (id, name, slug, plan, seats, discoverable, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7) RETURNING {TEAM_COLUMNS}"
     ))
@@ -51,14 +51,14 @@ pub async fn insert(c: &mut Tx, t: &NewTeam<'_>, now: Millis) -> Result<TeamRow,
 }
 
 pub async fn by_slug(c: &mut Conn, slug: &str) -> Result<Option<TeamRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE slug = $1"))
+    sqlx::query_as(sql!("SELECT {TEAM_COLUMNS} FROM teams WHERE slug = $1"))
         .bind(slug)
         .fetch_optional(c)
         .await
 }
 
 pub async fn by_id(c: &mut Conn, id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1"))
+    sqlx::query_as(sql!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1"))
         .bind(id)
         .fetch_optional(c)
         .await
@@ -69,7 +69,7 @@ pub async fn by_id(c: &mut Conn, id: &str) -> Result<Option<TeamRow>, sqlx::Erro
 /// on SQLite the transaction (`BEGIN IMMEDIATE`) already holds the write lock.
 pub async fn lock_by_slug(c: &mut Tx, slug: &str) -> Result<Option<TeamRow>, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "UPDATE teams SET updated_at = updated_at WHERE slug = $1 RETURNING {TEAM_COLUMNS}"
     ))
     .bind(slug)
@@ -80,7 +80,7 @@ pub async fn lock_by_slug(c: &mut Tx, slug: &str) -> Result<Option<TeamRow>, sql
 /// [`lock_by_slug`], by id.
 pub async fn lock(c: &mut Tx, id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "UPDATE teams SET updated_at = updated_at WHERE id = $1 RETURNING {TEAM_COLUMNS}"
     ))
     .bind(id)
@@ -207,7 +207,7 @@ pub async fn member(
     team_id: &str,
     user_id: &str,
 ) -> Result<Option<MemberRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {MEMBER_COLUMNS} FROM team_members WHERE team_id = $1 AND user_id = $2"
     ))
     .bind(team_id)
@@ -226,7 +226,7 @@ pub async fn insert_member(
     now: Millis,
 ) -> Result<MemberRow, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "INSERT INTO team_members (team_id, user_id, role, support_only, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING {MEMBER_COLUMNS}"
     ))
@@ -241,7 +241,7 @@ pub async fn insert_member(
 
 /// Every member with their public fields: admins first, then by username.
 pub async fn members(c: &mut Conn, team_id: &str) -> Result<Vec<MemberPersonRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "{MEMBER_PERSON_SELECT} WHERE m.team_id = $1 \
          ORDER BY CASE m.role WHEN 'admin' THEN 0 WHEN 'billing' THEN 1 ELSE 2 END, u.username_key"
     ))
@@ -255,7 +255,7 @@ pub async fn member_person(
     team_id: &str,
     user_id: &str,
 ) -> Result<Option<MemberPersonRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "{MEMBER_PERSON_SELECT} WHERE m.team_id = $1 AND m.user_id = $2"
     ))
     .bind(team_id)
@@ -369,7 +369,7 @@ pub async fn insert_invite(
     .bind(i.expires_at)
     .execute(&mut *c)
     .await?;
-    sqlx::query_as(&format!("{INVITE_SELECT} WHERE i.id = $1"))
+    sqlx::query_as(sql!("{INVITE_SELECT} WHERE i.id = $1"))
         .bind(i.id)
         .fetch_one(c)
         .await
@@ -381,7 +381,7 @@ pub async fn pending_invites(
     team_id: &str,
     now: Millis,
 ) -> Result<Vec<InviteRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "{INVITE_SELECT} WHERE i.team_id = $1 AND i.status = 'pending' AND i.expires_at > $2 ORDER BY i.id"
     ))
     .bind(team_id)
@@ -395,20 +395,18 @@ pub async fn invite(
     team_id: &str,
     id: &str,
 ) -> Result<Option<InviteRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{INVITE_SELECT} WHERE i.team_id = $1 AND i.id = $2"
-    ))
-    .bind(team_id)
-    .bind(id)
-    .fetch_optional(c)
-    .await
+    sqlx::query_as(sql!("{INVITE_SELECT} WHERE i.team_id = $1 AND i.id = $2"))
+        .bind(team_id)
+        .bind(id)
+        .fetch_optional(c)
+        .await
 }
 
 pub async fn invite_by_token_hash(
     c: &mut Conn,
     token_hash: &str,
 ) -> Result<Option<InviteRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{INVITE_SELECT} WHERE i.token_hash = $1"))
+    sqlx::query_as(sql!("{INVITE_SELECT} WHERE i.token_hash = $1"))
         .bind(token_hash)
         .fetch_optional(c)
         .await
@@ -490,7 +488,7 @@ pub async fn insert_domain(
     now: Millis,
 ) -> Result<DomainRow, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "INSERT INTO team_domains (team_id, domain, txt_token, created_at) VALUES ($1, $2, $3, $4) RETURNING {DOMAIN_COLUMNS}"
     ))
     .bind(team_id)
@@ -502,7 +500,7 @@ pub async fn insert_domain(
 }
 
 pub async fn domains(c: &mut Conn, team_id: &str) -> Result<Vec<DomainRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {DOMAIN_COLUMNS} FROM team_domains WHERE team_id = $1 ORDER BY domain"
     ))
     .bind(team_id)
@@ -515,7 +513,7 @@ pub async fn domain(
     team_id: &str,
     domain: &str,
 ) -> Result<Option<DomainRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "SELECT {DOMAIN_COLUMNS} FROM team_domains WHERE team_id = $1 AND domain = $2"
     ))
     .bind(team_id)
@@ -534,7 +532,7 @@ pub async fn mark_domain_verified(
     now: Millis,
 ) -> Result<Option<DomainRow>, sqlx::Error> {
     let c: &mut Conn = c;
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "UPDATE team_domains SET verified_at = $3, verified_by = $4 WHERE team_id = $1 AND domain = $2 \
          RETURNING {DOMAIN_COLUMNS}"
     ))
@@ -658,7 +656,7 @@ pub async fn insert_join_request(
     .bind(now)
     .execute(&mut *c)
     .await?;
-    sqlx::query_as(&format!("{JOIN_REQUEST_SELECT} WHERE r.id = $1"))
+    sqlx::query_as(sql!("{JOIN_REQUEST_SELECT} WHERE r.id = $1"))
         .bind(&id)
         .fetch_one(c)
         .await
@@ -669,7 +667,7 @@ pub async fn pending_join_requests(
     c: &mut Conn,
     team_id: &str,
 ) -> Result<Vec<JoinRequestRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "{JOIN_REQUEST_SELECT} WHERE r.team_id = $1 AND r.status = 'pending' ORDER BY r.id"
     ))
     .bind(team_id)
@@ -693,7 +691,7 @@ pub async fn join_request(
     team_id: &str,
     id: &str,
 ) -> Result<Option<JoinRequestRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(sql!(
         "{JOIN_REQUEST_SELECT} WHERE r.team_id = $1 AND r.id = $2"
     ))
     .bind(team_id)

@@ -67,11 +67,11 @@ pub async fn delete(c: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
 
 pub async fn insert(c: &mut Tx, u: &NewUser<'_>, now: Millis) -> Result<UserRow, sqlx::Error> {
     let c: &mut Conn = c;
-    let sql = format!(
+    let sql = sql!(
         "INSERT INTO users (id, username, username_key, email, email_key, password_hash, terms_accepted_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING {COLUMNS}"
     );
-    sqlx::query_as(&sql)
+    sqlx::query_as(sql)
         .bind(new_id())
         .bind(u.username)
         .bind(u.username_key)
@@ -84,14 +84,14 @@ pub async fn insert(c: &mut Tx, u: &NewUser<'_>, now: Millis) -> Result<UserRow,
 }
 
 pub async fn by_id(c: &mut Conn, id: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_optional(c)
         .await
 }
 
 pub async fn by_email_key(c: &mut Conn, email_key: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email_key = $1"))
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM users WHERE email_key = $1"))
         .bind(email_key)
         .fetch_optional(c)
         .await
@@ -101,12 +101,10 @@ pub async fn by_username_key(
     c: &mut Conn,
     username_key: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE username_key = $1"
-    ))
-    .bind(username_key)
-    .fetch_optional(c)
-    .await
+    sqlx::query_as(sql!("SELECT {COLUMNS} FROM users WHERE username_key = $1"))
+        .bind(username_key)
+        .fetch_optional(c)
+        .await
 }
 
 pub async fn mark_email_verified(c: &mut Tx, id: &str, now: Millis) -> Result<(), sqlx::Error> {

@@ -631,10 +631,12 @@ async fn a_missing_postgres_database_is_created_or_explained() {
         url.to_string()
     };
     let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE ROLE {role} LOGIN NOCREATEDB"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN NOCREATEDB"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
 
     // A role that may not create databases is told how.
     let refused = postroom_server::store::Store::connect(&with(Some(&role), &name), 2).await;
@@ -660,11 +662,13 @@ async fn a_missing_postgres_database_is_created_or_explained() {
         .expect("the database exists now");
     store.close().await;
 
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
         .execute(&mut admin)
         .await
         .unwrap();

@@ -1065,15 +1065,12 @@ impl DnsServer {
                 let Ok(query) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
-                let mut answer = Message::new();
-                answer
-                    .set_id(query.id())
-                    .set_message_type(MessageType::Response)
-                    .set_op_code(OpCode::Query)
-                    .set_authoritative(true)
-                    .set_recursion_desired(query.recursion_desired())
-                    .set_recursion_available(true);
-                for q in query.queries() {
+                let mut answer =
+                    Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
+                answer.metadata.authoritative = true;
+                answer.metadata.recursion_desired = query.metadata.recursion_desired;
+                answer.metadata.recursion_available = true;
+                for q in &query.queries {
                     answer.add_query(q.clone());
                     if q.query_type() != RecordType::TXT {
                         continue;

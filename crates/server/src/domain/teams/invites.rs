@@ -6,7 +6,7 @@
 //! (HMAC), and only their hash is stored, so an admin can copy a pending
 //! invite's link again while the database never holds it.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use postroom_core::api;
 use postroom_core::{Email, JoinedVia, Role, TeamEvent};
 use serde_json::json;

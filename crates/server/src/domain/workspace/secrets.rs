@@ -16,7 +16,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Millis;
@@ -78,7 +77,7 @@ fn cipher(key: &[u8; 32]) -> XChaCha20Poly1305 {
 
 fn seal_with(key: &[u8; 32], plaintext: &[u8]) -> String {
     let mut nonce = [0u8; NONCE_LEN];
-    rand::thread_rng().fill_bytes(&mut nonce);
+    crate::domain::tokens::fill_random(&mut nonce);
     let sealed = cipher(key)
         .encrypt(&XNonce::from(nonce), plaintext)
         .expect("XChaCha20-Poly1305 seals any length this server handles");
@@ -111,7 +110,7 @@ pub async fn seal(
         Some(row) => (row.id.clone(), unwrap_row(kek, &row)?),
         None => {
             let mut key = [0u8; 32];
-            rand::thread_rng().fill_bytes(&mut key);
+            crate::domain::tokens::fill_random(&mut key);
             let id = store::new_id();
             store::items::insert_data_key(tx, &id, owner, &kek.wrap(&key), &kek.id, now).await?;
             (id, key)

@@ -96,10 +96,42 @@ fn accept_cookie_where_sessions_are(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// OpenAPI 3.1 requires a description on every response, and utoipa leaves
+/// out an empty one: a response declared without one is described by its
+/// status's reason phrase ("No Content").
+fn describe_every_response(openapi: &mut utoipa::openapi::OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+        ];
+        for op in operations.into_iter().flatten() {
+            for (status, response) in op.responses.responses.iter_mut() {
+                let utoipa::openapi::RefOr::T(response) = response else {
+                    continue;
+                };
+                if response.description.is_empty() {
+                    let reason = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                        .and_then(|code| code.canonical_reason());
+                    response.description = reason.unwrap_or("Response").to_owned();
+                }
+            }
+        }
+    }
+}
+
 /// The API's routes and its OpenAPI document.
 pub fn router_and_document() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = router().split_for_parts();
     accept_cookie_where_sessions_are(&mut openapi);
+    describe_every_response(&mut openapi);
     (router, openapi)
 }
 
