@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::prefs::NotificationPrefs;
 
+mod sync;
 mod teams;
 mod workspace;
+pub use sync::*;
 pub use teams::*;
 pub use workspace::*;
 
@@ -20,6 +22,10 @@ use utoipa::ToSchema;
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
+    /// With 409 `conflict`: the write that could not be merged, kept until
+    /// resolved (`/api/v1/conflicts/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<Box<ConflictView>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

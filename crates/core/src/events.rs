@@ -237,6 +237,18 @@ impl ItemEvent {
         }
     }
 
+    /// The item's revision after this event.
+    pub fn revision(&self) -> i64 {
+        match self {
+            ItemEvent::Created { revision, .. }
+            | ItemEvent::Updated { revision, .. }
+            | ItemEvent::Deleted { revision, .. }
+            | ItemEvent::Undeleted { revision, .. }
+            | ItemEvent::MovedIn { revision, .. }
+            | ItemEvent::MovedOut { revision, .. } => *revision,
+        }
+    }
+
     /// What happened, in the change log's words: the item appeared in the
     /// scope (`created`), changed (`updated`) or left it (`deleted`).
     pub fn op(&self) -> &'static str {

@@ -54,6 +54,7 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub max_document_mb: u32,
+    pub change_log_days: u32,
     pub password_memory_idle_secs: u64,
 }
 
@@ -89,6 +90,8 @@ pub struct Settings {
     pub argon2_iterations: u32,
     /// The largest document or import file, in bytes.
     pub max_document_bytes: u64,
+    /// How long the sync change log keeps a change.
+    pub change_log_days: u32,
     /// How long a hashing thread keeps its argon2 working memory without a hash.
     pub password_memory_idle: std::time::Duration,
 }
@@ -236,6 +239,11 @@ impl Config {
                 "argon2_memory_kib and argon2_iterations: must be at least 19456 and 2 (OWASP minimum)".into(),
             ));
         }
+        if !(1..=3650).contains(&self.change_log_days) {
+            return Err(ConfigError(
+                "change_log_days: must be between 1 and 3650".into(),
+            ));
+        }
         if !(1..=2048).contains(&self.max_document_mb) {
             return Err(ConfigError(
                 "max_document_mb: must be between 1 and 2048".into(),
@@ -270,6 +278,7 @@ impl Config {
             argon2_memory_kib: self.argon2_memory_kib,
             argon2_iterations: self.argon2_iterations,
             max_document_bytes: u64::from(self.max_document_mb) * 1024 * 1024,
+            change_log_days: self.change_log_days,
             password_memory_idle: std::time::Duration::from_secs(self.password_memory_idle_secs),
         })
     }

@@ -37,6 +37,15 @@ pub enum Error {
         message: String,
         field: Option<&'static str>,
     },
+    /// 409 `conflict`: a write that could not be merged, kept whole.
+    #[error("{message}")]
+    MergeConflict {
+        message: String,
+        conflict: Box<postroom_core::api::ConflictView>,
+    },
+    /// 410: was here, and is no more (a cursor older than the change log).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 413
     #[error("{message}")]
     TooLarge { message: String },
@@ -124,7 +133,8 @@ impl Error {
             Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Conflict { .. } | Error::MergeConflict { .. } => StatusCode::CONFLICT,
+            Error::Gone { .. } => StatusCode::GONE,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -140,7 +150,9 @@ impl Error {
             | Error::Unauthenticated { code, .. }
             | Error::Forbidden { code, .. }
             | Error::Conflict { code, .. }
+            | Error::Gone { code, .. }
             | Error::TooManyRequests { code, .. } => code,
+            Error::MergeConflict { .. } => "conflict",
             Error::NotFound { .. } => "not_found",
             Error::TooLarge { .. } => "payload_too_large",
             Error::UnsupportedMedia { .. } => "unsupported_media_type",
@@ -168,6 +180,10 @@ impl Error {
                 code: self.code().to_owned(),
                 message,
                 fields,
+            },
+            conflict: match self {
+                Error::MergeConflict { conflict, .. } => Some(conflict.clone()),
+                _ => None,
             },
         }
     }

@@ -1,16 +1,23 @@
 //! The in-process change hub: who is listening to which scope, and the news
 //! that a scope has a new event. A committed [`crate::store::Tx`] publishes
-//! the positions (`scope`, `seq`) of the events it recorded; on PostgreSQL
-//! the commit also carries them to every other node, whose listener
-//! publishes them to its own hub. Live sockets (sync, next) subscribe here.
+//! the events it recorded (position and row); on PostgreSQL the commit also
+//! carries their positions to every other node, whose listener publishes
+//! them to its own hub. Live sockets (`GET /api/v1/sync`) subscribe here.
 //!
-//! The hub only says "there is something new at this position"; the events
-//! themselves are read from the store, in order, by [`Subscription::next`].
-//! So nothing is lost when a notice is: a subscriber whose queue is full is
-//! dropped (a slow reader never holds up the others or the writer), and a
-//! notice that never came (a node's listener reconnecting) shows up as a gap
-//! in the sequence, or at the latest on the next poll; either way the
-//! subscriber reads what it missed from the stored sequence.
+//! A notice from this node carries the event itself, so a subscriber that is
+//! up to date delivers it without reading the store: one commit reaches a
+//! thousand sockets without a thousand queries. A notice from another node
+//! carries only the position, and the subscriber reads the events from the
+//! store, in order. So nothing is lost when a notice is: a subscriber whose
+//! queue is full is dropped (a slow reader never holds up the others or the
+//! writer), and a notice that never came (a node's listener reconnecting)
+//! shows up as a gap in the sequence, or at the latest on the next poll;
+//! either way the subscriber reads what it missed from the stored sequence.
+//!
+//! Besides scopes of events, a subscription may listen to signals: a name
+//! (`access:<user id>`) published when something about that person's access
+//! changed (a session revoked, a membership or role changed), which carries
+//! no event and only asks the listener to look again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,11 +35,18 @@ pub const POLL: Duration = Duration::from_secs(30);
 /// Events read from the store at a time.
 const PAGE: i64 = 500;
 
-/// A new event's position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The signal that something about a person's access changed.
+pub fn access_signal(user_id: &str) -> String {
+    format!("access:{user_id}")
+}
+
+/// A new event's position, with the event when it was recorded on this
+/// node; or a signal (`seq` 0, no event).
+#[derive(Debug, Clone)]
 pub struct Notice {
     pub scope: String,
     pub seq: i64,
+    pub row: Option<Arc<EventRow>>,
 }
 
 struct Subscriber {
@@ -42,7 +56,7 @@ struct Subscriber {
 
 #[derive(Default)]
 struct Inner {
-    /// The subscribers of each scope.
+    /// The subscribers of each scope or signal.
     scopes: HashMap<String, Vec<Subscriber>>,
 }
 
@@ -56,6 +70,15 @@ impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub").finish_non_exhaustive()
     }
+}
+
+/// What a subscription woke up with.
+#[derive(Debug, Default)]
+pub struct Wake {
+    /// New events, oldest first per scope.
+    pub events: Vec<Arc<EventRow>>,
+    /// Whether one of the subscription's signals was raised.
+    pub signalled: bool,
 }
 
 impl Hub {
@@ -74,26 +97,41 @@ impl Hub {
         queue: usize,
         poll: Duration,
     ) -> Subscription {
-        let (id, rx) = self.register(scopes, queue);
+        self.subscribe_signals(scopes, &[], from, queue, poll)
+    }
+
+    /// [`Hub::subscribe_with`] that also listens to `signals`.
+    pub fn subscribe_signals(
+        &self,
+        scopes: &[String],
+        signals: &[String],
+        from: HashMap<String, i64>,
+        queue: usize,
+        poll: Duration,
+    ) -> Subscription {
+        let names: Vec<String> = scopes.iter().chain(signals).cloned().collect();
+        let (id, rx) = self.register(&names, queue);
         Subscription {
             hub: self.clone(),
             id,
             scopes: scopes.to_vec(),
+            signals: signals.to_vec(),
             queue_len: queue,
             poll,
             rx: Some(rx),
             positions: from,
+            started: false,
         }
     }
 
-    fn register(&self, scopes: &[String], queue: usize) -> (u64, mpsc::Receiver<Notice>) {
+    fn register(&self, names: &[String], queue: usize) -> (u64, mpsc::Receiver<Notice>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(queue.max(1));
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for scope in scopes {
+        for name in names {
             inner
                 .scopes
-                .entry(scope.clone())
+                .entry(name.clone())
                 .or_default()
                 .push(Subscriber {
                     id,
@@ -115,6 +153,21 @@ impl Hub {
     /// waits: a subscriber whose queue is full is dropped from the hub (its
     /// subscription notices, and catches up from the store).
     pub fn publish(&self, scope: &str, seq: i64) {
+        self.send(scope, seq, None);
+    }
+
+    /// Hands a committed event to the subscribers of its scope.
+    pub fn publish_row(&self, row: Arc<EventRow>) {
+        let (scope, seq) = (row.scope.clone(), row.seq);
+        self.send(&scope, seq, Some(row));
+    }
+
+    /// Raises a signal (see [`access_signal`]).
+    pub fn signal(&self, name: &str) {
+        self.send(name, 0, None);
+    }
+
+    fn send(&self, scope: &str, seq: i64, row: Option<Arc<EventRow>>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let Some(subs) = inner.scopes.get_mut(scope) else {
             return;
@@ -124,6 +177,7 @@ impl Hub {
             let notice = Notice {
                 scope: scope.to_owned(),
                 seq,
+                row: row.clone(),
             };
             if sub.queue.try_send(notice).is_err() {
                 dropped.push(sub.id);
@@ -138,15 +192,19 @@ impl Hub {
         }
     }
 
-    /// Tells every subscriber to look at the store (another node recorded
-    /// events in more scopes than one notification could name).
+    /// Tells every subscriber to look at the store and every signal to go
+    /// off (another node changed more than one notification could name).
     pub fn wake_all(&self) {
-        let scopes: Vec<String> = {
+        let names: Vec<String> = {
             let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             inner.scopes.keys().cloned().collect()
         };
-        for scope in scopes {
-            self.publish(&scope, i64::MAX);
+        for name in names {
+            if name.starts_with("access:") {
+                self.signal(&name);
+            } else {
+                self.publish(&name, i64::MAX);
+            }
         }
     }
 
@@ -163,56 +221,121 @@ pub struct Subscription {
     hub: Hub,
     id: u64,
     scopes: Vec<String>,
+    signals: Vec<String>,
     queue_len: usize,
     poll: Duration,
     /// `None` after the hub dropped this subscriber for being slow.
     rx: Option<mpsc::Receiver<Notice>>,
     /// The last event delivered, per scope.
     positions: HashMap<String, i64>,
+    /// Whether the first look at the store was made.
+    started: bool,
 }
 
 impl Subscription {
+    /// Starts `scope` after event `seq` (a listener that read the log up to
+    /// there by other means).
+    pub fn set_position(&mut self, scope: &str, seq: i64) {
+        self.positions.insert(scope.to_owned(), seq);
+    }
+
     /// The last event delivered in `scope`.
     pub fn position(&self, scope: &str) -> Option<i64> {
         self.positions.get(scope).copied()
     }
 
     /// Waits for news and returns the events after this subscription's
-    /// positions, oldest first per scope (at least one, unless the store
-    /// fails). Scopes without a position start at their current end.
-    pub async fn next(&mut self, store: &Store) -> Result<Vec<EventRow>, sqlx::Error> {
+    /// positions, oldest first per scope (at least one, unless a signal was
+    /// raised or the store fails). Scopes without a position start at their
+    /// current end.
+    pub async fn next(&mut self, store: &Store) -> Result<Wake, sqlx::Error> {
         self.start_missing(store).await?;
+        if !self.started {
+            // Whatever is stored after the positions given comes first.
+            self.started = true;
+            let events = self.catch_up(store, None).await?;
+            if !events.is_empty() {
+                return Ok(Wake {
+                    events,
+                    signalled: false,
+                });
+            }
+        }
         loop {
             if self.rx.as_ref().is_none_or(|rx| rx.is_closed()) {
                 // Dropped as too slow: listen again first, then read what
                 // was missed from the store, so nothing falls in between.
-                let (id, rx) = self.hub.register(&self.scopes, self.queue_len);
+                let names: Vec<String> = self.scopes.iter().chain(&self.signals).cloned().collect();
+                let (id, rx) = self.hub.register(&names, self.queue_len);
                 self.id = id;
                 self.rx = Some(rx);
-            }
-            // Anything already stored and not yet delivered comes first (a
-            // notice lost on the way, or the catch-up after a drop).
-            let found = self.catch_up(store, None).await?;
-            if !found.is_empty() {
-                return Ok(found);
+                let events = self.catch_up(store, None).await?;
+                // Signals raised while dropped were lost: say one was.
+                let signalled = !self.signals.is_empty();
+                if !events.is_empty() || signalled {
+                    return Ok(Wake { events, signalled });
+                }
             }
             let rx = self.rx.as_mut().expect("listening");
             match tokio::time::timeout(self.poll, rx.recv()).await {
-                Ok(Some(notice)) => {
-                    let last = self.positions.get(&notice.scope).copied().unwrap_or(0);
-                    if notice.seq <= last {
-                        continue; // delivered already
+                Ok(Some(first)) => {
+                    // Take every notice already waiting, then deliver.
+                    let mut notices = vec![first];
+                    while notices.len() < PAGE as usize {
+                        match rx.try_recv() {
+                            Ok(n) => notices.push(n),
+                            Err(_) => break,
+                        }
                     }
-                    let found = self.catch_up(store, Some(&notice.scope)).await?;
-                    if !found.is_empty() {
-                        return Ok(found);
+                    let wake = self.deliver(store, notices).await?;
+                    if !wake.events.is_empty() || wake.signalled {
+                        return Ok(wake);
                     }
                 }
                 // The hub dropped this subscriber; the loop listens again.
                 Ok(None) => self.rx = None,
-                Err(_) => {} // poll the store
+                Err(_) => {
+                    // Nothing came for a while: look at the store.
+                    let events = self.catch_up(store, None).await?;
+                    if !events.is_empty() {
+                        return Ok(Wake {
+                            events,
+                            signalled: false,
+                        });
+                    }
+                }
             }
         }
+    }
+
+    /// The events the notices announce: straight from a notice that carries
+    /// the next event of its scope, from the store for anything else (a
+    /// notice from another node, or a gap).
+    async fn deliver(&mut self, store: &Store, notices: Vec<Notice>) -> Result<Wake, sqlx::Error> {
+        let mut wake = Wake::default();
+        let mut from_store: Vec<String> = Vec::new();
+        for notice in notices {
+            if self.signals.contains(&notice.scope) {
+                wake.signalled = true;
+                continue;
+            }
+            let last = self.positions.get(&notice.scope).copied().unwrap_or(0);
+            if notice.seq <= last || from_store.contains(&notice.scope) {
+                continue; // delivered already, or read below
+            }
+            match notice.row {
+                Some(row) if notice.seq == last + 1 => {
+                    self.positions.insert(notice.scope, notice.seq);
+                    wake.events.push(row);
+                }
+                _ => from_store.push(notice.scope),
+            }
+        }
+        for scope in from_store {
+            wake.events
+                .extend(self.catch_up(store, Some(&scope)).await?);
+        }
+        Ok(wake)
     }
 
     /// Gives each scope without a position its current end.
@@ -240,7 +363,7 @@ impl Subscription {
         &mut self,
         store: &Store,
         only: Option<&str>,
-    ) -> Result<Vec<EventRow>, sqlx::Error> {
+    ) -> Result<Vec<Arc<EventRow>>, sqlx::Error> {
         let mut c = store.conn().await?;
         let mut found = Vec::new();
         for scope in &self.scopes {
@@ -252,7 +375,7 @@ impl Subscription {
             if let Some(last) = rows.last() {
                 self.positions.insert(scope.clone(), last.seq);
             }
-            found.extend(rows);
+            found.extend(rows.into_iter().map(Arc::new));
         }
         Ok(found)
     }
@@ -305,6 +428,7 @@ mod tests {
             .await
             .expect("news within 5 s")
             .unwrap()
+            .events
             .iter()
             .map(|e| e.seq)
             .collect()
@@ -408,6 +532,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap()
+            .events
             .iter()
             .map(|e| e.seq)
             .collect();

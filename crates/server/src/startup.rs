@@ -60,6 +60,11 @@ impl Application {
         let listener = tokio::spawn(store::cache::listen(self.app.store.clone()));
         let upkeep = tokio::spawn(crate::telemetry::metrics_upkeep());
         let router = crate::http::router(self.app.clone());
+        let app = self.app.clone();
+        let shutdown = async move {
+            shutdown.await;
+            app.closing.send_replace(true);
+        };
         let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -96,6 +101,9 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
                 now - crate::domain::workspace::RESTORE_DAYS * DAY,
             )
             .await?;
+            let kept = now - i64::from(app.settings.change_log_days) * DAY;
+            store::sync::prune(&mut tx, kept).await?;
+            store::sync::purge_resolved(&mut tx, kept).await?;
             tx.commit().await
         }
         .await;

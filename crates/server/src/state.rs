@@ -39,6 +39,11 @@ pub struct Inner {
     pub csrf_key: [u8; 32],
     /// Signs public links to collections (see `domain::workspace::links`).
     pub link_key: [u8; 32],
+    /// Signs sync cursors (see `domain::workspace::changes`).
+    pub cursor_key: [u8; 32],
+    /// Becomes true when the server begins to shut down: live sockets close
+    /// (with "going away") instead of holding the shutdown up.
+    pub closing: tokio::sync::watch::Sender<bool>,
     /// Wraps the data keys that seal environments and globals at rest.
     pub kek: Kek,
 }
@@ -86,6 +91,8 @@ impl App {
             invite_key: derive_key(&secret, "team-invite"),
             csrf_key: derive_key(&secret, "csrf"),
             link_key: derive_key(&secret, "public-link"),
+            cursor_key: derive_key(&secret, "sync-cursor"),
+            closing: tokio::sync::watch::Sender::new(false),
             kek,
         })))
     }

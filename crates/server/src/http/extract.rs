@@ -46,6 +46,17 @@ async fn actor_from(parts: &Parts, app: &App) -> Result<Option<Actor>, Error> {
     crate::http::web::session::api_actor(app, parts).await
 }
 
+/// The caller that `headers` (kept from a request) name now: a long-lived
+/// connection checks that its credentials still hold.
+pub async fn reauthenticate(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Actor>, Error> {
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.headers = headers.clone();
+    actor_from(&parts, app).await
+}
+
 impl FromRequestParts<App> for Auth {
     type Rejection = Error;
 

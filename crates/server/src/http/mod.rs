@@ -57,6 +57,7 @@ pub fn router(app: App) -> Router {
                     message: "this method is not allowed here".into(),
                     fields: Default::default(),
                 },
+                conflict: None,
             };
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
         })

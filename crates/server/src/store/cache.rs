@@ -413,8 +413,11 @@ pub async fn listen(store: Store) {
                         Ok(Some(n)) => {
                             let news = News::parse(n.payload());
                             store.cache.apply(&news);
-                            if news.all_events {
+                            if news.all_events || news.all_accounts {
                                 store.hub.wake_all();
+                            }
+                            for user_id in &news.accounts {
+                                store.hub.signal(&crate::hub::access_signal(user_id));
                             }
                             for (scope, seq) in &news.events {
                                 store.hub.publish(scope, *seq);

@@ -22,6 +22,8 @@ pub struct EventRow {
     pub kind: String,
     pub data: String,
     pub created_at: i64,
+    /// What the event is about (an item's id), when it is about one thing.
+    pub subject: Option<String>,
 }
 
 /// Records a typed event in `scope` (see [`append`]).
@@ -83,7 +85,7 @@ async fn insert(
     .await?;
     sqlx::query_as(
         "INSERT INTO events (id, scope, seq, actor_id, kind, data, created_at, subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         RETURNING id, scope, seq, actor_id, kind, data, created_at",
+         RETURNING id, scope, seq, actor_id, kind, data, created_at, subject",
     )
     .bind(new_id())
     .bind(scope)
@@ -95,7 +97,7 @@ async fn insert(
     .bind(subject)
     .fetch_one(c)
     .await
-    .inspect(|row: &EventRow| tx.recorded(scope, row.seq))
+    .inspect(|row: &EventRow| tx.recorded(row))
 }
 
 /// The number of the scope's last event; 0 when it has none.
@@ -115,7 +117,7 @@ pub async fn since(
     limit: i64,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, scope, seq, actor_id, kind, data, created_at FROM events WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        "SELECT id, scope, seq, actor_id, kind, data, created_at, subject FROM events WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(scope)
     .bind(after_seq)

@@ -26,7 +26,8 @@ pub struct ItemRow {
     pub deleted_by: Option<String>,
 }
 
-const ITEM_COLUMNS: &str = "id, kind, owner_user_id, owner_team_id, name, revision, size, \
+pub(crate) const ITEM_COLUMNS: &str =
+    "id, kind, owner_user_id, owner_team_id, name, revision, size, \
      created_by, created_at, updated_by, updated_at, deleted_at, deleted_by";
 
 /// A document as stored: JSON text, or sealed (base64) under `key_id`.

@@ -21,11 +21,11 @@ macro_rules! migrations {
 }
 
 fn sqlite() -> Vec<Migration> {
-    migrations!("sqlite": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace")
+    migrations!("sqlite": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace", 6 "0006_sync")
 }
 
 fn postgres() -> Vec<Migration> {
-    migrations!("postgres": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace")
+    migrations!("postgres": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace", 6 "0006_sync")
 }
 
 pub async fn run(store: &Store) -> Result<(), sqlx::migrate::MigrateError> {

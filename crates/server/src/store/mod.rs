@@ -25,6 +25,7 @@ pub mod limits;
 pub mod mail;
 pub mod sessions;
 pub mod support;
+pub mod sync;
 pub mod teams;
 pub mod tokens;
 pub mod users;
@@ -99,7 +100,7 @@ pub struct Tx {
 #[derive(Debug, Default)]
 struct Effects {
     changed: Vec<String>,
-    recorded: Vec<(String, i64)>,
+    recorded: Vec<std::sync::Arc<events::EventRow>>,
     mail: bool,
 }
 
@@ -133,10 +134,10 @@ impl Tx {
         }
     }
 
-    /// Records that this transaction appended event `seq` to `scope`, so
-    /// that the commit tells the hubs of every node.
-    pub fn recorded(&mut self, scope: &str, seq: i64) {
-        self.effects.recorded.push((scope.to_owned(), seq));
+    /// Records that this transaction appended an event, so that the
+    /// commit hands it to this node's hub and tells the other nodes'.
+    pub fn recorded(&mut self, row: &events::EventRow) {
+        self.effects.recorded.push(std::sync::Arc::new(row.clone()));
     }
 
     /// Records that this transaction queued mail, so that the commit wakes
@@ -164,15 +165,18 @@ impl Tx {
         {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(cache::CHANNEL)
-                .bind(cache::News::new(&effects.changed, &effects.recorded).payload())
+                .bind(cache::News::new(&effects.changed, &positions(&effects.recorded)).payload())
                 .execute(&mut *self.tx)
                 .await?;
         }
         self.tx.commit().await?;
         self.cache
             .changed(effects.changed.iter().map(String::as_str));
-        for (scope, seq) in &effects.recorded {
-            self.hub.publish(scope, *seq);
+        for user_id in &effects.changed {
+            self.hub.signal(&crate::hub::access_signal(user_id));
+        }
+        for row in effects.recorded {
+            self.hub.publish_row(row);
         }
         if effects.mail {
             self.mail_queued.notify_one();
@@ -183,6 +187,10 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         self.tx.rollback().await
     }
+}
+
+fn positions(rows: &[std::sync::Arc<events::EventRow>]) -> Vec<(String, i64)> {
+    rows.iter().map(|r| (r.scope.clone(), r.seq)).collect()
 }
 
 impl Deref for Tx {

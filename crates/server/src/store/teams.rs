@@ -225,6 +225,8 @@ pub async fn insert_member(
     support_only: bool,
     now: Millis,
 ) -> Result<MemberRow, sqlx::Error> {
+    // Their access to the team's items changes: live sockets look again.
+    c.changed(user_id);
     let c: &mut Conn = c;
     sqlx::query_as(sql!(
         "INSERT INTO team_members (team_id, user_id, role, support_only, created_at, updated_at) \
@@ -272,6 +274,8 @@ pub async fn set_role(
     support_only: bool,
     now: Millis,
 ) -> Result<bool, sqlx::Error> {
+    // Their access to the team's items changes: live sockets look again.
+    c.changed(user_id);
     let c: &mut Conn = c;
     let r = sqlx::query(
         "UPDATE team_members SET role = $3, support_only = $4, updated_at = $5 WHERE team_id = $1 AND user_id = $2",
@@ -287,6 +291,8 @@ pub async fn set_role(
 }
 
 pub async fn delete_member(c: &mut Tx, team_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+    // Their access to the team's items changes: live sockets look again.
+    c.changed(user_id);
     let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
         .bind(team_id)
@@ -299,6 +305,14 @@ pub async fn delete_member(c: &mut Tx, team_id: &str, user_id: &str) -> Result<b
 /// Deletes a team with its members, invites, domains and join requests
 /// (their rows cascade).
 pub async fn delete(c: &mut Tx, team_id: &str) -> Result<bool, sqlx::Error> {
+    let members: Vec<(String,)> =
+        sqlx::query_as("SELECT user_id FROM team_members WHERE team_id = $1")
+            .bind(team_id)
+            .fetch_all(&mut **c)
+            .await?;
+    for (user_id,) in &members {
+        c.changed(user_id);
+    }
     let c: &mut Conn = c;
     let r = sqlx::query("DELETE FROM teams WHERE id = $1")
         .bind(team_id)

@@ -20,6 +20,7 @@ mod smtp;
 mod store_contract;
 mod store_teams;
 mod support;
+mod sync;
 mod team_authorization;
 mod teams;
 mod workspace;

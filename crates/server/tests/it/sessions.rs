@@ -596,7 +596,11 @@ async fn changes_reach_every_node() {
         .expect("node B hears of node A's event within 3 s")
         .unwrap();
     assert_eq!(
-        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        events
+            .events
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect::<Vec<_>>(),
         ["password_changed"]
     );
     b.stop().await;

@@ -319,11 +319,12 @@ async fn writes_make_revisions_and_nothing_is_lost(db: Db) {
         json!({"id": id, "name": "Two", "revision": 2})
     );
     assert_eq!(r.body["merged"], false);
-    // One based on an older revision is refused, and changes nothing.
+    // One based on an older revision that changed the same field is a
+    // conflict: kept, not applied (the merge itself is tested in `sync`).
     doc["info"]["name"] = json!("Stale");
     put_if(&t, &ada, &path, Some("\"1\""), json!({"collection": doc}))
         .await
-        .assert(409, Some("stale_revision"));
+        .assert(409, Some("conflict"));
     put_if(
         &t,
         &ada,
@@ -1166,7 +1167,7 @@ async fn globals_per_person_and_team(db: Db) {
         json!({"globals": {"values": []}}),
     )
     .await
-    .assert(409, Some("stale_revision"));
+    .assert(409, Some("conflict"));
     put_if(
         &t,
         &ada,

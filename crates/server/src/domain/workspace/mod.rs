@@ -20,6 +20,8 @@
 //! read-only links), `feed` (subscriptions and the activity feed),
 //! `imports` (files and Postman data export zips).
 
+pub mod changes;
+pub mod conflicts;
 pub mod documents;
 pub mod feed;
 pub mod imports;
@@ -289,18 +291,16 @@ pub enum Base {
     Revision(i64),
 }
 
-fn stale(kind: ItemKind, base: i64, current: i64) -> Error {
-    Error::conflict(
-        "stale_revision",
-        None,
-        format!(
-            "this {} changed since revision {base} (it is at revision {current} now): read it again and apply your change to that",
-            noun(kind)
-        ),
-    )
+/// What a write came to.
+pub struct Saved {
+    pub item: api::ItemRef,
+    /// Whether it met changes made since its base and was merged with them.
+    pub merged: bool,
 }
 
-/// Writes a new revision of an item.
+/// Writes a new revision of an item. A write based on an older revision
+/// is merged with what changed since; when it cannot be, it is kept as a
+/// conflict and answered with 409 `conflict` (see `conflicts`).
 pub async fn put(
     app: &App,
     actor: &Actor,
@@ -308,19 +308,27 @@ pub async fn put(
     id: &str,
     doc: Value,
     base: Base,
-) -> Result<api::ItemRef> {
+) -> Result<Saved> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let item = load_locked(&mut tx, actor, kind, id, ItemAction::Write, false).await?;
-    if let Base::Revision(rev) = base {
-        if rev != item.revision {
-            return Err(stale(kind, rev, item.revision));
-        }
-    }
-    let Prepared { name, json } = documents::prepare(kind, doc, &item.id)?;
-    let row = write_revision(app, &mut tx, actor, &item, name, json, None, now).await?;
+    let mine = documents::prepare(kind, doc, &item.id)?;
+    let outcome =
+        conflicts::write_onto(app, &mut tx, actor, kind, &item, mine, base, None, now).await?;
+    finish(tx, outcome).await
+}
+
+/// Commits a write's outcome: the saved item, or the conflict kept (which
+/// is committed too, then answered as 409).
+async fn finish(tx: Tx, outcome: conflicts::Outcome) -> Result<Saved> {
     tx.commit().await?;
-    Ok(item_ref(&row))
+    match outcome {
+        conflicts::Outcome::Written { item, merged } => Ok(Saved {
+            item: item_ref(&item),
+            merged,
+        }),
+        conflicts::Outcome::Conflict(view) => Err(conflicts::conflict_error(view)),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -362,20 +370,18 @@ async fn write_revision(
     Ok(row)
 }
 
-/// Deletes an item; it can be restored for [`RESTORE_DAYS`] days.
-pub async fn delete(app: &App, actor: &Actor, kind: ItemKind, id: &str) -> Result<()> {
+/// Deletes an item; it can be restored for [`RESTORE_DAYS`] days. A
+/// delete based on an older revision than the current one is a conflict.
+pub async fn delete(app: &App, actor: &Actor, kind: ItemKind, id: &str, base: Base) -> Result<()> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let item = load_locked(&mut tx, actor, kind, id, ItemAction::Remove, false).await?;
-    let row = store::items::set_deleted(&mut tx, &item.id, Some(now), Some(&actor.user_id)).await?;
-    let event = ItemEvent::Deleted {
-        item: kind,
-        name: row.name.clone(),
-        revision: row.revision,
-    };
-    record(&mut tx, &row, actor, event, now).await?;
+    let conflict = conflicts::delete_onto(app, &mut tx, actor, kind, &item, base, now).await?;
     tx.commit().await?;
-    Ok(())
+    match conflict {
+        None => Ok(()),
+        Some(view) => Err(conflicts::conflict_error(view)),
+    }
 }
 
 /// Brings a deleted item back.
@@ -702,7 +708,7 @@ pub async fn put_globals(
     team: Option<&str>,
     doc: Value,
     base: Base,
-) -> Result<api::ItemRef> {
+) -> Result<Saved> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let team_id = target_owner(&mut tx, actor, team).await?;
@@ -711,12 +717,18 @@ pub async fn put_globals(
         None => OwnerId::User(&actor.user_id),
     };
     let existing = store::items::singleton(&mut tx, ItemKind::Globals.as_str(), &owner).await?;
-    let row = match existing {
+    let item = match existing {
         None => {
             if let Base::Revision(rev) = base {
-                return Err(stale(ItemKind::Globals, rev, 0));
+                return Err(Error::conflict(
+                    "stale_revision",
+                    None,
+                    format!(
+                        "these globals have no revision {rev} yet: write them without If-Match"
+                    ),
+                ));
             }
-            create_in(
+            let row = create_in(
                 app,
                 &mut tx,
                 actor,
@@ -725,23 +737,22 @@ pub async fn put_globals(
                 team_id.as_deref(),
                 None,
             )
+            .await?;
+            tx.commit().await?;
+            return Ok(Saved {
+                item: item_ref(&row),
+                merged: false,
+            });
+        }
+        Some(item) => store::items::lock(&mut tx, &item.id)
             .await?
-        }
-        Some(item) => {
-            let item = store::items::lock(&mut tx, &item.id)
-                .await?
-                .ok_or_else(|| not_found(ItemKind::Globals))?;
-            if let Base::Revision(rev) = base {
-                if rev != item.revision {
-                    return Err(stale(ItemKind::Globals, rev, item.revision));
-                }
-            }
-            let Prepared { name, json } = documents::prepare(ItemKind::Globals, doc, &item.id)?;
-            write_revision(app, &mut tx, actor, &item, name, json, None, now).await?
-        }
+            .ok_or_else(|| not_found(ItemKind::Globals))?,
     };
-    tx.commit().await?;
-    Ok(item_ref(&row))
+    let kind = ItemKind::Globals;
+    let mine = documents::prepare(kind, doc, &item.id)?;
+    let outcome =
+        conflicts::write_onto(app, &mut tx, actor, kind, &item, mine, base, None, now).await?;
+    finish(tx, outcome).await
 }
 
 /// The actor's private items as documents, for the account export (P9).

@@ -9,6 +9,7 @@ mod me;
 mod notifications;
 mod sessions;
 mod support;
+mod sync;
 mod teams;
 mod users;
 mod workspace;
@@ -37,6 +38,7 @@ use crate::state::App;
         (name = "environments", description = "Environments and globals, sealed at rest"),
         (name = "header presets", description = "Named sets of request headers"),
         (name = "history", description = "Requests sent, as history entries"),
+        (name = "sync", description = "The change log, the live sync socket, and conflicts to resolve"),
     )
 )]
 struct ApiDoc;
@@ -147,4 +149,5 @@ fn router() -> OpenApiRouter<App> {
         .merge(support::router())
         .merge(teams::router())
         .merge(workspace::router())
+        .merge(sync::router())
 }

@@ -176,11 +176,11 @@ macro_rules! item_routes {
                 Ok(document_response(KIND, workspace::read(&app, &actor, KIND, &id).await?))
             }
 
-            #[doc = concat!("Write a new revision of the ", $noun, ". With `If-Match: \"<revision>\"` it applies only if that is still the current revision (else 409 `stale_revision`); without, it overwrites the current one.")]
+            #[doc = concat!("Write a new revision of the ", $noun, ". With `If-Match: \"<revision>\"` (the revision the change started from) it is applied when that is current and merged with what changed since otherwise (`merged: true`); when the same field changed both ways it is kept, not applied, and answered with 409 `conflict` and the conflict to resolve. Without `If-Match` it overwrites the current revision.")]
             #[utoipa::path(put, path = $one, tag = $tag, params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "the revision the change started from")),
                 request_body = $put_req, security(("session" = []), ("api_key" = [])),
                 responses((status = 200, body = $saved), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-                    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "stale_revision"),
+                    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: `conflict` holds it (see /api/v1/conflicts)"),
                     (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
             pub async fn put(
                 State(app): State<App>,
@@ -190,20 +190,21 @@ macro_rules! item_routes {
                 DocumentJson(req): DocumentJson<$put_req>,
             ) -> Result<Json<$saved>> {
                 let base = base(&headers)?;
-                let item = workspace::put(&app, &actor, KIND, &id, req.$member, base).await?;
-                Ok(Json($saved { $member: item, merged: false }))
+                let saved = workspace::put(&app, &actor, KIND, &id, req.$member, base).await?;
+                Ok(Json($saved { $member: saved.item, merged: saved.merged }))
             }
 
-            #[doc = concat!("Delete the ", $noun, "; it can be restored for 30 days.")]
-            #[utoipa::path(delete, path = $one, tag = $tag, params(("id" = String, Path)), security(("session" = []), ("api_key" = [])),
-                responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "creator_or_admin_required"),
-                    (status = 404, body = ErrorBody)))]
+            #[doc = concat!("Delete the ", $noun, "; it can be restored for 30 days. With `If-Match` of an older revision than the current one it is not deleted: 409 `conflict`.")]
+            #[utoipa::path(delete, path = $one, tag = $tag, params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "the revision the delete was decided on")), security(("session" = []), ("api_key" = [])),
+                responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "creator_or_admin_required"),
+                    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict")))]
             pub async fn delete(
                 State(app): State<App>,
                 Auth(actor): Auth,
                 Path(id): Path<String>,
+                headers: HeaderMap,
             ) -> Result<StatusCode> {
-                workspace::delete(&app, &actor, KIND, &id).await?;
+                workspace::delete(&app, &actor, KIND, &id, base(&headers)?).await?;
                 Ok(StatusCode::NO_CONTENT)
             }
 
@@ -385,11 +386,10 @@ async fn put_globals(
     DocumentJson(req): DocumentJson<PutGlobalsRequest>,
 ) -> Result<Json<SavedGlobals>> {
     let base = base(&headers)?;
-    let globals =
-        workspace::put_globals(&app, &actor, q.team.as_deref(), req.globals, base).await?;
+    let saved = workspace::put_globals(&app, &actor, q.team.as_deref(), req.globals, base).await?;
     Ok(Json(SavedGlobals {
-        globals,
-        merged: false,
+        globals: saved.item,
+        merged: saved.merged,
     }))
 }
 

@@ -541,7 +541,15 @@ async fn delete(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
 ) -> Response {
-    match workspace::delete(&app, signed.actor(), ItemKind::Collection, &id).await {
+    match workspace::delete(
+        &app,
+        signed.actor(),
+        ItemKind::Collection,
+        &id,
+        workspace::Base::Current,
+    )
+    .await
+    {
         Ok(()) => see_other("/collections/deleted?flash=collection_deleted"),
         Err(e) => after(&app, &signed, &id, Err(e), "").await,
     }

@@ -501,7 +501,11 @@ impl FormError {
                 limited: true,
                 ..Default::default()
             }),
-            Error::Conflict { .. } | Error::BadRequest { .. } | Error::Unauthenticated { .. } => {
+            Error::Conflict { .. }
+            | Error::MergeConflict { .. }
+            | Error::Gone { .. }
+            | Error::BadRequest { .. }
+            | Error::Unauthenticated { .. } => {
                 let errors = body
                     .fields
                     .iter()

@@ -383,7 +383,15 @@ async fn delete_environment(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
 ) -> Response {
-    match workspace::delete(&app, signed.actor(), ItemKind::Environment, &id).await {
+    match workspace::delete(
+        &app,
+        signed.actor(),
+        ItemKind::Environment,
+        &id,
+        workspace::Base::Current,
+    )
+    .await
+    {
         Ok(()) => see_other("/environments?flash=environment_deleted"),
         Err(e) => match problem(&e) {
             Some(text) => match environment_view(&app, &signed, &id, false, Some(text)).await {
@@ -534,7 +542,15 @@ async fn delete_history(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
 ) -> Response {
-    match workspace::delete(&app, signed.actor(), ItemKind::History, &id).await {
+    match workspace::delete(
+        &app,
+        signed.actor(),
+        ItemKind::History,
+        &id,
+        workspace::Base::Current,
+    )
+    .await
+    {
         Ok(()) => see_other("/history?flash=history_deleted"),
         Err(e) => error_response(e),
     }
@@ -681,7 +697,15 @@ async fn delete_preset(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Nothing>,
 ) -> Response {
-    match workspace::delete(&app, signed.actor(), ItemKind::HeaderPreset, &id).await {
+    match workspace::delete(
+        &app,
+        signed.actor(),
+        ItemKind::HeaderPreset,
+        &id,
+        workspace::Base::Current,
+    )
+    .await
+    {
         Ok(()) => see_other("/header-presets?flash=preset_deleted"),
         Err(e) => error_response(e),
     }

@@ -216,7 +216,8 @@ impl TestApp {
     }
 
     /// Another server on this one's PostgreSQL database: a second node of
-    /// the same deployment (with its own clock).
+    /// the same deployment (with its own clock), sharing its server key as
+    /// the nodes of a deployment must.
     pub async fn spawn_node(&self) -> TestApp {
         let url = self
             ._pg
@@ -224,7 +225,12 @@ impl TestApp {
             .expect("nodes share a PostgreSQL database")
             .url
             .clone();
-        Self::start(Db::Postgres, Some(url), Hashing::Cheap, |_| {}).await
+        let key = std::fs::read_to_string(self.data_dir.path().join("server.key"))
+            .expect("the first node's server key");
+        Self::start(Db::Postgres, Some(url), Hashing::Cheap, |config| {
+            config.secret_key = Some(key.trim().to_owned().into());
+        })
+        .await
     }
 
     async fn start(
