@@ -119,6 +119,14 @@ pub fn base(headers: &HeaderMap) -> Result<Base> {
         .ok_or_else(bad)
 }
 
+/// A revision number from a path; anything else names no revision.
+fn revision_number(text: &str) -> Result<i64> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|r| *r >= 1)
+        .ok_or(Error::NotFound { what: "revision" })
+}
+
 /// Query of a revision list.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 pub struct RevisionQuery {
@@ -238,8 +246,9 @@ macro_rules! item_routes {
             pub async fn revision(
                 State(app): State<App>,
                 Auth(actor): Auth,
-                Path((id, revision)): Path<(String, i64)>,
+                Path((id, revision)): Path<(String, String)>,
             ) -> Result<Response> {
+                let revision = revision_number(&revision)?;
                 let mut doc = workspace::revision(&app, &actor, KIND, &id, revision).await?;
                 doc.item.revision = revision;
                 Ok(document_response(KIND, doc))
@@ -251,8 +260,9 @@ macro_rules! item_routes {
             pub async fn restore_revision(
                 State(app): State<App>,
                 Auth(actor): Auth,
-                Path((id, revision)): Path<(String, i64)>,
+                Path((id, revision)): Path<(String, String)>,
             ) -> Result<Json<$saved>> {
+                let revision = revision_number(&revision)?;
                 let item = workspace::restore_revision(&app, &actor, KIND, &id, revision).await?;
                 Ok(Json($saved { $member: item, merged: false }))
             }
