@@ -763,3 +763,177 @@ async fn the_sync_socket_ignores_client_chatter() {
     assert_eq!(m["change"]["id"], id.as_str());
     t.stop().await;
 }
+
+/// nginx in front, as a reverse proxy that passes WebSockets on: sockets
+/// through it get their changes, from two nodes when PostgreSQL is there
+/// (nginx spreads the connections over both), and a node that stops loses
+/// nothing: its sockets are closed with "going away" and catch up through
+/// the other from their cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_socket_works_behind_nginx() {
+    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        crate::common::skip(
+            "sync::the_sync_socket_works_behind_nginx",
+            "nginx is not installed (apt-get install nginx)",
+        );
+        return;
+    };
+    let two_nodes = crate::common::postgres_url().is_some();
+    let a = TestApp::spawn(if two_nodes { Db::Postgres } else { Db::Sqlite }).await;
+    let b = if two_nodes {
+        Some(a.spawn_node().await)
+    } else {
+        None
+    };
+    let mut upstreams = vec![a.url("").replace("http://", "")];
+    if let Some(b) = &b {
+        upstreams.push(b.url("").replace("http://", ""));
+    }
+    let proxy = Nginx::start(nginx, &upstreams);
+    let ada = a.new_user("ada").await;
+    let through = |path: &str| format!("{}{path}", proxy.base);
+
+    // Two sockets through the proxy: with two nodes, one on each.
+    let mut first = connect_url(&through("/api/v1/sync").replace("http", "ws"), &ada).await;
+    let mut second = connect_url(&through("/api/v1/sync").replace("http", "ws"), &ada).await;
+    until_synced(&mut first).await;
+    until_synced(&mut second).await;
+    let create_through = |name: &str| {
+        let req = a
+            .client
+            .post(through("/api/v1/collections"))
+            .bearer_auth(&ada)
+            .json(&json!({"collection": two_requests(name)}));
+        async move {
+            let r = TestApp::read(req.send().await.unwrap()).await;
+            r.assert(201, None);
+            r.body["collection"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let id = create_through("Proxied").await;
+    let mut cursors = Vec::new();
+    for s in [&mut first, &mut second] {
+        let m = next_message(s).await;
+        assert_eq!(m["change"]["id"], id.as_str());
+        cursors.push(m["cursor"].as_str().unwrap().to_owned());
+    }
+
+    if let Some(b) = b {
+        // Node B stops: its socket is told to go away; a change made
+        // meanwhile is not lost: the reconnected socket catches it up.
+        b.stop().await;
+        let mut closed = Vec::new();
+        for s in [&mut first, &mut second] {
+            let next = tokio::time::timeout(Duration::from_millis(500), s.next()).await;
+            closed.push(matches!(next, Ok(Some(Ok(Message::Close(_)))) | Ok(None)));
+        }
+        assert_eq!(
+            closed.iter().filter(|c| **c).count(),
+            1,
+            "one socket was on node B"
+        );
+        let lost = if closed[0] { 0 } else { 1 };
+        let id2 = create_through("While one node is down").await;
+        let mut back = connect_url(
+            &format!(
+                "{}?since={}",
+                through("/api/v1/sync").replace("http", "ws"),
+                cursors[lost]
+            ),
+            &ada,
+        )
+        .await;
+        let missed = until_synced(&mut back).await;
+        assert_eq!(missed.len(), 1);
+        assert_eq!(missed[0]["change"]["id"], id2.as_str());
+    }
+    drop(proxy);
+    a.stop().await;
+}
+
+async fn connect_url(url: &str, token: &str) -> Socket {
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("the socket opens through the proxy");
+    socket
+}
+
+/// An nginx process proxying to `upstreams`, stopped when dropped.
+struct Nginx {
+    child: std::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(binary: &str, upstreams: &[String]) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let d = dir.path().display();
+        let servers: String = upstreams.iter().map(|u| format!("server {u};")).collect();
+        let config = format!(
+            "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+  upstream postroom {{ {servers} }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://postroom;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $host;
+      proxy_read_timeout 1h;
+    }}
+  }}
+}}
+"
+        );
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, config).unwrap();
+        let child = std::process::Command::new(binary)
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx did not listen: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
