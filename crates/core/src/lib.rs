@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod events;
+pub mod merge;
 pub mod postman;
 pub mod prefs;
 pub mod teams;
