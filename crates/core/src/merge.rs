@@ -58,7 +58,9 @@
 //! by their own fields, so one that was edited counts as removed and added:
 //! nothing is lost, at worst something is doubled. Rows whose keys repeat
 //! match by occurrence, so deleting the first of two `Cookie` headers while
-//! the other side edits the second is reported as a conflict.
+//! the other side edits the second is reported as a conflict; a row whose
+//! key one side renamed counts as deleted and added. Ids that repeat in a
+//! document (which the server does not make) match by occurrence too.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -95,8 +97,8 @@ impl Merge {
 }
 
 /// One place both sides changed differently, with its three versions. A
-/// version is missing (`None`, and no member in JSON) where that side has
-/// no value there: deleted, or never added; a JSON `null` is a value.
+/// version is left out (`None`) where that side has no value there: it
+/// deleted it, or never had it; a JSON `null` is a value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
@@ -105,29 +107,29 @@ pub struct Conflict {
     /// `item[id=abc].request.header[key=Cookie#2].value` (the second
     /// `Cookie`), `event[listen=test].script.exec` or `values[key=token]`.
     pub path: String,
-    /// The revision both sides started from.
+    /// The value in the revision both sides started from.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub base: Option<Value>,
-    /// The current revision's.
+    /// The value in the current revision.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub theirs: Option<Value>,
-    /// The write's.
+    /// The value in the write.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub mine: Option<Value>,
 }
 
@@ -1435,6 +1437,69 @@ mod tests {
         let get = take(&mut mine, "r-get");
         put(&mut mine, None, 0, get);
         assert_eq!(paths(&merge(&base, &theirs, &mine)), ["item[id=r-get]"]);
+    }
+
+    #[test]
+    fn deleting_what_the_other_side_moved() {
+        let base = shop();
+        let mut theirs = base.clone();
+        take(&mut theirs, "r-get");
+        // Reordered within its folder: deleted.
+        let mut mine = base.clone();
+        let get = take(&mut mine, "r-get");
+        put(&mut mine, Some("f-users"), 0, get);
+        let merged = clean(merge(&base, &theirs, &mine));
+        assert_eq!(ids_in(&merged, Some("f-users")), ["r-list"]);
+        // Moved to another folder: a conflict.
+        let mut mine = base.clone();
+        let get = take(&mut mine, "r-get");
+        put(&mut mine, Some("f-orders"), 0, get);
+        assert_eq!(paths(&merge(&base, &theirs, &mine)), ["item[id=r-get]"]);
+        // Deleted on both sides: deleted.
+        let mut mine = base.clone();
+        take(&mut mine, "r-get");
+        node(&mut mine, "r-health")["name"] = json!("Ping");
+        let mut merged = clean(merge(&base, &theirs, &mine));
+        assert_eq!(ids_in(&merged, Some("f-users")), ["r-list"]);
+        assert_eq!(node(&mut merged, "r-health")["name"], "Ping");
+    }
+
+    #[test]
+    fn a_folder_mine_deleted_is_shown_whole_beside_the_conflict() {
+        let base = shop();
+        let mut theirs = base.clone();
+        node(&mut theirs, "r-get")["name"] = json!("Get me");
+        node(&mut theirs, "r-health")["name"] = json!("Ping");
+        let mut mine = base.clone();
+        take(&mut mine, "f-users");
+        let merged = merge(&base, &theirs, &mine);
+        assert_eq!(paths(&merged), ["item[id=f-users]"]);
+        let Merge::Conflicted {
+            merged: mut shown, ..
+        } = merged
+        else {
+            unreachable!()
+        };
+        assert_eq!(ids_in(&shown, Some("f-users")), ["r-list", "r-get"]);
+        assert_eq!(node(&mut shown, "ex-list")["name"], "200");
+        assert_eq!(node(&mut shown, "r-health")["name"], "Ping");
+    }
+
+    #[test]
+    fn repeated_ids_are_kept_apart() {
+        let base = shop();
+        let mut theirs = base.clone();
+        let copy = node(&mut theirs, "r-health").clone();
+        put(&mut theirs, None, 9, copy);
+        let mut mine = base.clone();
+        node(&mut mine, "r-health")["name"] = json!("Ping");
+        let merged = clean(merge(&base, &theirs, &mine));
+        assert_eq!(
+            ids_in(&merged, None),
+            ["f-users", "f-orders", "r-health", "r-health"]
+        );
+        assert_eq!(merged["item"][2]["name"], "Ping");
+        assert_eq!(merged["item"][3]["name"], "Health");
     }
 
     #[test]
