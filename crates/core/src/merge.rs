@@ -97,8 +97,8 @@ impl Merge {
 }
 
 /// One place both sides changed differently, with its three versions. A
-/// version is missing (`None`, and no member in JSON) where that side has
-/// no value there: deleted, or never added; a JSON `null` is a value.
+/// version is left out (`None`) where that side has no value there: it
+/// deleted it, or never had it; a JSON `null` is a value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
@@ -107,29 +107,29 @@ pub struct Conflict {
     /// `item[id=abc].request.header[key=Cookie#2].value` (the second
     /// `Cookie`), `event[listen=test].script.exec` or `values[key=token]`.
     pub path: String,
-    /// The revision both sides started from.
+    /// The value in the revision both sides started from.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub base: Option<Value>,
-    /// The current revision's.
+    /// The value in the current revision.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub theirs: Option<Value>,
-    /// The write's.
+    /// The value in the write.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub mine: Option<Value>,
 }
 
