@@ -21,6 +21,7 @@ mod store_contract;
 mod store_teams;
 mod support;
 mod sync;
+mod sync_model;
 mod team_authorization;
 mod teams;
 mod workspace;

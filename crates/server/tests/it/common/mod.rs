@@ -240,13 +240,45 @@ impl TestApp {
         edit: impl FnOnce(&mut Config),
     ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temporary directory");
+        Self::start_in(db, data_dir, None, shared_url, hashing, START, edit).await
+    }
+
+    /// Stops the server and starts it again on the same data directory and
+    /// database, its clock where it was: a restart.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let data_dir = std::mem::replace(
+            &mut self.data_dir,
+            tempfile::tempdir().expect("temporary directory"),
+        );
+        let pg = self._pg.take();
+        let url = pg.as_ref().map(|pg| pg.url.clone());
+        let now = self.clock.now();
+        Self::start_in(self.db, data_dir, pg, url, Hashing::Cheap, now, |_| {}).await
+    }
+
+    async fn start_in(
+        db: Db,
+        data_dir: tempfile::TempDir,
+        pg: Option<PgDatabase>,
+        shared_url: Option<String>,
+        hashing: Hashing,
+        start: postroom_server::clock::Millis,
+        edit: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = Config::defaults();
         config.listen = "127.0.0.1:0".into();
         config.data_dir = data_dir.path().to_path_buf();
         // Tests look at rate limits and captchas on purpose, where they want them.
         config.captcha = postroom_server::config::CaptchaMode::Never;
-        let pg = match (db, &shared_url) {
-            (Db::Postgres, None) => Some(PgDatabase::create().await),
+        let pg = match (db, &shared_url, pg) {
+            (_, _, Some(pg)) => Some(pg),
+            (Db::Postgres, None, None) => Some(PgDatabase::create().await),
             _ => None,
         };
         if let Some(url) = shared_url.or_else(|| pg.as_ref().map(|pg| pg.url.clone())) {
@@ -260,7 +292,7 @@ impl TestApp {
             settings.argon2_memory_kib = 64;
             settings.argon2_iterations = 1;
         }
-        let clock = Clock::manual(START);
+        let clock = Clock::manual(start);
         let application = Application::build(settings, clock.clone())
             .await
             .expect("the server starts");
