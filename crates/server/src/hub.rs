@@ -250,18 +250,8 @@ impl Subscription {
     /// current end.
     pub async fn next(&mut self, store: &Store) -> Result<Wake, sqlx::Error> {
         self.start_missing(store).await?;
-        if !self.started {
-            // Whatever is stored after the positions given comes first.
-            self.started = true;
-            let events = self.catch_up(store, None).await?;
-            if !events.is_empty() {
-                return Ok(Wake {
-                    events,
-                    signalled: false,
-                });
-            }
-        }
         loop {
+            let mut signalled = false;
             if self.rx.as_ref().is_none_or(|rx| rx.is_closed()) {
                 // Dropped as too slow: listen again first, then read what
                 // was missed from the store, so nothing falls in between.
@@ -269,9 +259,14 @@ impl Subscription {
                 let (id, rx) = self.hub.register(&names, self.queue_len);
                 self.id = id;
                 self.rx = Some(rx);
-                let events = self.catch_up(store, None).await?;
+                self.started = false;
                 // Signals raised while dropped were lost: say one was.
-                let signalled = !self.signals.is_empty();
+                signalled = !self.signals.is_empty();
+            }
+            if !self.started {
+                // Whatever is stored after the positions comes first.
+                self.started = true;
+                let events = self.catch_up(store, None).await?;
                 if !events.is_empty() || signalled {
                     return Ok(Wake { events, signalled });
                 }

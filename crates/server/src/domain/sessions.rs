@@ -209,6 +209,21 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// Resolves a bearer token to its session's actor, recording activity.
 pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
+    authenticate_as(app, token, Activity::Record).await
+}
+
+/// Whether checking a session counts as using it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// A request: the session's idle time starts again.
+    Record,
+    /// A long-lived connection checking that its session still holds: an
+    /// open socket alone does not keep a session from going idle.
+    Ignore,
+}
+
+/// [`authenticate`], saying whether this counts as activity.
+pub async fn authenticate_as(app: &App, token: &str, activity: Activity) -> Result<Actor> {
     let unauthenticated = || {
         Error::unauthenticated(
             "unauthenticated",
@@ -235,7 +250,10 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
         }
     };
     let last_active_at = session.last_active_at();
-    if now - last_active_at >= TOUCH_EVERY && session.claim_touch(last_active_at, now) {
+    if activity == Activity::Record
+        && now - last_active_at >= TOUCH_EVERY
+        && session.claim_touch(last_active_at, now)
+    {
         // Bookkeeping: a relaxed transaction, which does not wait for the disk.
         let expires_at = expiry(session.row.keep_signed_in != 0, session.row.created_at, now);
         let mut tx = app.store.begin_relaxed().await?;

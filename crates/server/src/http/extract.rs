@@ -24,6 +24,14 @@ pub struct MaybeAuth(pub Option<Actor>);
 pub const API_KEY_HEADER: &str = "x-api-key";
 
 async fn actor_from(parts: &Parts, app: &App) -> Result<Option<Actor>, Error> {
+    actor_as(parts, app, sessions::Activity::Record).await
+}
+
+async fn actor_as(
+    parts: &Parts,
+    app: &App,
+    activity: sessions::Activity,
+) -> Result<Option<Actor>, Error> {
     if let Some(key) = parts.headers.get(API_KEY_HEADER) {
         let key = key
             .to_str()
@@ -41,20 +49,23 @@ async fn actor_from(parts: &Parts, app: &App) -> Result<Option<Actor>, Error> {
             .ok_or_else(|| {
                 Error::unauthenticated("unauthenticated", "use `Authorization: Bearer <token>`")
             })?;
-        return sessions::authenticate(app, token.trim()).await.map(Some);
+        return sessions::authenticate_as(app, token.trim(), activity)
+            .await
+            .map(Some);
     }
-    crate::http::web::session::api_actor(app, parts).await
+    crate::http::web::session::api_actor_as(app, parts, activity).await
 }
 
 /// The caller that `headers` (kept from a request) name now: a long-lived
-/// connection checks that its credentials still hold.
+/// connection checks that its credentials still hold, without counting
+/// the check as the session's activity.
 pub async fn reauthenticate(
     app: &App,
     headers: &axum::http::HeaderMap,
 ) -> Result<Option<Actor>, Error> {
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.headers = headers.clone();
-    actor_from(&parts, app).await
+    actor_as(&parts, app, sessions::Activity::Ignore).await
 }
 
 impl FromRequestParts<App> for Auth {

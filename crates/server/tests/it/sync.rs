@@ -635,6 +635,24 @@ async fn the_sync_socket_closes_when_access_ends(db: Db) {
     t.stop().await;
 }
 
+/// A session that went idle while its socket stayed open: the next look at
+/// the credentials (here: another session of the person signing out) closes
+/// the socket with 4001.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_ends_its_socket() {
+    let t = TestApp::spawn(Db::Sqlite).await;
+    let ada = t.new_user("ada").await;
+    let mut socket = connect(&t, &ada, None).await;
+    until_synced(&mut socket).await;
+    t.clock.advance(31 * postroom_server::clock::MINUTE);
+    let other = t.sign_in("ada", crate::common::PASSWORD, false).await;
+    t.delete("/api/v1/sessions/current", Some(&other))
+        .await
+        .assert(204, None);
+    assert_eq!(close_code(&mut socket).await, 4001);
+    t.stop().await;
+}
+
 /// Two nodes on one PostgreSQL: a socket on one hears a change made on the
 /// other within a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -208,11 +208,15 @@ fn session_ended(err: &Error) -> bool {
 /// A request that changes something must also carry the pages' CSRF token in
 /// `X-CSRF-Token` (each page has it in `<meta name="csrf-token">`): the
 /// cookie alone is exactly what a forged cross-site request would carry.
-pub async fn api_actor(app: &App, parts: &Parts) -> Result<Option<Actor>, Error> {
+pub async fn api_actor_as(
+    app: &App,
+    parts: &Parts,
+    activity: sessions::Activity,
+) -> Result<Option<Actor>, Error> {
     let cookies = BrowserCookies::read(app, &parts.headers);
     let mut actor = None;
     for (_, token) in cookies.entries().flatten() {
-        match sessions::authenticate(app, token).await {
+        match sessions::authenticate_as(app, token, activity).await {
             Ok(a) => {
                 actor = Some(a);
                 break;
