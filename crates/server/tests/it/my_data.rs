@@ -15,36 +15,6 @@ async fn user_id(t: &TestApp, token: &str) -> String {
     r.body["user"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn create_team(t: &TestApp, token: &str, slug: &str) {
-    t.post(
-        "/api/v1/teams",
-        Some(token),
-        json!({ "name": slug.to_uppercase(), "slug": slug }),
-    )
-    .await
-    .assert(201, None);
-}
-
-/// Adds `member` to the team through a link invite.
-async fn join(t: &TestApp, admin: &str, slug: &str, member: &str) {
-    let r = t
-        .post(
-            &format!("/api/v1/teams/{slug}/invites"),
-            Some(admin),
-            json!({ "email": null }),
-        )
-        .await;
-    r.assert(201, None);
-    let invite = r.body["invite"]["token"].as_str().unwrap();
-    t.post(
-        &format!("/api/v1/invites/{invite}/accept"),
-        Some(member),
-        json!({}),
-    )
-    .await
-    .assert(200, None);
-}
-
 async fn member_names(t: &TestApp, token: &str, slug: &str) -> Vec<String> {
     let r = t
         .get(&format!("/api/v1/teams/{slug}/members"), Some(token))
@@ -85,7 +55,7 @@ async fn export_holds_my_data_and_no_secrets(db: Db) {
     )
     .await
     .assert(201, None);
-    create_team(&t, &ada, "acme").await;
+    t.create_team(&ada, "acme").await;
     // A private collection and environment, and one of the team's.
     let mine = json!({"info": {"name": "Mine", "x_extra": [1, null]}, "item": []});
     t.post(
@@ -204,7 +174,7 @@ async fn deleting_needs_the_password_and_removes_everything(db: Db) {
         )
         .await;
     let read_only = read_only.body["key"].as_str().unwrap().to_owned();
-    create_team(&t, &ada, "solo").await;
+    t.create_team(&ada, "solo").await;
     let r = t
         .post(
             "/api/v1/collections",
@@ -289,7 +259,7 @@ async fn deleting_needs_the_password_and_removes_everything(db: Db) {
     );
     drop(c);
     // The team no one else was in went with the account: its name is free.
-    create_team(&t, &bob, "solo").await;
+    t.create_team(&bob, "solo").await;
     // So are the name and the address.
     t.sign_up("ada@example.com", "ada").await.assert(201, None);
     // Bob was not touched.
@@ -301,10 +271,10 @@ async fn teams_i_alone_administer_must_be_handed_over(db: Db) {
     let ada = t.new_user("ada").await;
     let bob = t.new_user("bob").await;
     let carol = t.new_user("carol").await;
-    create_team(&t, &ada, "acme").await;
-    join(&t, &ada, "acme", &bob).await;
-    create_team(&t, &carol, "carols").await;
-    join(&t, &carol, "carols", &ada).await;
+    t.create_team(&ada, "acme").await;
+    t.join_team(&ada, "acme", &bob).await;
+    t.create_team(&carol, "carols").await;
+    t.join_team(&carol, "carols", &ada).await;
     let delete = json!({ "password": PASSWORD });
 
     let r = t

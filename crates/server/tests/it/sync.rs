@@ -23,35 +23,6 @@ on_both_databases!(
     the_sync_socket_closes_when_access_ends,
 );
 
-async fn create_team(t: &TestApp, token: &str, slug: &str) {
-    t.post(
-        "/api/v1/teams",
-        Some(token),
-        json!({"name": slug.to_uppercase(), "slug": slug}),
-    )
-    .await
-    .assert(201, None);
-}
-
-async fn join(t: &TestApp, admin: &str, slug: &str, token: &str) {
-    let r = t
-        .post(
-            &format!("/api/v1/teams/{slug}/invites"),
-            Some(admin),
-            json!({"email": null}),
-        )
-        .await;
-    r.assert(201, None);
-    let invite = r.body["invite"]["token"].as_str().unwrap();
-    t.post(
-        &format!("/api/v1/invites/{invite}/accept"),
-        Some(token),
-        json!({}),
-    )
-    .await
-    .assert(200, None);
-}
-
 async fn user_id(t: &TestApp, token: &str) -> String {
     t.get("/api/v1/me", Some(token)).await.body["user"]["id"]
         .as_str()
@@ -199,7 +170,7 @@ async fn joining_a_team_brings_its_items_and_leaving_takes_them(db: Db) {
     let t = TestApp::spawn(db).await;
     let ada = t.new_user("ada").await;
     let bob = t.new_user("bob").await;
-    create_team(&t, &ada, "acme").await;
+    t.create_team(&ada, "acme").await;
     let shared: BTreeSet<String> = [
         create(&t, &ada, "A", Some("acme")).await,
         create(&t, &ada, "B", Some("acme")).await,
@@ -209,7 +180,7 @@ async fn joining_a_team_brings_its_items_and_leaving_takes_them(db: Db) {
     let (start, cursor) = all_changes(&t, &bob, None).await;
     assert!(start.is_empty());
 
-    join(&t, &ada, "acme", &bob).await;
+    t.join_team(&ada, "acme", &bob).await;
     let (arrived, cursor) = all_changes(&t, &bob, Some(&cursor)).await;
     let ids: BTreeSet<String> = arrived
         .iter()
@@ -582,9 +553,9 @@ async fn the_sync_socket_closes_when_access_ends(db: Db) {
     let t = TestApp::spawn(db).await;
     let ada = t.new_user("ada").await;
     let bob = t.new_user("bob").await;
-    create_team(&t, &ada, "acme").await;
+    t.create_team(&ada, "acme").await;
     create(&t, &ada, "Team's", Some("acme")).await;
-    join(&t, &ada, "acme", &bob).await;
+    t.join_team(&ada, "acme", &bob).await;
 
     // Removed from the team: closed at once with 4003; reconnecting with
     // the cursor answers the team's items as deleted.
@@ -607,7 +578,7 @@ async fn the_sync_socket_closes_when_access_ends(db: Db) {
     // Joining a team while connected brings its items on the open socket.
     let mut socket = connect(&t, &bob, None).await;
     assert!(until_synced(&mut socket).await.is_empty());
-    join(&t, &ada, "acme", &bob).await;
+    t.join_team(&ada, "acme", &bob).await;
     let m = next_message(&mut socket).await;
     assert_eq!(m["change"]["op"], "created");
     assert_eq!(m["change"]["team"], "acme");
@@ -699,8 +670,8 @@ async fn late_commits_are_never_skipped() {
     let b = a.spawn_node().await;
     let ada = a.new_user("ada").await;
     let bob = a.new_user("bob").await;
-    create_team(&a, &ada, "acme").await;
-    join(&a, &ada, "acme", &bob).await;
+    a.create_team(&ada, "acme").await;
+    a.join_team(&ada, "acme", &bob).await;
     let (_, start) = all_changes(&a, &ada, None).await;
     const WRITERS: usize = 4;
     const WRITES: usize = 10;

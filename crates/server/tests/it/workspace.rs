@@ -482,36 +482,6 @@ async fn deleted_items_come_back_for_thirty_days(db: Db) {
     t.stop().await;
 }
 
-async fn create_team(t: &TestApp, token: &str, slug: &str) {
-    t.post(
-        "/api/v1/teams",
-        Some(token),
-        json!({"name": slug.to_uppercase(), "slug": slug}),
-    )
-    .await
-    .assert(201, None);
-}
-
-/// Adds the person signed in with `token` to the team through an invite link.
-async fn join(t: &TestApp, admin: &str, slug: &str, token: &str) {
-    let r = t
-        .post(
-            &format!("/api/v1/teams/{slug}/invites"),
-            Some(admin),
-            json!({"email": null}),
-        )
-        .await;
-    r.assert(201, None);
-    let invite = r.body["invite"]["token"].as_str().unwrap();
-    t.post(
-        &format!("/api/v1/invites/{invite}/accept"),
-        Some(token),
-        json!({}),
-    )
-    .await
-    .assert(200, None);
-}
-
 async fn me(t: &TestApp, token: &str) -> String {
     t.get("/api/v1/me", Some(token)).await.body["user"]["id"]
         .as_str()
@@ -524,8 +494,8 @@ async fn team_items_are_for_members_with_a_seat(db: Db) {
     let ada = t.new_user("ada").await;
     let bob = t.new_user("bob").await;
     let carol = t.new_user("carol").await;
-    create_team(&t, &ada, "acme").await;
-    join(&t, &ada, "acme", &bob).await;
+    t.create_team(&ada, "acme").await;
+    t.join_team(&ada, "acme", &bob).await;
 
     let r = t
         .post(
@@ -590,7 +560,7 @@ async fn team_items_are_for_members_with_a_seat(db: Db) {
     .await
     .assert(404, None);
     // A support-only member (billing alone) runs the team, not its work.
-    join(&t, &ada, "acme", &carol).await;
+    t.join_team(&ada, "acme", &carol).await;
     let carol_id = me(&t, &carol).await;
     t.put(
         &format!("/api/v1/teams/acme/members/{carol_id}/role"),
@@ -821,7 +791,7 @@ async fn imports_are_all_or_nothing(db: Db) {
     import_raw(&t, &bob, "?team=nope", by_name("mall"), "application/json")
         .await
         .assert(404, None);
-    create_team(&t, &bob, "bobs").await;
+    t.create_team(&bob, "bobs").await;
     let r = import_raw(&t, &bob, "?team=bobs", by_name("mall"), "application/json").await;
     r.assert(201, None);
     let list = t.get("/api/v1/collections?team=bobs", Some(&bob)).await;
@@ -833,8 +803,8 @@ async fn public_links_serve_the_collection_until_revoked(db: Db) {
     let t = TestApp::spawn(db).await;
     let ada = t.new_user("ada").await;
     let bob = t.new_user("bob").await;
-    create_team(&t, &ada, "acme").await;
-    join(&t, &ada, "acme", &bob).await;
+    t.create_team(&ada, "acme").await;
+    t.join_team(&ada, "acme", &bob).await;
     let r = t
         .post(
             "/api/v1/collections",
@@ -935,8 +905,8 @@ async fn the_feed_follows_subscribed_collections(db: Db) {
     let t = TestApp::spawn(db).await;
     let ada = t.new_user("ada").await;
     let bob = t.new_user("bob").await;
-    create_team(&t, &ada, "acme").await;
-    join(&t, &ada, "acme", &bob).await;
+    t.create_team(&ada, "acme").await;
+    t.join_team(&ada, "acme", &bob).await;
     let r = t
         .post(
             "/api/v1/collections",
@@ -1181,7 +1151,7 @@ async fn globals_per_person_and_team(db: Db) {
         t.get("/api/v1/globals", Some(&bob)).await.body,
         json!({"globals": {"values": []}})
     );
-    create_team(&t, &ada, "acme").await;
+    t.create_team(&ada, "acme").await;
     t.put(
         "/api/v1/globals?team=acme",
         Some(&ada),
@@ -1192,7 +1162,7 @@ async fn globals_per_person_and_team(db: Db) {
     t.get("/api/v1/globals?team=acme", Some(&bob))
         .await
         .assert(404, None);
-    join(&t, &ada, "acme", &bob).await;
+    t.join_team(&ada, "acme", &bob).await;
     assert_eq!(
         t.get("/api/v1/globals?team=acme", Some(&bob)).await.body["globals"]["values"][0]["value"],
         "team"

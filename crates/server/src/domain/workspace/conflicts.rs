@@ -96,57 +96,40 @@ pub(super) async fn write_onto(
 ) -> Result<Outcome> {
     let rev = match base {
         Base::Revision(rev) if rev != item.revision => rev,
-        _ => {
-            let Prepared { name, json } = mine;
-            let row = write_revision(app, tx, actor, item, name, json, None, now).await?;
-            return Ok(Outcome::Written {
-                item: row,
-                merged: false,
-            });
-        }
+        _ => return written(app, tx, actor, item, mine, false, now).await,
     };
-    let mine_doc = parse(&mine.json)?;
-    let Some(base_doc) = revision_doc(app, tx, item, rev).await? else {
-        if prefer == Some(Side::Mine) {
-            let Prepared { name, json } = mine;
-            let row = write_revision(app, tx, actor, item, name, json, None, now).await?;
-            return Ok(Outcome::Written {
-                item: row,
-                merged: false,
-            });
+    let merged = match revision_doc(app, tx, item, rev).await? {
+        // A base the server never had: mine whole when it is to win,
+        // else a conflict between the whole documents.
+        None if prefer == Some(Side::Mine) => {
+            return written(app, tx, actor, item, mine, false, now).await
         }
-        let view = keep(
-            app,
-            tx,
-            actor,
-            kind,
-            item,
-            rev,
-            "put",
-            Some(&mine.json),
-            Vec::new(),
-            now,
-        )
-        .await?;
-        return Ok(Outcome::Conflict(view));
-    };
-    let theirs_doc = revision_doc(app, tx, item, item.revision)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("the current revision is missing")))?;
-    let merged = match prefer {
-        Some(side) => Merge::Clean(merge_preferring(&base_doc, &theirs_doc, &mine_doc, side)),
-        None => merge::merge(&base_doc, &theirs_doc, &mine_doc),
+        None => Merge::Conflicted {
+            conflicts: Vec::new(),
+            merged: Value::Null,
+        },
+        Some(base_doc) => {
+            let mine_doc = parse(&mine.json)?;
+            let theirs_doc = revision_doc(app, tx, item, item.revision)
+                .await?
+                .ok_or_else(|| {
+                    Error::Internal(anyhow::anyhow!("the current revision is missing"))
+                })?;
+            match prefer {
+                Some(side) => {
+                    Merge::Clean(merge_preferring(&base_doc, &theirs_doc, &mine_doc, side))
+                }
+                None => merge::merge(&base_doc, &theirs_doc, &mine_doc),
+            }
+        }
     };
     match merged {
         Merge::Clean(doc) => {
-            let Prepared { name, json } = documents::prepare(kind, doc, &item.id)?;
-            let row = write_revision(app, tx, actor, item, name, json, None, now).await?;
-            Ok(Outcome::Written {
-                item: row,
-                merged: true,
-            })
+            let doc = documents::prepare(kind, doc, &item.id)?;
+            written(app, tx, actor, item, doc, true, now).await
         }
         Merge::Conflicted { conflicts, .. } => {
+            let fields = fields(conflicts);
             let view = keep(
                 app,
                 tx,
@@ -156,13 +139,28 @@ pub(super) async fn write_onto(
                 rev,
                 "put",
                 Some(&mine.json),
-                fields(conflicts),
+                fields,
                 now,
             )
             .await?;
             Ok(Outcome::Conflict(view))
         }
     }
+}
+
+/// Writes `doc` as the item's next revision.
+async fn written(
+    app: &App,
+    tx: &mut Tx,
+    actor: &Actor,
+    item: &ItemRow,
+    doc: Prepared,
+    merged: bool,
+    now: Millis,
+) -> Result<Outcome> {
+    let Prepared { name, json } = doc;
+    let row = write_revision(app, tx, actor, item, name, json, None, now).await?;
+    Ok(Outcome::Written { item: row, merged })
 }
 
 /// Deletes `item` when `base` is current; keeps a conflict when it changed

@@ -420,6 +420,38 @@ impl TestApp {
         self.sign_in(username, PASSWORD, false).await
     }
 
+    /// Creates the team `slug` (named after it) as the person signed in with `token`.
+    pub async fn create_team(&self, token: &str, slug: &str) {
+        self.post(
+            "/api/v1/teams",
+            Some(token),
+            json!({ "name": slug.to_uppercase(), "slug": slug }),
+        )
+        .await
+        .assert(201, None);
+    }
+
+    /// Adds the person signed in with `member` to the team through a link
+    /// invite that the admin signed in with `admin` makes.
+    pub async fn join_team(&self, admin: &str, slug: &str, member: &str) {
+        let r = self
+            .post(
+                &format!("/api/v1/teams/{slug}/invites"),
+                Some(admin),
+                json!({ "email": null }),
+            )
+            .await;
+        r.assert(201, None);
+        let invite = r.body["invite"]["token"].as_str().unwrap();
+        self.post(
+            &format!("/api/v1/invites/{invite}/accept"),
+            Some(member),
+            json!({}),
+        )
+        .await
+        .assert(200, None);
+    }
+
     pub async fn sign_in(&self, login: &str, password: &str, keep: bool) -> String {
         let r = self
             .post(
