@@ -54,6 +54,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Put a backup made by `postroom backup` in place of the SQLite
+    /// database, with the server stopped. The file is checked first, and the
+    /// database it replaces is kept beside it. On PostgreSQL use pg_restore.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Mark an email domain verified for a team, without the DNS check.
     VerifyDomain {
         /// The team's URL name, as in /teams/<URL name>.
@@ -110,6 +119,10 @@ fn main() -> anyhow::Result<()> {
         Command::Backup { file, config } => {
             let s = settings(config)?;
             tokio::runtime::Runtime::new()?.block_on(backup(s, &file))
+        }
+        Command::Restore { file, config } => {
+            let s = settings(config)?;
+            tokio::runtime::Runtime::new()?.block_on(restore(s, &file))
         }
         Command::Serve { config } => {
             let s = settings(config)?;
@@ -168,6 +181,113 @@ async fn backup(settings: config::Settings, file: &std::path::Path) -> anyhow::R
         data_dir.display()
     );
     Ok(())
+}
+
+async fn restore(settings: config::Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    use postroom_server::files;
+    if settings.is_postgres() {
+        bail!(
+            "the database is PostgreSQL: restore it with its own tools. Stop every postroom \
+             server of the deployment, then `pg_restore --clean --if-exists --no-owner \
+             --dbname <database URL> postroom.dump` (a dump made with `pg_dump --format=custom`), \
+             and start the servers again; they migrate an older schema at start"
+        );
+    }
+    let Some(db) = settings.sqlite_file() else {
+        bail!("the configured database is not a SQLite file");
+    };
+    if !file.is_file() {
+        bail!("{} was not found", file.display());
+    }
+    let data_dir = settings.data_dir.clone();
+    // No server may use the database while it is replaced; holding the
+    // lock also keeps one from starting until this is done.
+    let _lock = files::lock_data_dir(&data_dir)
+        .with_context(|| format!("locking the data directory {}", data_dir.display()))?
+        .map_err(|held| {
+            anyhow::anyhow!(
+                "a postroom server{} is running on {}: stop it first, then restore",
+                held.pid
+                    .map(|p| format!(" (process {p})"))
+                    .unwrap_or_default(),
+                data_dir.display()
+            )
+        })?;
+    let checked = postroom_server::store::inspect_sqlite(file).await?;
+
+    // The backup goes in under a temporary name, whole and on disk, before
+    // anything is moved.
+    let incoming = db.with_extension("db.restoring");
+    let _ = std::fs::remove_file(&incoming);
+    {
+        let mut from = std::fs::File::open(file)?;
+        let mut to = files::create_private_file(&incoming)
+            .with_context(|| format!("creating {}", incoming.display()))?;
+        std::io::copy(&mut from, &mut to)?;
+        to.sync_all()?;
+    }
+    // The database it replaces, with its write-ahead log, is kept aside.
+    let stamp = file_stamp();
+    let mut kept = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.clone().into_os_string();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        if path.exists() {
+            let mut aside = path.clone().into_os_string();
+            aside.push(format!(".replaced-{stamp}"));
+            let aside = std::path::PathBuf::from(aside);
+            std::fs::rename(&path, &aside)
+                .with_context(|| format!("moving {} aside", path.display()))?;
+            kept.push(aside);
+        }
+    }
+    std::fs::rename(&incoming, &db)
+        .with_context(|| format!("putting {} in place", db.display()))?;
+    if let Ok(dir) = std::fs::File::open(&data_dir) {
+        let _ = dir.sync_all();
+    }
+    let bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "Restored {} as {} ({bytes} bytes; integrity checked; {} accounts, {} teams, {} workspace items; schema {}{}).",
+        file.display(),
+        db.display(),
+        checked.accounts,
+        checked.teams,
+        checked.items,
+        checked.schema_version,
+        if checked.schema_version < checked.binary_version {
+            format!(", brought to {} when the server starts", checked.binary_version)
+        } else {
+            String::new()
+        }
+    );
+    if kept.is_empty() {
+        println!("There was no database before it.");
+    } else {
+        println!(
+            "The database it replaced is kept as {}: delete it once the restored server works.",
+            kept.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!("Start the server: postroom serve");
+    Ok(())
+}
+
+/// The time now as `20261202T104500Z`, for the name of a file kept aside.
+fn file_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let millis = i64::try_from(secs).unwrap_or(0) * 1000;
+    postroom_server::clock::rfc3339(millis)
+        .replace(['-', ':'], "")
+        .replace(".000", "")
 }
 
 async fn verify_domain(settings: config::Settings, team: &str, domain: &str) -> anyhow::Result<()> {

@@ -291,6 +291,11 @@ impl Settings {
         format!("{base}{path_and_query}")
     }
 
+    /// The SQLite database file, when the database is one.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        crate::store::sqlite_file(self.database_url.expose_secret()).map(|(path, _)| path)
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.database_url.expose_secret().starts_with("postgres")
     }

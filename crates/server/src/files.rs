@@ -27,6 +27,51 @@ pub fn create_private_file(path: &Path) -> io::Result<std::fs::File> {
     options.open(path)
 }
 
+/// The lock a running server holds on its data directory
+/// (`<data_dir>/server.lock`), so that a second server, or a restore, does
+/// not use the same database under it. The operating system lets go of it
+/// when the process ends, however it ends.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// What holds a data directory's lock when it is taken.
+#[derive(Debug)]
+pub struct Locked {
+    /// The process that wrote its id into the lock file, when it did.
+    pub pid: Option<u32>,
+}
+
+/// Takes the data directory's lock; `Err(Locked)` inside when a running
+/// process holds it.
+pub fn lock_data_dir(dir: &Path) -> io::Result<Result<DataDirLock, Locked>> {
+    use std::io::{Read, Seek, Write};
+    create_private_dir(dir)?;
+    let path = dir.join("server.lock");
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Ok(Err(Locked {
+                pid: text.trim().parse().ok(),
+            }));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    file.flush()?;
+    Ok(Ok(DataDirLock { _file: file }))
+}
+
 /// Creates `path` empty and readable by this user only, unless it exists.
 pub fn ensure_private_file(path: &Path) -> io::Result<()> {
     match create_private_file(path) {

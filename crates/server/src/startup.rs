@@ -18,6 +18,8 @@ pub struct Application {
     listener: TcpListener,
     app: App,
     addr: SocketAddr,
+    /// Held until `run` returns.
+    _lock: crate::files::DataDirLock,
 }
 
 impl Application {
@@ -26,6 +28,15 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let lock = crate::files::lock_data_dir(&settings.data_dir)
+            .with_context(|| format!("locking the data directory {}", settings.data_dir.display()))?
+            .map_err(|held| {
+                anyhow::anyhow!(
+                    "another postroom server{} is using the data directory {}: stop it first, or give this one another data directory (POSTROOM_DATA_DIR)",
+                    held.pid.map(|p| format!(" (process {p})")).unwrap_or_default(),
+                    settings.data_dir.display()
+                )
+            })?;
         let mut settings = settings;
         if settings.public_url.port() == Some(0) {
             // The default public URL follows the listen address; with port 0
@@ -38,6 +49,7 @@ impl Application {
             listener,
             app,
             addr,
+            _lock: lock,
         })
     }
 

@@ -6,4 +6,5 @@ mod common;
 mod backup;
 mod crash;
 mod help;
+mod restore;
 mod verify_domain;

@@ -28,6 +28,11 @@ fn postgres() -> Vec<Migration> {
     migrations!("postgres": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace", 6 "0006_sync")
 }
 
+/// The schema version this binary brings a SQLite database to.
+pub fn latest_sqlite() -> i64 {
+    sqlite().iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 pub async fn run(store: &Store) -> Result<(), sqlx::migrate::MigrateError> {
     let migrations = match store.backend {
         Backend::Sqlite => sqlite(),

@@ -386,6 +386,88 @@ impl Store {
     }
 }
 
+/// What a SQLite file holds, as `postroom restore` checks it before putting
+/// it in place.
+#[derive(Debug, Clone)]
+pub struct SqliteFile {
+    /// The last migration applied to it.
+    pub schema_version: i64,
+    /// The schema version this binary would bring it to.
+    pub binary_version: i64,
+    pub accounts: i64,
+    pub teams: i64,
+    pub items: i64,
+}
+
+/// Opens `path` read-only and checks that it is a whole Postroom database:
+/// SQLite's `integrity_check` and `foreign_key_check` pass, and it has
+/// Postroom's migrations, none newer than this binary's.
+pub async fn inspect_sqlite(path: &std::path::Path) -> anyhow::Result<SqliteFile> {
+    use anyhow::{bail, Context};
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let mut c = sqlx::AnyConnection::connect(&url)
+        .await
+        .with_context(|| format!("{} does not open as a SQLite database", path.display()))?;
+    let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(&mut c)
+        .await
+        .with_context(|| format!("{} is not a SQLite database", path.display()))?;
+    if integrity != "ok" {
+        bail!(
+            "{} is damaged: SQLite's integrity check says {integrity}",
+            path.display()
+        );
+    }
+    let broken: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+        .fetch_all(&mut c)
+        .await?;
+    if let Some((table,)) = broken.first() {
+        bail!(
+            "{} is damaged: rows of {table} point to rows that are not there",
+            path.display()
+        );
+    }
+    let version: Option<(i64,)> =
+        sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_optional(&mut c)
+            .await
+            .ok()
+            .flatten();
+    let Some((schema_version,)) = version else {
+        bail!(
+            "{} is a SQLite database, but not a Postroom one",
+            path.display()
+        );
+    };
+    let binary_version = migrate::latest_sqlite();
+    if schema_version > binary_version {
+        bail!(
+            "{} comes from a newer Postroom (schema {schema_version}; this one knows up to {binary_version}): restore it with that version",
+            path.display()
+        );
+    }
+    let count = |table: &'static str| format!("SELECT COUNT(*) FROM {table}");
+    let mut counts = Vec::new();
+    for table in ["users", "teams", "items"] {
+        let n: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(count(table)))
+            .fetch_optional(&mut c)
+            .await
+            .ok()
+            .flatten();
+        counts.push(n.map_or(0, |n| n.0));
+    }
+    let _ = c.close().await;
+    Ok(SqliteFile {
+        schema_version,
+        binary_version,
+        accounts: counts[0],
+        teams: counts[1],
+        items: counts[2],
+    })
+}
+
 /// The file of a SQLite database URL, and whether opening it may create it
 /// (`mode=rwc`); `None` for PostgreSQL and in-memory databases.
 pub fn sqlite_file(url: &str) -> Option<(std::path::PathBuf, bool)> {

@@ -673,3 +673,33 @@ async fn a_missing_postgres_database_is_created_or_explained() {
         .await
         .unwrap();
 }
+
+/// One server per data directory: a second one on the same directory
+/// refuses to start, naming the process that holds it; once the first has
+/// stopped, it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_a_data_directory_refuses_to_start() {
+    let mut t = TestApp::spawn(Db::Sqlite).await;
+    let build = |data_dir: std::path::PathBuf| async move {
+        let mut config = postroom_server::config::Config::defaults();
+        config.listen = "127.0.0.1:0".into();
+        config.data_dir = data_dir;
+        let settings = config.validate().unwrap();
+        postroom_server::startup::Application::build(
+            settings,
+            postroom_server::clock::Clock::manual(0),
+        )
+        .await
+    };
+    let Err(err) = build(t.data_dir.path().to_path_buf()).await else {
+        panic!("a second server started on the same data directory");
+    };
+    let message = format!("{err:#}");
+    assert!(message.contains("another postroom server"), "{message}");
+    assert!(
+        message.contains(&format!("process {}", std::process::id())),
+        "{message}"
+    );
+    t.halt().await;
+    assert!(build(t.data_dir.path().to_path_buf()).await.is_ok());
+}

@@ -29,7 +29,7 @@ on_both_databases!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_another_key_refuses_to_start() {
     use postroom_server::config::Config;
-    let t = TestApp::spawn(Db::Sqlite).await;
+    let mut t = TestApp::spawn(Db::Sqlite).await;
     let ada = t.new_user("ada").await;
     t.post(
         "/api/v1/environments",
@@ -38,6 +38,8 @@ async fn a_node_with_another_key_refuses_to_start() {
     )
     .await
     .assert(201, None);
+    // One server at a time on a data directory.
+    t.halt().await;
     let data_dir = t.data_dir.path().to_path_buf();
     let start = |key: Option<String>| {
         let data_dir = data_dir.clone();

@@ -246,12 +246,7 @@ impl TestApp {
     /// Stops the server and starts it again on the same data directory and
     /// database, its clock where it was: a restart.
     pub async fn restart(mut self) -> TestApp {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
+        self.halt().await;
         let data_dir = std::mem::replace(
             &mut self.data_dir,
             tempfile::tempdir().expect("temporary directory"),
@@ -326,6 +321,12 @@ impl TestApp {
 
     /// Stops the server and waits until it has finished.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Stops the server, keeping its data directory and database (another
+    /// server may then start on them).
+    pub async fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
