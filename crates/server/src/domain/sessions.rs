@@ -209,6 +209,18 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// Resolves a bearer token to its session's actor, recording activity.
 pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
+    resolve(app, token, true).await
+}
+
+/// Resolves a token as [`authenticate`] does without recording activity: a
+/// long-lived connection (the sync socket) checking that its session still
+/// holds is not the person doing something, so an open page never keeps an
+/// idle session alive past its idle limit.
+pub async fn recheck(app: &App, token: &str) -> Result<Actor> {
+    resolve(app, token, false).await
+}
+
+async fn resolve(app: &App, token: &str, activity: bool) -> Result<Actor> {
     let unauthenticated = || {
         Error::unauthenticated(
             "unauthenticated",
@@ -235,7 +247,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Actor> {
         }
     };
     let last_active_at = session.last_active_at();
-    if now - last_active_at >= TOUCH_EVERY && session.claim_touch(last_active_at, now) {
+    if activity && now - last_active_at >= TOUCH_EVERY && session.claim_touch(last_active_at, now) {
         // Bookkeeping: a relaxed transaction, which does not wait for the disk.
         let expires_at = expiry(session.row.keep_signed_in != 0, session.row.created_at, now);
         let mut tx = app.store.begin_relaxed().await?;

@@ -23,7 +23,9 @@ pub struct MaybeAuth(pub Option<Actor>);
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-async fn actor_from(parts: &Parts, app: &App) -> Result<Option<Actor>, Error> {
+/// The caller the request's credentials name; `activity`: whether this
+/// counts as the person's activity on a session (see `sessions::recheck`).
+async fn actor_from(parts: &Parts, app: &App, activity: bool) -> Result<Option<Actor>, Error> {
     if let Some(key) = parts.headers.get(API_KEY_HEADER) {
         let key = key
             .to_str()
@@ -41,27 +43,33 @@ async fn actor_from(parts: &Parts, app: &App) -> Result<Option<Actor>, Error> {
             .ok_or_else(|| {
                 Error::unauthenticated("unauthenticated", "use `Authorization: Bearer <token>`")
             })?;
-        return sessions::authenticate(app, token.trim()).await.map(Some);
+        let token = token.trim();
+        return if activity {
+            sessions::authenticate(app, token).await.map(Some)
+        } else {
+            sessions::recheck(app, token).await.map(Some)
+        };
     }
-    crate::http::web::session::api_actor(app, parts).await
+    crate::http::web::session::api_actor(app, parts, activity).await
 }
 
 /// The caller that `headers` (kept from a request) name now: a long-lived
-/// connection checks that its credentials still hold.
+/// connection checks that its credentials still hold. Checking is not
+/// activity: a session it names still ends when idle.
 pub async fn reauthenticate(
     app: &App,
     headers: &axum::http::HeaderMap,
 ) -> Result<Option<Actor>, Error> {
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.headers = headers.clone();
-    actor_from(&parts, app).await
+    actor_from(&parts, app, false).await
 }
 
 impl FromRequestParts<App> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let actor = actor_from(parts, app).await?.ok_or_else(|| {
+        let actor = actor_from(parts, app, true).await?.ok_or_else(|| {
             Error::unauthenticated(
                 "unauthenticated",
                 "sign in first: send a session token (`Authorization: Bearer`), an API key \
@@ -82,7 +90,7 @@ impl FromRequestParts<App> for MaybeAuth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        Ok(MaybeAuth(actor_from(parts, app).await?))
+        Ok(MaybeAuth(actor_from(parts, app, true).await?))
     }
 }
 

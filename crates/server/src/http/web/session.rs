@@ -203,16 +203,22 @@ fn session_ended(err: &Error) -> bool {
 /// The JSON API's reading of the browser's cookies: the web's session cookie
 /// is accepted there too, and the account acting is the one acting on the
 /// pages (the first in the cookie whose session is still live). A cookie
-/// whose sessions have all ended counts as no cookie.
+/// whose sessions have all ended counts as no cookie. `activity`: whether
+/// the request counts as activity on the session (`sessions::recheck`).
 ///
 /// A request that changes something must also carry the pages' CSRF token in
 /// `X-CSRF-Token` (each page has it in `<meta name="csrf-token">`): the
 /// cookie alone is exactly what a forged cross-site request would carry.
-pub async fn api_actor(app: &App, parts: &Parts) -> Result<Option<Actor>, Error> {
+pub async fn api_actor(app: &App, parts: &Parts, activity: bool) -> Result<Option<Actor>, Error> {
     let cookies = BrowserCookies::read(app, &parts.headers);
     let mut actor = None;
     for (_, token) in cookies.entries().flatten() {
-        match sessions::authenticate(app, token).await {
+        let found = if activity {
+            sessions::authenticate(app, token).await
+        } else {
+            sessions::recheck(app, token).await
+        };
+        match found {
             Ok(a) => {
                 actor = Some(a);
                 break;
