@@ -98,7 +98,15 @@ async fn sign_up_confirm_and_onboard() {
             b.expect_heading("Hello, Ada Lovelace").await;
             assert_eq!(b.path().await, "/");
             assert_eq!(b.acting_as().await, "ada");
-            let page = b.text().await;
+            // What Home itself says (the header's sync status is the live
+            // state, not a promise).
+            let page =
+                b.c.find(Locator::Css("main"))
+                    .await
+                    .expect("the page's main part")
+                    .text()
+                    .await
+                    .unwrap();
             assert!(
                 !page.contains("not confirmed"),
                 "the address is confirmed: {page}"

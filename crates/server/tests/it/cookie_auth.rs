@@ -31,7 +31,7 @@ async fn page(t: &TestApp, browser: &Client, path: &str) -> String {
 
 /// A browser (a client that keeps cookies) signed in as `login` through the
 /// sign-in form, and the CSRF token its pages carry in `<meta>`.
-async fn browser_signed_in(t: &TestApp, login: &str) -> (Client, String) {
+pub(crate) async fn browser_signed_in(t: &TestApp, login: &str) -> (Client, String) {
     let browser = Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

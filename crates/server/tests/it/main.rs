@@ -9,6 +9,7 @@ mod accounts;
 mod authorization;
 mod browser;
 mod browser_collections;
+mod browser_sync;
 mod browser_teams;
 mod cookie_auth;
 mod fuzz_bodies;

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use postroom_server::clock::DAY;
+use postroom_server::clock::{DAY, MINUTE};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
@@ -925,4 +925,86 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+/// The socket looks at its credentials again on every heartbeat; that is
+/// not the person's activity, so a session without "keep me signed in"
+/// still ends after 30 idle minutes while a page or client keeps its
+/// socket open (and the socket then closes with 4001). A request is
+/// activity. Both for a bearer token and for the pages' cookie.
+#[tokio::test]
+async fn checking_credentials_again_keeps_no_session_alive() {
+    use postroom_server::http::extract::reauthenticate;
+    use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, COOKIE};
+
+    let t = TestApp::spawn(Db::Sqlite).await;
+    let token = t.new_user("ada").await;
+    let mut bearer = HeaderMap::new();
+    bearer.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    // The pages' cookie, from the sign-in form.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client.get(t.url("/sign-in")).send().await.unwrap();
+    let mut jar: Vec<String> = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let html = form.text().await.unwrap();
+    let csrf = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let signed_in = client
+        .post(t.url("/sign-in"))
+        .header("cookie", jar.join("; "))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("login", "ada"),
+            ("password", crate::common::PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_redirection());
+    jar.extend(
+        signed_in
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned()),
+    );
+    let mut cookie = HeaderMap::new();
+    cookie.insert(COOKIE, HeaderValue::from_str(&jar.join("; ")).unwrap());
+
+    for headers in [&bearer, &cookie] {
+        assert!(reauthenticate(&t.app, headers).await.unwrap().is_some());
+    }
+    for _ in 0..2 {
+        t.clock.advance(10 * MINUTE);
+        for headers in [&bearer, &cookie] {
+            let actor = reauthenticate(&t.app, headers).await.unwrap();
+            assert!(actor.is_some(), "the session still holds");
+        }
+    }
+    // 31 minutes without a request: both sessions ended.
+    t.clock.advance(11 * MINUTE);
+    assert!(reauthenticate(&t.app, &bearer).await.is_err());
+    assert!(reauthenticate(&t.app, &cookie).await.unwrap().is_none());
+
+    // A request, by contrast, is activity.
+    let token = t.sign_in("ada", crate::common::PASSWORD, false).await;
+    t.clock.advance(20 * MINUTE);
+    t.get("/api/v1/me", Some(&token)).await.assert(200, None);
+    t.clock.advance(20 * MINUTE);
+    t.get("/api/v1/me", Some(&token)).await.assert(200, None);
+    t.stop().await;
 }

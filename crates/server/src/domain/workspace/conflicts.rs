@@ -336,29 +336,80 @@ fn details(row: &ConflictRow) -> Vec<ConflictField> {
     serde_json::from_str(&row.details).unwrap_or_default()
 }
 
-/// The actor's open conflicts, newest first (those on items they can no
-/// longer see left out).
-pub async fn list(app: &App, actor: &Actor) -> Result<api::ConflictList> {
-    let mut c = app.store.conn().await?;
-    let rows = store::sync::open_conflicts(&mut c, &actor.user_id, 200).await?;
-    let mut conflicts = Vec::new();
+/// How many open conflicts a list shows at most.
+const OPEN_LIMIT: i64 = 200;
+
+/// A person's open conflicts on items they can still read, newest first,
+/// with their items (those on items they can no longer see are left out).
+async fn open(c: &mut Conn, user_id: &str) -> Result<Vec<(ConflictRow, ItemRow, ItemKind)>> {
+    let rows = store::sync::open_conflicts(c, user_id, OPEN_LIMIT).await?;
+    let mut open = Vec::with_capacity(rows.len());
     for row in rows {
-        let Some(item) = store::items::by_id(&mut c, &row.item_id).await? else {
+        let Some(item) = store::items::by_id(c, &row.item_id).await? else {
             continue;
         };
-        let standing = policy::item_standing(&mut c, &actor.user_id, &item).await?;
+        let standing = policy::item_standing(c, user_id, &item).await?;
         if policy::decide_item(standing, ItemAction::Read, "conflict").is_err() {
             continue;
         }
         let kind = ItemKind::parse(&item.kind).unwrap_or(ItemKind::Collection);
+        open.push((row, item, kind));
+    }
+    Ok(open)
+}
+
+/// The actor's open conflicts, newest first (those on items they can no
+/// longer see left out).
+pub async fn list(app: &App, actor: &Actor) -> Result<api::ConflictList> {
+    let mut c = app.store.conn().await?;
+    let mut conflicts = Vec::new();
+    for (row, item, kind) in open(&mut c, &actor.user_id).await? {
         let fields = details(&row);
         conflicts.push(view(&mut c, &row, &item, kind, fields).await?);
     }
     Ok(api::ConflictList { conflicts })
 }
 
+/// How many conflicts `list` shows the person `user_id` (the count in the
+/// dashboard's navigation). One query when there are none.
+pub async fn open_count(app: &App, user_id: &str) -> Result<usize> {
+    let mut c = app.store.conn().await?;
+    Ok(open(&mut c, user_id).await?.len())
+}
+
+/// What a conflict is about, without its documents.
+pub async fn view_of(app: &App, actor: &Actor, id: &str) -> Result<ConflictView> {
+    let mut c = app.store.conn().await?;
+    let (row, item, kind) = load(&mut c, actor, id).await?;
+    let fields = details(&row);
+    view(&mut c, &row, &item, kind, fields).await
+}
+
 /// One conflict with both documents.
 pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<api::ConflictDetail> {
+    Ok(read(app, actor, id, false).await?.0)
+}
+
+/// One conflict with both documents, and the document to start a merge by
+/// hand from: every change of both sides that merges, the current version
+/// at each conflicting field (so only those are left to decide). Without a
+/// base to merge from, the current version; for an item deleted since, the
+/// write.
+pub async fn get_with_draft(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+) -> Result<(api::ConflictDetail, Value)> {
+    let (detail, draft) = read(app, actor, id, true).await?;
+    Ok((detail, draft.unwrap_or(Value::Null)))
+}
+
+async fn read(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    with_draft: bool,
+) -> Result<(api::ConflictDetail, Option<Value>)> {
     let mut c = app.store.conn().await?;
     let (row, item, kind) = load(&mut c, actor, id).await?;
     let mine = match (&row.body, &row.key_id) {
@@ -373,12 +424,31 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<api::ConflictDeta
     } else {
         revision_doc(app, &mut c, &item, item.revision).await?
     };
+    let draft = if with_draft {
+        Some(match (&mine, &theirs) {
+            (Some(mine), Some(theirs)) => {
+                match revision_doc(app, &mut c, &item, row.base_revision).await? {
+                    Some(base) => match merge::merge(&base, theirs, mine) {
+                        Merge::Clean(doc) => doc,
+                        Merge::Conflicted { merged, .. } => merged,
+                    },
+                    None => theirs.clone(),
+                }
+            }
+            (None, Some(theirs)) => theirs.clone(),
+            (Some(mine), None) => mine.clone(),
+            (None, None) => Value::Null,
+        })
+    } else {
+        None
+    };
     let fields = details(&row);
-    Ok(api::ConflictDetail {
+    let detail = api::ConflictDetail {
         conflict: view(&mut c, &row, &item, kind, fields).await?,
         mine,
         theirs,
-    })
+    };
+    Ok((detail, draft))
 }
 
 /// Resolves a conflict. The answer names the item as it now is; a

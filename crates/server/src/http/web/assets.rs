@@ -24,6 +24,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/app.js"),
     ),
     (
+        "sync.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/sync.js"),
+    ),
+    (
         "logo.svg",
         "image/svg+xml",
         include_bytes!("assets/logo.svg"),

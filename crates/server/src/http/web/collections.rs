@@ -353,6 +353,10 @@ async fn item_view(
         .collect();
     Ok(Page::new("collection.html", doc.item.name.clone())
         .with("nav", "collections")
+        .with(
+            "watch",
+            json!({ "id": doc.item.id, "revision": doc.item.revision }),
+        )
         .with("item", summary)
         .with("description_html", description)
         .with("rows", rows(&value))
@@ -392,7 +396,7 @@ async fn after(
         Ok(()) => see_other(&collection_path(id, &format!("?flash={flash_key}"))),
         Err(e) => match problem(&e) {
             Some(text) => match item_view(app, signed, id, Some(text)).await {
-                Ok(page) => page.status(e.status()).render(app, &signed.session).await,
+                Ok(page) => page.refused(&e).render(app, &signed.session).await,
                 Err(e) => error_response(e),
             },
             None => error_response(e),

@@ -15,11 +15,14 @@
 //!   collection's tree and actions, revisions, recently deleted, and a
 //!   public link (JSON, or a read-only page).
 //! - `workspace`: environments, globals, history, header presets.
+//! - `conflicts`: writes kept because they met changes to the same fields
+//!   (S7), and their resolution: keep mine, keep theirs, or edit the merge.
 //! - `markdown`: descriptions rendered and sanitised.
 
 mod assets;
 mod auth;
 mod collections;
+mod conflicts;
 pub mod errors;
 mod markdown;
 mod misc;
@@ -43,6 +46,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(teams::router())
         .merge(collections::router())
         .merge(workspace::router())
+        .merge(conflicts::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

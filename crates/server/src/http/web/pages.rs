@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::errors::{error_response, ErrorPage};
 use super::render::render_response;
+use crate::domain::workspace::{conflicts, documents};
 use crate::domain::{accounts, views};
 use crate::error::Error;
 use crate::state::App;
@@ -174,6 +175,31 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "The header preset was created. Add its headers below.",
     ),
     ("preset_deleted", "ok", "The header preset was deleted."),
+    (
+        "conflict_mine",
+        "ok",
+        "The conflict is resolved: your version was kept where the two differed.",
+    ),
+    (
+        "conflict_theirs",
+        "ok",
+        "The conflict is resolved: the current version was kept and yours dropped.",
+    ),
+    (
+        "conflict_deleted",
+        "ok",
+        "The conflict is resolved: it was deleted. It can be restored for 30 days.",
+    ),
+    (
+        "conflict_merged",
+        "ok",
+        "The conflict is resolved: your merge was saved.",
+    ),
+    (
+        "conflict_again",
+        "info",
+        "It changed again in the same place while you were resolving: your choice was kept as this new conflict.",
+    ),
 ];
 
 pub fn flash(key: Option<&str>) -> Option<serde_json::Value> {
@@ -182,6 +208,22 @@ pub fn flash(key: Option<&str>) -> Option<serde_json::Value> {
         .iter()
         .find(|(k, _, _)| *k == key)
         .map(|(_, kind, text)| json!({ "kind": kind, "text": text }))
+}
+
+/// A write a page made that was kept as a conflict (S7), as the page tells
+/// it: the conflict to resolve, what the item is, and where both changed.
+/// `None` for any other error.
+pub fn kept_conflict(e: &Error) -> Option<serde_json::Value> {
+    let Error::MergeConflict { conflict, .. } = e else {
+        return None;
+    };
+    let paths: Vec<&str> = conflict.fields.iter().map(|f| f.path.as_str()).collect();
+    Some(json!({
+        "id": conflict.id,
+        "noun": documents::noun(conflict.kind),
+        "paths": paths,
+        "deleted": conflict.op == "delete",
+    }))
 }
 
 /// What a page shows of the browser it is rendered for; the browser's
@@ -227,6 +269,19 @@ impl Page {
         self.with("error", fe.error).with("errors", fe.errors)
     }
 
+    /// Shows a refused save with its status: a save kept as a conflict
+    /// names the conflict to resolve (`conflict`, see the template macro
+    /// `conflict_notice`) instead of the refusal's words.
+    pub fn refused(self, e: &Error) -> Page {
+        let page = match kept_conflict(e) {
+            Some(conflict) => self
+                .with("error", serde_json::Value::Null)
+                .with("conflict", conflict),
+            None => self,
+        };
+        page.status(e.status())
+    }
+
     /// Renders with the signed-in account, its other accounts and the CSRF token.
     pub async fn render(self, app: &App, session: &impl Viewer) -> Response {
         match self.context(app, session).await {
@@ -247,6 +302,7 @@ impl Page {
             me["unread"] = json!(unread);
             me["verified"] = json!(user.email_verified_at.is_some());
             me["public"] = json!(user.profile_public != 0);
+            me["conflicts"] = json!(conflicts::open_count(app, &user.id).await?);
             ctx["me"] = me;
             let mut others = Vec::new();
             for other in signed_in.iter().skip(1) {

@@ -57,6 +57,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "team_audit.html",
     "team_join.html",
     "team_invite.html",
+    "conflicts.html",
+    "conflict.html",
 );
 
 const CSP: &str =
@@ -218,7 +220,7 @@ mod tests {
     fn every_template_renders() {
         let me = json!({
             "id": "u1", "username": "ada", "display_name": "Ada", "email": "ada@example.com", "avatar_url": null,
-            "initial": "A", "unread": 2, "verified": false, "public": true,
+            "initial": "A", "unread": 2, "conflicts": 1, "verified": false, "public": true,
         });
         let when = "2026-01-01T00:00:00Z";
         let ctx = json!({
@@ -335,6 +337,31 @@ mod tests {
             ),
             ("revision", json!(1)),
             ("restore_days", json!(30)),
+            // The conflict pages (web/conflicts.rs) and a save kept as a conflict.
+            (
+                "conflicts",
+                json!([{"id": "k1", "noun": "collection", "item": {"id": "c1", "name": "Conduit", "revision": 3}, "team": "acme",
+                    "op": "put", "base_revision": 1, "theirs_revision": 3, "created_at": when, "paths": ["item[id=r1].request.url.raw"]},
+                    {"id": "k2", "noun": "environment", "item": {"id": "e1", "name": "Dev", "revision": 2}, "team": null,
+                    "op": "delete", "base_revision": 1, "theirs_revision": 2, "created_at": when, "paths": []}]),
+            ),
+            (
+                "conflict",
+                json!({"id": "k1", "type": "collection", "item": {"id": "c1", "name": "Conduit", "revision": 3}, "team": "acme",
+                    "op": "put", "base_revision": 1, "theirs_revision": 3, "fields": [], "created_at": when, "resolution": null,
+                    "noun": "collection", "paths": ["item[id=r1].request.url.raw"], "deleted": false}),
+            ),
+            (
+                "fields",
+                json!([{"path": "item[id=r1].request.url.raw", "where": "“Get” › request.url.raw", "base": "a", "theirs": "b", "mine": null},
+                    {"path": "info.name", "where": "info.name", "base": null, "theirs": "{\n  \"a\": 1\n}", "mine": "c"}]),
+            ),
+            ("noun", json!("collection")),
+            ("item_href", json!("/collections/c1")),
+            ("mergeable", json!(true)),
+            ("item_deleted", json!(false)),
+            ("document", json!("{\n  \"info\": {}\n}")),
+            ("watch", json!({"id": "c1", "revision": 3})),
         ] {
             ctx[k] = v;
         }

@@ -203,6 +203,12 @@ fn fields(pairs: Vec<(String, String)>) -> HashMap<String, String> {
         .collect()
 }
 
+/// The item a page shows, for the sync status to tell when it changes
+/// elsewhere (`assets/sync.js`).
+fn watch(doc: &workspace::Document) -> Value {
+    json!({ "id": doc.item.id, "revision": doc.item.revision })
+}
+
 fn base_of(form: &HashMap<String, String>) -> Base {
     form.get("revision")
         .and_then(|r| r.parse::<i64>().ok())
@@ -311,6 +317,7 @@ async fn environment_view(
     let rows = rows_of(&value, "values");
     Ok(Page::new("environment.html", doc.item.name.clone())
         .with("nav", "collections")
+        .with("watch", watch(&doc))
         .with("kind", "environment")
         .with("item", summary)
         .with("name", text_of(value.get("name")))
@@ -369,7 +376,7 @@ async fn save_environment(
         Ok(_) => see_other(&format!("/environments/{}?flash=saved", enc(&id))),
         Err(e) => match problem(&e) {
             Some(text) => match environment_view(&app, &signed, &id, false, Some(text)).await {
-                Ok(page) => page.status(e.status()).render(&app, &signed.session).await,
+                Ok(page) => page.refused(&e).render(&app, &signed.session).await,
                 Err(e) => error_response(e),
             },
             None => error_response(e),
@@ -395,7 +402,7 @@ async fn delete_environment(
         Ok(()) => see_other("/environments?flash=environment_deleted"),
         Err(e) => match problem(&e) {
             Some(text) => match environment_view(&app, &signed, &id, false, Some(text)).await {
-                Ok(page) => page.status(e.status()).render(&app, &signed.session).await,
+                Ok(page) => page.refused(&e).render(&app, &signed.session).await,
                 Err(e) => error_response(e),
             },
             None => error_response(e),
@@ -451,6 +458,7 @@ async fn globals_view(
     };
     Ok(Page::new("environment.html", "Globals")
         .with("nav", "collections")
+        .with("watch", doc.as_ref().map(watch))
         .with("kind", "globals")
         .with("team", team)
         .with("teams", teams)
@@ -505,7 +513,7 @@ async fn save_globals(
         Ok(_) => see_other(&back),
         Err(e) => match problem(&e) {
             Some(text) => match globals_view(&app, &signed, team, false, Some(text)).await {
-                Ok(page) => page.status(e.status()).render(&app, &signed.session).await,
+                Ok(page) => page.refused(&e).render(&app, &signed.session).await,
                 Err(e) => error_response(e),
             },
             None => error_response(e),
@@ -626,6 +634,7 @@ async fn preset_view(
     let value: Value = serde_json::from_str(&doc.json).unwrap_or(Value::Null);
     Ok(Page::new("environment.html", doc.item.name.clone())
         .with("nav", "collections")
+        .with("watch", watch(&doc))
         .with("kind", "preset")
         .with("item", summary)
         .with("name", text_of(value.get("name")))
@@ -683,7 +692,7 @@ async fn save_preset(
         Ok(_) => see_other(&format!("/header-presets/{}?flash=saved", enc(&id))),
         Err(e) => match problem(&e) {
             Some(text) => match preset_view(&app, &signed, &id, Some(text)).await {
-                Ok(page) => page.status(e.status()).render(&app, &signed.session).await,
+                Ok(page) => page.refused(&e).render(&app, &signed.session).await,
                 Err(e) => error_response(e),
             },
             None => error_response(e),

@@ -591,6 +591,14 @@ impl Browser {
         }
     }
 
+    /// Sends a Chrome DevTools command and returns its answer.
+    pub async fn cdp(&self, command: &'static str, params: Value) -> Value {
+        self.c
+            .issue_cmd(Cdp(command, params))
+            .await
+            .unwrap_or_else(|e| panic!("{command}: {e}"))
+    }
+
     /// A PNG of the whole page (falling back to the window).
     pub async fn screenshot(&self) -> Option<Vec<u8>> {
         let size = self

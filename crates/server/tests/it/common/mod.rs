@@ -158,7 +158,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
     pub db: Db,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _pg: Option<PgDatabase>,
 }
@@ -313,7 +313,7 @@ impl TestApp {
             client,
             data_dir,
             db,
-            shutdown: Some(tx),
+            shutdown: std::sync::Mutex::new(Some(tx)),
             server: Some(server),
             _pg: pg,
         }
@@ -327,11 +327,22 @@ impl TestApp {
     /// Stops the server, keeping its data directory and database (another
     /// server may then start on them).
     pub async fn halt(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shut_down();
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+    }
+
+    /// Asks the server to stop, without waiting: it closes its sockets and
+    /// stops listening, as a server that goes away does.
+    pub fn shut_down(&self) {
+        let tx = self
+            .shutdown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(tx) = tx {
+            let _ = tx.send(());
         }
     }
 
@@ -550,8 +561,6 @@ pub fn token_in(mail: &str, path: &str) -> Option<String> {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shut_down();
     }
 }
