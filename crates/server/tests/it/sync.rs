@@ -925,6 +925,7 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
 
 /// The socket looks at its credentials again on every heartbeat; that is
 /// not the person's activity, so a session without "keep me signed in"
