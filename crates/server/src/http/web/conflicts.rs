@@ -41,6 +41,8 @@ pub fn router() -> Router<App> {
 #[derive(Deserialize, Default)]
 struct FlashQuery {
     flash: Option<String>,
+    /// `1`: show secret values in clear.
+    show: Option<String>,
 }
 
 fn enc(s: &str) -> String {
@@ -118,6 +120,7 @@ async fn conflict_view(
     signed: &SignedIn,
     id: &str,
     sent: Option<Sent>,
+    show_secrets: bool,
 ) -> Result<Page, Error> {
     let (detail, draft) = conflicts::get_with_draft(app, signed.actor(), id).await?;
     let view = &detail.conflict;
@@ -125,16 +128,24 @@ async fn conflict_view(
         .into_iter()
         .flatten()
         .collect();
+    let secrets = secret_keys(&docs);
+    let mut masked = false;
     let fields: Vec<Value> = view
         .fields
         .iter()
         .map(|f| {
+            let hide = !show_secrets && value_key(&f.path).is_some_and(|k| secrets.contains(k));
+            masked |= hide;
+            let cell = |v: Option<&Value>| match (hide, v) {
+                (true, Some(_)) => Some(SECRET_MASK.to_owned()),
+                _ => shown(v),
+            };
             json!({
                 "path": f.path,
                 "where": readable_path(&f.path, &docs),
-                "base": shown(f.base.as_ref()),
-                "theirs": shown(f.theirs.as_ref()),
-                "mine": shown(f.mine.as_ref()),
+                "base": cell(f.base.as_ref()),
+                "theirs": cell(f.theirs.as_ref()),
+                "mine": cell(f.mine.as_ref()),
             })
         })
         .collect();
@@ -144,6 +155,8 @@ async fn conflict_view(
         .with("conflict", view)
         .with("noun", documents::noun(view.kind))
         .with("fields", fields)
+        .with("secrets_masked", masked)
+        .with("secrets_shown", show_secrets && !secrets.is_empty())
         .with("item_deleted", deleted)
         .with(
             "item_href",
@@ -172,7 +185,8 @@ async fn conflict_page(
     Path(id): Path<String>,
     Query(q): Query<FlashQuery>,
 ) -> PageResult {
-    Ok(conflict_view(&app, &signed, &id, None)
+    let show = q.show.as_deref() == Some("1");
+    Ok(conflict_view(&app, &signed, &id, None, show)
         .await?
         .with("flash", flash(q.flash.as_deref()))
         .render(&app, &signed.session)
@@ -244,7 +258,7 @@ async fn resolve(
     let resolved = result
         .or_form(&app, &signed.session, async |error| {
             let text = (keep == Keep::Merged).then_some(text);
-            conflict_view(&app, &signed, &id, Some(Sent { text, error })).await
+            conflict_view(&app, &signed, &id, Some(Sent { text, error }), false).await
         })
         .await?;
     let target = match &resolved.item {
@@ -270,6 +284,28 @@ async fn parse_json(text: String) -> Result<Value, Error> {
 
 /// A field's value as the page shows it: text as it is, anything else as
 /// indented JSON; `None` where that side has no value.
+/// What a secret value shows until the person asks to see it.
+const SECRET_MASK: &str = "••••••••";
+
+/// The keys of the variables marked secret (`"type": "secret"`) in any of
+/// the documents (environments and globals).
+fn secret_keys<'a>(docs: &[&'a Value]) -> std::collections::HashSet<&'a str> {
+    docs.iter()
+        .filter_map(|d| d["values"].as_array())
+        .flatten()
+        .filter(|row| row["type"] == "secret")
+        .filter_map(|row| row["key"].as_str())
+        .collect()
+}
+
+/// The variable a conflict's path is in: `values[key=token].value` → `token`
+/// (`token#2` names the second row with that key: still `token`).
+fn value_key(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("values[key=")?;
+    let key = &rest[..rest.find(']')?];
+    Some(key.split_once('#').map_or(key, |(k, _)| k))
+}
+
 fn shown(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) => Some(s.clone()),
@@ -376,6 +412,20 @@ mod tests {
             "values[key=token].value"
         );
         assert_eq!(readable_path("info.name", &[]), "info.name");
+    }
+
+    #[test]
+    fn secret_variables_are_found_by_key() {
+        let env = json!({"values": [
+            {"key": "token", "value": "s3cret", "type": "secret"},
+            {"key": "host", "value": "x.test", "type": "default"}
+        ]});
+        let keys = secret_keys(&[&env]);
+        assert!(keys.contains("token") && !keys.contains("host"));
+        assert_eq!(value_key("values[key=token].value"), Some("token"));
+        assert_eq!(value_key("values[key=token#2].value"), Some("token"));
+        assert_eq!(value_key("values[key=token]"), Some("token"));
+        assert_eq!(value_key("item[id=a].name"), None);
     }
 
     #[test]
