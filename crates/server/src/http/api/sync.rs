@@ -396,14 +396,18 @@ impl Session {
                 while self.next_page().await? {}
                 continue;
             }
-            let team = scope.team.as_ref().map(|(_, slug)| slug.clone());
-            let mut c = self.app.store.conn().await.map_err(|_| End::Failed)?;
-            let change = self
-                .namer
-                .event(&mut c, row, team.as_deref())
-                .await
-                .map_err(|_| End::Failed)?;
-            drop(c);
+            let team = scope.team.as_ref().map(|(_, slug)| slug.as_str());
+            // The store only when the change's author is new to this socket.
+            let change = match self.namer.known_event(row, team) {
+                Some(change) => change,
+                None => {
+                    let mut c = self.app.store.conn().await.map_err(|_| End::Failed)?;
+                    self.namer
+                        .event(&mut c, row, team)
+                        .await
+                        .map_err(|_| End::Failed)?
+                }
+            };
             self.cursor
                 .positions
                 .insert(scope.key.clone(), Pos::Seq(row.seq));
