@@ -17,10 +17,13 @@ use anyhow::{bail, ensure, Context};
 use clap::{Parser, Subcommand};
 use postroom_bench::crash;
 use postroom_bench::seed::{self, PASSWORD};
-use postroom_bench::server::{sibling_binary, Database, PgDatabase, ServerProcess};
+use postroom_bench::server::{
+    raise_open_files_limit, sibling_binary, Database, PgDatabase, ServerProcess,
+};
 use postroom_bench::wrk::{self, Load, Outcome, Script};
 use serde_json::json;
 
+mod sync;
 mod workspace;
 
 #[derive(Parser)]
@@ -70,6 +73,9 @@ enum Mode {
     Collection,
     /// Import of a 50 MB collection against serde_json parsing and writing it.
     Import,
+    /// One change to 1,000 sync sockets against a bare broadcast server; RSS
+    /// per idle socket (10,000); catching up 10,000 changes.
+    Sync,
 }
 
 /// How wrk loads GET requests: one thread for wrk (the server has the other
@@ -106,6 +112,8 @@ struct Row {
 struct Bench {
     postroom: PathBuf,
     hello: PathBuf,
+    broadcast: PathBuf,
+    open_files: libc::rlim_t,
     postgres: Option<String>,
     secs: Duration,
     soak_secs: Duration,
@@ -146,6 +154,8 @@ type Step = fn(&mut Bench) -> anyhow::Result<()>;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     wrk::check_installed()?;
+    // Before any server starts: they inherit it.
+    let open_files = raise_open_files_limit()?;
     let profile = build(cli.no_build)?;
     if profile != "release" {
         eprintln!("warning: these are {profile} binaries; run with --release for real figures");
@@ -154,6 +164,8 @@ fn main() -> anyhow::Result<()> {
     let mut bench = Bench {
         postroom: sibling_binary("postroom")?,
         hello: sibling_binary("postroom-bench-hello")?,
+        broadcast: sibling_binary("postroom-bench-broadcast")?,
+        open_files,
         postgres: cli.postgres.clone(),
         secs: Duration::from_secs(cli.secs.max(1)),
         soak_secs: Duration::from_secs(cli.soak_secs.max(10)),
@@ -178,7 +190,7 @@ fn main() -> anyhow::Result<()> {
     );
     let all = cli.mode == Mode::All;
     let mut failed = Vec::new();
-    let steps: [(Mode, Step); 9] = [
+    let steps: [(Mode, Step); 10] = [
         (Mode::Read, Bench::read),
         (Mode::Collection, Bench::collection),
         (Mode::Import, Bench::import),
@@ -186,6 +198,7 @@ fn main() -> anyhow::Result<()> {
         (Mode::Flood, Bench::flood),
         (Mode::Memory, Bench::memory),
         (Mode::Rest, Bench::rest),
+        (Mode::Sync, Bench::sync),
         (Mode::Soak, Bench::soak),
         (Mode::Crash, Bench::crash),
     ];
@@ -216,6 +229,7 @@ fn name(mode: Mode) -> &'static str {
         Mode::Crash => "crash",
         Mode::Collection => "collection",
         Mode::Import => "import",
+        Mode::Sync => "sync",
     }
 }
 
@@ -389,6 +403,31 @@ impl Bench {
             out.socket_errors()
         );
         ensure!(out.requests > 0, "{what}: no requests completed");
+        Ok(out)
+    }
+
+    /// `GET /api/v1/me` once with each token (wrk, 16 connections).
+    fn use_every_token(&self, pr: &Instance, tokens: &[String]) -> anyhow::Result<Outcome> {
+        let file = self.dir.path().join("tokens.txt");
+        std::fs::write(&file, tokens.join("\n"))?;
+        let touch = Load {
+            url: pr.url("/api/v1/me"),
+            script: Script::EveryToken,
+            threads: 1,
+            connections: 16,
+            // wrk runs for its whole duration even after the script stops
+            // its thread, so this is the time allowed, not a target.
+            duration: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            env: vec![("BENCH_TOKENS".into(), file.display().to_string())],
+        };
+        let out = self.run_clean(&touch, "GET /api/v1/me with every session")?;
+        ensure!(
+            out.requests >= tokens.len() as u64,
+            "only {} of {} sessions were used",
+            out.requests,
+            tokens.len()
+        );
         Ok(out)
     }
 
@@ -623,26 +662,8 @@ impl Bench {
         // As for sessions made earlier, each one's first request records its
         // activity (a write; at most every 15 s per session).
         std::thread::sleep(Duration::from_secs(16));
-        let tokens = self.dir.path().join("tokens.txt");
-        let list: Vec<&str> = seeded.iter().map(|s| s.token.as_str()).collect();
-        std::fs::write(&tokens, list.join("\n"))?;
-        let touch = Load {
-            url: pr.url("/api/v1/me"),
-            script: Script::EveryToken,
-            threads: 1,
-            connections: 16,
-            // wrk runs for its whole duration even after the script stops
-            // its thread, so this is the time allowed, not a target.
-            duration: Duration::from_secs(30),
-            timeout: Duration::from_secs(10),
-            env: vec![("BENCH_TOKENS".into(), tokens.display().to_string())],
-        };
-        let out = self.run_clean(&touch, "GET /api/v1/me with every session")?;
-        ensure!(
-            out.requests >= MEMORY_ACCOUNTS as u64,
-            "only {} of {MEMORY_ACCOUNTS} sessions were used",
-            out.requests
-        );
+        let tokens: Vec<String> = seeded.into_iter().map(|s| s.token).collect();
+        let out = self.use_every_token(&pr, &tokens)?;
         std::thread::sleep(Duration::from_millis(500));
         let full = pr.server.rss_kib()?;
         let ratio = full as f64 / idle as f64;

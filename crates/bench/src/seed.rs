@@ -5,7 +5,8 @@
 //! account gets the same password hash, computed once with the server's
 //! parameters, so sign-ins with [`PASSWORD`] work as for any account. The
 //! rows are the ones sign-up and sign-in write (`store::users::insert`,
-//! `store::sessions::insert`), in transactions of 500.
+//! `store::sessions::insert`), in transactions of 500. [`sessions`] adds
+//! many sessions to one account the same way.
 
 use anyhow::Context;
 use argon2::password_hash::PasswordHasher as _;
@@ -63,25 +64,54 @@ pub async fn seed(url: &str, prefix: &str, count: usize) -> anyhow::Result<Vec<S
                 now,
             )
             .await?;
-            let token = format!("prs_{}", tokens::random_token(32));
-            store::sessions::insert(
-                &mut tx,
-                &store::sessions::NewSession {
-                    id: &uuid::Uuid::now_v7().to_string(),
-                    user_id: &user.id,
-                    token_hash: &tokens::hash(&token),
-                    keep_signed_in: true,
-                    user_agent: Some("postroom-bench"),
-                    ip: Some("127.0.0.1"),
-                    expires_at: now + 30 * DAY,
-                },
-                now,
-            )
-            .await?;
+            let token = insert_session(&mut tx, &user.id, now).await?;
             seeded.push(Seeded { username, token });
         }
         tx.commit().await?;
     }
     store.close().await;
     Ok(seeded)
+}
+
+/// Inserts `count` more live sessions of the account `user_id` (as if it
+/// signed in `count` times, "keep me signed in"); returns their tokens.
+pub async fn sessions(url: &str, user_id: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let store = Store::connect(url, 2)
+        .await
+        .context("opening the database")?;
+    let now = Clock::System.now();
+    let mut tokens = Vec::with_capacity(count);
+    for start in (0..count).step_by(500) {
+        let mut tx = store.begin().await?;
+        for _ in start..(start + 500).min(count) {
+            tokens.push(insert_session(&mut tx, user_id, now).await?);
+        }
+        tx.commit().await?;
+    }
+    store.close().await;
+    Ok(tokens)
+}
+
+/// One session, as sign-in makes it: a random token, stored hashed.
+async fn insert_session(
+    tx: &mut store::Tx,
+    user_id: &str,
+    now: postroom_server::clock::Millis,
+) -> anyhow::Result<String> {
+    let token = format!("prs_{}", tokens::random_token(32));
+    store::sessions::insert(
+        tx,
+        &store::sessions::NewSession {
+            id: &uuid::Uuid::now_v7().to_string(),
+            user_id,
+            token_hash: &tokens::hash(&token),
+            keep_signed_in: true,
+            user_agent: Some("postroom-bench"),
+            ip: Some("127.0.0.1"),
+            expires_at: now + 30 * DAY,
+        },
+        now,
+    )
+    .await?;
+    Ok(token)
 }

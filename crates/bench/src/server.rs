@@ -62,6 +62,11 @@ impl ServerProcess {
         Self::spawn(Command::new(binary), "listening on ", log)
     }
 
+    /// Starts the WebSocket broadcast baseline of the sync figures.
+    pub fn broadcast(binary: &Path, log: &Path) -> anyhow::Result<ServerProcess> {
+        Self::spawn(Command::new(binary), "listening on ", log)
+    }
+
     /// Starts the baseline serving `body` (a file) from memory at `/body`.
     pub fn hello_with_body(
         binary: &Path,
@@ -276,4 +281,27 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Raises this process's limit of open files to its hard limit and returns
+/// it. Servers started afterwards inherit it: 10,000 sockets need 10,000
+/// descriptors on each side.
+pub fn raise_open_files_limit() -> anyhow::Result<libc::rlim_t> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
+            }
+        }
+    }
+    Ok(limit.rlim_cur)
 }

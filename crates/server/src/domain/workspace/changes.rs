@@ -183,25 +183,43 @@ impl Namer {
         row: &EventRow,
         team: Option<&str>,
     ) -> Result<Option<Change>> {
+        self.person(c, row.actor_id.as_deref()).await?;
+        Ok(self
+            .known_event(row, team)
+            .expect("the author was just looked up"))
+    }
+
+    /// [`Namer::event`] without the store, when the event's author is named
+    /// already (or it has none); `None` when the author must be looked up.
+    /// A live socket sends each change this way: taking a pooled connection
+    /// for nothing cost a round trip to the database when it was given back.
+    pub fn known_event(&self, row: &EventRow, team: Option<&str>) -> Option<Option<Change>> {
+        let actor = match row.actor_id.as_deref() {
+            Some(id) => Some(api::ItemUser {
+                id: id.to_owned(),
+                username: self.people.get(id)?.clone(),
+            }),
+            None => None,
+        };
         let (Some(event), Some(id)) = (
             ItemEvent::from_stored(&row.kind, &row.data),
             row.subject.as_ref(),
         ) else {
-            return Ok(None);
+            return Some(None);
         };
         let op = match event.op() {
             "created" => ChangeOp::Created,
             "updated" => ChangeOp::Updated,
             _ => ChangeOp::Deleted,
         };
-        Ok(Some(Change {
+        Some(Some(Change {
             kind: event.item_kind(),
             id: id.clone(),
             op,
             revision: event.revision(),
             name: event.name().to_owned(),
             team: team.map(str::to_owned),
-            actor: self.person(c, row.actor_id.as_deref()).await?,
+            actor,
             at: rfc3339(row.created_at),
         }))
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use postroom_core::api::{
@@ -41,6 +41,12 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Changes per page while catching up.
 const CATCH_UP_PAGE: usize = 1000;
+/// The socket's read buffer. Clients send nothing but control frames
+/// (pings, pongs, close: at most 131 bytes each), and tungstenite zeroes
+/// the free part of its read buffer before every read: its default of
+/// 128 KiB cost each idle socket 128 KiB of memory. A longer frame still
+/// arrives whole (the buffer grows for it).
+const READ_BUFFER: usize = 1024;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -157,6 +163,7 @@ async fn sync_socket(
     drop(c);
     let credentials = credentials(&headers);
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let mut session = Session {
                 app,
@@ -193,6 +200,9 @@ fn check_origin(app: &App, headers: &HeaderMap) -> Result<()> {
 }
 
 /// The request headers that carry credentials, to check them again later.
+/// Copied, not cloned: a received header value is a slice of the
+/// connection's read buffer (16 KiB), and a clone would keep that buffer
+/// alive as long as the socket.
 fn credentials(headers: &HeaderMap) -> HeaderMap {
     let mut kept = HeaderMap::new();
     for name in [
@@ -201,7 +211,10 @@ fn credentials(headers: &HeaderMap) -> HeaderMap {
         header::HeaderName::from_static(crate::http::extract::API_KEY_HEADER),
     ] {
         for value in headers.get_all(&name) {
-            kept.append(name.clone(), value.clone());
+            if let Ok(mut copy) = HeaderValue::from_bytes(value.as_bytes()) {
+                copy.set_sensitive(value.is_sensitive());
+                kept.append(name.clone(), copy);
+            }
         }
     }
     kept
@@ -383,14 +396,18 @@ impl Session {
                 while self.next_page().await? {}
                 continue;
             }
-            let team = scope.team.as_ref().map(|(_, slug)| slug.clone());
-            let mut c = self.app.store.conn().await.map_err(|_| End::Failed)?;
-            let change = self
-                .namer
-                .event(&mut c, row, team.as_deref())
-                .await
-                .map_err(|_| End::Failed)?;
-            drop(c);
+            let team = scope.team.as_ref().map(|(_, slug)| slug.as_str());
+            // The store only when the change's author is new to this socket.
+            let change = match self.namer.known_event(row, team) {
+                Some(change) => change,
+                None => {
+                    let mut c = self.app.store.conn().await.map_err(|_| End::Failed)?;
+                    self.namer
+                        .event(&mut c, row, team)
+                        .await
+                        .map_err(|_| End::Failed)?
+                }
+            };
             self.cursor
                 .positions
                 .insert(scope.key.clone(), Pos::Seq(row.seq));
