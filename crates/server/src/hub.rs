@@ -60,10 +60,23 @@ struct Inner {
     scopes: HashMap<String, Vec<Subscriber>>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Hub {
     inner: Arc<Mutex<Inner>>,
     next_id: Arc<AtomicU64>,
+    /// This node's name in the notifications it sends to the others, so
+    /// that its listener can pass over its own (its hub had them first).
+    node: Arc<str>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            inner: Arc::default(),
+            next_id: Arc::default(),
+            node: crate::store::new_id().into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Hub {
@@ -206,6 +219,11 @@ impl Hub {
                 self.publish(&name, i64::MAX);
             }
         }
+    }
+
+    /// This node's name (see [`crate::store::cache::News`]).
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// How many subscriptions listen to `scope`.

@@ -52,8 +52,9 @@ pub const EVERYTHING: &str = "*";
 /// announced to other nodes as "everything" (a notification holds at most
 /// 8000 bytes).
 const MAX_NAMED: usize = 100;
-/// PostgreSQL's limit on a notification payload, with room to spare.
-const MAX_PAYLOAD: usize = 7_900;
+/// PostgreSQL's limit on a notification payload, with room to spare for
+/// the sending node's name, added after.
+const MAX_PAYLOAD: usize = 7_850;
 
 /// What one committed transaction tells the other nodes: the accounts it
 /// changed and the last event it recorded in each scope.
@@ -69,6 +70,10 @@ pub struct News {
     /// Too many scopes to name: every listener looks at the store.
     #[serde(default, rename = "E", skip_serializing_if = "std::ops::Not::not")]
     pub all_events: bool,
+    /// The node that sent it; its own listener passes over it, since that
+    /// node's cache and hub heard of the change at its commit, events and all.
+    #[serde(default, rename = "n", skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl News {
@@ -94,6 +99,7 @@ impl News {
             all_accounts,
             events: if all_events { Vec::new() } else { last },
             all_events,
+            node: None,
         };
         // Still too long for one notification: name fewer things.
         if news.payload().len() > MAX_PAYLOAD {
@@ -412,6 +418,13 @@ pub async fn listen(store: Store) {
                     match listener.try_recv().await {
                         Ok(Some(n)) => {
                             let news = News::parse(n.payload());
+                            if news.node.as_deref() == Some(store.hub.node()) {
+                                // Ours: this node's hub already has the
+                                // events themselves; reading them again from
+                                // the store for every subscriber would only
+                                // slow the fan-out.
+                                continue;
+                            }
                             store.cache.apply(&news);
                             if news.all_events || news.all_accounts {
                                 store.hub.wake_all();

@@ -165,7 +165,7 @@ impl Tx {
         {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(cache::CHANNEL)
-                .bind(cache::News::new(&effects.changed, &positions(&effects.recorded)).payload())
+                .bind(news(&effects, self.hub.node()).payload())
                 .execute(&mut *self.tx)
                 .await?;
         }
@@ -187,6 +187,13 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         self.tx.rollback().await
     }
+}
+
+/// What a commit tells the other nodes, signed with this node's name.
+fn news(effects: &Effects, node: &str) -> cache::News {
+    let mut news = cache::News::new(&effects.changed, &positions(&effects.recorded));
+    news.node = Some(node.to_owned());
+    news
 }
 
 fn positions(rows: &[std::sync::Arc<events::EventRow>]) -> Vec<(String, i64)> {
