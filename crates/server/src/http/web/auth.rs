@@ -9,6 +9,7 @@ use axum::Router;
 use postroom_core::api;
 use serde::{Deserialize, Serialize};
 
+use super::pages::enc;
 use super::pages::{flash, local_next, local_path, see_other, FormError, OrForm, Page, PageResult};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::config::CaptchaMode;
@@ -141,10 +142,6 @@ async fn invited_email(app: &App, next: Option<&str>) -> Option<String> {
         .await
         .ok()?
         .email
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[derive(Deserialize)]

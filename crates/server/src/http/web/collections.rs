@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::errors::{csrf_refused, error_response, error_status};
 use super::markdown;
+use super::pages::enc;
 use super::pages::{capitalise, flash, see_other, FormError, Page};
 use super::session::{check_csrf, CsrfForm, SignedIn, WebSession};
 use crate::domain::actor::Actor;
@@ -64,17 +65,13 @@ pub fn router() -> Router<App> {
 #[derive(Deserialize)]
 struct Nothing {}
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 fn collection_path(id: &str, rest: &str) -> String {
     format!("/collections/{}{rest}", enc(id))
 }
 
 /// How a page shows a refusal it can explain (a bad file, a stale revision,
 /// "only the creator or an admin"); `None` for what gets an error page.
-fn problem(e: &Error) -> Option<String> {
+pub(super) fn problem(e: &Error) -> Option<String> {
     explain(e).map(|text| capitalise(&text))
 }
 
@@ -97,7 +94,7 @@ fn explain(e: &Error) -> Option<String> {
 }
 
 /// My teams where I hold a seat: those whose items I read and write.
-async fn seated_teams(app: &App, actor: &Actor) -> Result<Vec<api::TeamRef>, Error> {
+pub(super) async fn seated_teams(app: &App, actor: &Actor) -> Result<Vec<api::TeamRef>, Error> {
     Ok(teams::list_mine(app, actor)
         .await?
         .teams

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::errors::csrf_refused;
+use super::pages::enc;
 use super::pages::{flash, see_other, FormError, OrForm, Page, PageResult};
 use super::session::{check_csrf, SignedIn};
 use crate::domain::workspace::{conflicts, documents};
@@ -43,10 +44,6 @@ struct FlashQuery {
     flash: Option<String>,
     /// `1`: show secret values in clear.
     show: Option<String>,
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The page of an item.

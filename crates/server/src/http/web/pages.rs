@@ -633,6 +633,11 @@ pub fn wait_in_words(secs: u64) -> String {
     }
 }
 
+/// `s` encoded for a URL's query or path segment.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 pub fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::errors::error_status;
+use super::pages::enc;
 use super::pages::{capitalise, flash, see_other, FormError, OrForm, Page, PageError, PageResult};
 use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::domain::actor::Actor;
@@ -58,10 +59,6 @@ struct FlashQuery {
 
 #[derive(Deserialize)]
 struct Nothing {}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
 
 /// How a form shows a domain error: like [`FormError::from`], and also the
 /// refusals a team page can explain (an unverified email, an admin that

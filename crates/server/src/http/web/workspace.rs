@@ -12,16 +12,16 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use postroom_core::api::{self, ItemListQuery};
+use postroom_core::api::ItemListQuery;
 use postroom_core::ItemKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::collections::{problem, seated_teams};
 use super::errors::error_response;
-use super::pages::{capitalise, flash, see_other, FormError, Page};
+use super::pages::enc;
+use super::pages::{flash, see_other, Page};
 use super::session::{CsrfForm, SignedIn};
-use crate::domain::actor::Actor;
-use crate::domain::teams;
 use crate::domain::workspace::{self, Base, Scope, RESTORE_DAYS};
 use crate::error::Error;
 use crate::state::App;
@@ -57,40 +57,6 @@ struct Nothing {}
 struct ListQuery {
     cursor: Option<String>,
     flash: Option<String>,
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// How a page shows a refusal it can explain; `None` for an error page.
-fn problem(e: &Error) -> Option<String> {
-    match e {
-        Error::Forbidden { message, .. } => Some(capitalise(message)),
-        _ => FormError::from(e).map(|_| {
-            let body = e.body().error;
-            let mut text = capitalise(&body.message);
-            for (field, message) in &body.fields {
-                if !body.message.contains(message.as_str()) {
-                    text.push_str(&format!(" ({field}: {message})"));
-                }
-            }
-            text
-        }),
-    }
-}
-
-async fn seated_teams(app: &App, actor: &Actor) -> Result<Vec<api::TeamRef>, Error> {
-    Ok(teams::list_mine(app, actor)
-        .await?
-        .teams
-        .into_iter()
-        .filter(|t| !t.membership.support_only)
-        .map(|t| api::TeamRef {
-            slug: t.slug,
-            name: t.name,
-        })
-        .collect())
 }
 
 fn list_query(cursor: Option<String>, deleted: bool, limit: u32) -> ItemListQuery {
@@ -345,6 +311,27 @@ async fn environment_page(
     }
 }
 
+/// Writes a page's edits (the name, and the rows of `member`) onto the
+/// item's current document, based on the revision the page showed.
+async fn save_rows(
+    app: &App,
+    actor: &crate::domain::actor::Actor,
+    kind: ItemKind,
+    id: &str,
+    member: &str,
+    typed: bool,
+    form: &HashMap<String, String>,
+) -> Result<workspace::Saved, Error> {
+    let doc = workspace::read(app, actor, kind, id).await?;
+    let mut value: Value =
+        serde_json::from_str(&doc.json).map_err(|e| Error::Internal(e.into()))?;
+    if let (Some(name), Some(obj)) = (form.get("name"), value.as_object_mut()) {
+        obj.insert("name".into(), json!(name.trim()));
+    }
+    apply_rows(&mut value, member, form, typed);
+    workspace::put(app, actor, kind, id, value, base_of(form)).await
+}
+
 async fn save_environment(
     State(app): State<App>,
     signed: SignedIn,
@@ -353,24 +340,15 @@ async fn save_environment(
 ) -> Response {
     let form = fields(pairs);
     let actor = signed.actor();
-    let result = async {
-        let doc = workspace::read(&app, actor, ItemKind::Environment, &id).await?;
-        let mut value: Value =
-            serde_json::from_str(&doc.json).map_err(|e| Error::Internal(e.into()))?;
-        if let (Some(name), Some(obj)) = (form.get("name"), value.as_object_mut()) {
-            obj.insert("name".into(), json!(name.trim()));
-        }
-        apply_rows(&mut value, "values", &form, true);
-        workspace::put(
-            &app,
-            actor,
-            ItemKind::Environment,
-            &id,
-            value,
-            base_of(&form),
-        )
-        .await
-    }
+    let result = save_rows(
+        &app,
+        actor,
+        ItemKind::Environment,
+        &id,
+        "values",
+        true,
+        &form,
+    )
     .await;
     match result {
         Ok(_) => see_other(&format!("/environments/{}?flash=saved", enc(&id))),
@@ -669,24 +647,15 @@ async fn save_preset(
 ) -> Response {
     let form = fields(pairs);
     let actor = signed.actor();
-    let result = async {
-        let doc = workspace::read(&app, actor, ItemKind::HeaderPreset, &id).await?;
-        let mut value: Value =
-            serde_json::from_str(&doc.json).map_err(|e| Error::Internal(e.into()))?;
-        if let (Some(name), Some(obj)) = (form.get("name"), value.as_object_mut()) {
-            obj.insert("name".into(), json!(name.trim()));
-        }
-        apply_rows(&mut value, "headers", &form, false);
-        workspace::put(
-            &app,
-            actor,
-            ItemKind::HeaderPreset,
-            &id,
-            value,
-            base_of(&form),
-        )
-        .await
-    }
+    let result = save_rows(
+        &app,
+        actor,
+        ItemKind::HeaderPreset,
+        &id,
+        "headers",
+        false,
+        &form,
+    )
     .await;
     match result {
         Ok(_) => see_other(&format!("/header-presets/{}?flash=saved", enc(&id))),
