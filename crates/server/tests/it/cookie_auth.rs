@@ -32,8 +32,18 @@ async fn page(t: &TestApp, browser: &Client, path: &str) -> String {
 /// A browser (a client that keeps cookies) signed in as `login` through the
 /// sign-in form, and the CSRF token its pages carry in `<meta>`.
 pub(crate) async fn browser_signed_in(t: &TestApp, login: &str) -> (Client, String) {
+    let (browser, csrf, _) = browser_signed_in_with_jar(t, login).await;
+    (browser, csrf)
+}
+
+/// [`browser_signed_in`], with the browser's cookie jar.
+pub(crate) async fn browser_signed_in_with_jar(
+    t: &TestApp,
+    login: &str,
+) -> (Client, String, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let browser = Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -58,7 +68,7 @@ pub(crate) async fn browser_signed_in(t: &TestApp, login: &str) -> (Client, Stri
     let settings = page(t, &browser, "/settings/profile").await;
     let csrf = between(&settings, r#"<meta name="csrf-token" content=""#, "\"").to_owned();
     assert_eq!(csrf, form_csrf, "pages and forms carry the same token");
-    (browser, csrf)
+    (browser, csrf, jar)
 }
 
 async fn send(
