@@ -36,6 +36,18 @@ impl ServerProcess {
         database: &Database,
         log: &Path,
     ) -> anyhow::Result<ServerProcess> {
+        Self::postroom_on(binary, data_dir, database, log, "127.0.0.1:0")
+    }
+
+    /// The same on a given address (`127.0.0.1:PORT`), so that a server
+    /// stopped and started again is found where it was.
+    pub fn postroom_on(
+        binary: &Path,
+        data_dir: &Path,
+        database: &Database,
+        log: &Path,
+        listen: &str,
+    ) -> anyhow::Result<ServerProcess> {
         let mut cmd = Command::new(binary);
         cmd.arg("serve");
         // Only what is set here configures the server: no POSTROOM_* from the
@@ -46,7 +58,7 @@ impl ServerProcess {
             }
         }
         cmd.current_dir(data_dir)
-            .env("POSTROOM_LISTEN", "127.0.0.1:0")
+            .env("POSTROOM_LISTEN", listen)
             .env("POSTROOM_DATA_DIR", data_dir)
             .env("POSTROOM_CAPTCHA", "never")
             .env("POSTROOM_RATE_LIMITS", "false")

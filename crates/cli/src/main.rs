@@ -1,4 +1,7 @@
-//! `postroom`: runs the server and its operator tools.
+//! `postroom`: runs the server and its operator tools, and is the client
+//! that signs in to a server and keeps a folder of collections in sync.
+
+mod client;
 
 use std::path::PathBuf;
 
@@ -12,6 +15,9 @@ use postroom_server::{config, startup, telemetry, Application, Clock, Config};
     about = "Self-hosted accounts, teams and sync for API collections"
 )]
 struct Cli {
+    /// Print results as JSON on standard output (client commands).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -27,6 +33,95 @@ struct ConfigFile {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Sign in to a server through the browser (or with a code).
+    ///
+    /// Opens the browser on the server's sign-in page; approve there and
+    /// the session comes back here. Without a browser (or with
+    /// --no-browser) it prints a URL and a code to enter on any device.
+    /// Other accounts stay signed in; the new one becomes the active one.
+    #[command(after_help = EXIT_CODES)]
+    Login {
+        /// The server (default: the last one used, else http://127.0.0.1:8080).
+        url: Option<String>,
+        /// Print a URL and a code instead of opening a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Read a session token or API key from standard input (for scripts).
+        #[arg(long, conflicts_with = "no_browser")]
+        with_token: bool,
+    },
+    /// Sign out of an account (default: the active one), here and on the server.
+    #[command(after_help = EXIT_CODES)]
+    Logout {
+        /// `username` or `username@host`.
+        account: Option<String>,
+    },
+    /// Who the active account is, as the server knows it.
+    #[command(after_help = EXIT_CODES)]
+    Whoami,
+    /// The signed-in accounts; the active one is marked with *.
+    Accounts,
+    /// Make another signed-in account the active one.
+    #[command(after_help = EXIT_CODES)]
+    Switch {
+        /// `username`, or `username@host` when the name is on several servers.
+        account: String,
+    },
+    /// Write your and your teams' collections and environments into a folder
+    /// as Postman files, or bring a synced folder up to date.
+    #[command(after_help = EXIT_CODES)]
+    Pull {
+        dir: PathBuf,
+        /// Write secret environment values too (they are left empty otherwise).
+        #[arg(long)]
+        include_secrets: bool,
+    },
+    /// Send the edits made in a synced folder: changed, new and removed files.
+    #[command(after_help = EXIT_CODES)]
+    Push { dir: PathBuf },
+    /// Keep a folder in sync live: edits go out as you save, the server's
+    /// arrive as they happen, and work done offline goes out on reconnect.
+    #[command(after_help = EXIT_CODES)]
+    Watch {
+        dir: PathBuf,
+        /// Write secret environment values too.
+        #[arg(long)]
+        include_secrets: bool,
+    },
+    /// Settle the conflict of a synced file.
+    #[command(after_help = EXIT_CODES)]
+    Resolve {
+        /// The file (or its .conflict.json).
+        file: PathBuf,
+        /// Whose version wins where both changed the same thing.
+        #[arg(long, value_enum)]
+        keep: KeepArg,
+    },
+    /// Turn sync off or on; edits made while it is off are kept and go out
+    /// when it is back on.
+    Sync {
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+    /// Import a Postman collection, environment or data export (zip).
+    #[command(after_help = EXIT_CODES)]
+    Import {
+        file: PathBuf,
+        /// Into this team (its URL name) instead of your private items.
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Export a collection or environment by id as a Postman file.
+    #[command(after_help = EXIT_CODES)]
+    Export {
+        id: String,
+        /// Write it to this new file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Keep secret environment values (they are left empty otherwise).
+        #[arg(long)]
+        include_secrets: bool,
+    },
     /// Run the server.
     ///
     /// Without configuration it listens on 127.0.0.1:8080 and keeps an SQLite
@@ -74,6 +169,82 @@ enum Command {
     },
 }
 
+const EXIT_CODES: &str = "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not signed in or the \
+session ended (postroom login), 4 done but conflicts wait (postroom resolve), 5 the server cannot \
+be reached (nothing was lost), 6 sync is off (postroom sync on).";
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KeepArg {
+    Mine,
+    Theirs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+/// Runs a client command to its exit code.
+fn run_client(json: bool, command: Command) -> std::process::ExitCode {
+    use client::{login, sync, transfer, watch, Ctx};
+    let outcome = (|| {
+        let ctx = Ctx::new(json)?;
+        let rt = client::runtime()?;
+        postroom_client::install_crypto();
+        rt.block_on(async {
+            match command {
+                Command::Login {
+                    url,
+                    no_browser,
+                    with_token,
+                } => {
+                    login::login(
+                        &ctx,
+                        login::LoginArgs {
+                            server: url,
+                            no_browser,
+                            with_token,
+                        },
+                    )
+                    .await
+                }
+                Command::Logout { account } => login::logout(&ctx, account.as_deref()).await,
+                Command::Whoami => login::whoami(&ctx).await,
+                Command::Accounts => login::list(&ctx),
+                Command::Switch { account } => login::switch(&ctx, &account),
+                Command::Pull {
+                    dir,
+                    include_secrets,
+                } => sync::pull(&ctx, &dir, include_secrets).await,
+                Command::Push { dir } => sync::push(&ctx, &dir).await,
+                Command::Watch {
+                    dir,
+                    include_secrets,
+                } => watch::watch(&ctx, &dir, include_secrets).await,
+                Command::Resolve { file, keep } => {
+                    let keep = match keep {
+                        KeepArg::Mine => postroom_core::api::Keep::Mine,
+                        KeepArg::Theirs => postroom_core::api::Keep::Theirs,
+                    };
+                    sync::resolve(&ctx, &file, keep).await
+                }
+                Command::Sync { state } => sync::set_sync(&ctx, matches!(state, OnOff::On)),
+                Command::Import { file, team } => {
+                    transfer::import(&ctx, &file, team.as_deref()).await
+                }
+                Command::Export {
+                    id,
+                    output,
+                    include_secrets,
+                } => transfer::export(&ctx, &id, output.as_deref(), include_secrets).await,
+                _ => unreachable!("server commands are run by main"),
+            }
+        })
+    })();
+    client::finish(json, outcome)
+}
+
 /// The settings from the configuration file and the environment. A file
 /// named by `--config` or `$POSTROOM_CONFIG` must exist; the default
 /// `./postroom.toml` may be absent.
@@ -92,12 +263,39 @@ fn settings(file: ConfigFile) -> anyhow::Result<config::Settings> {
     Ok(Config::load(named)?.validate()?)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        Cli::command().print_help()?;
-        return Ok(());
+        let _ = Cli::command().print_help();
+        return std::process::ExitCode::SUCCESS;
     };
+    if command.is_client() {
+        return run_client(cli.json, command);
+    }
+    match run_server_command(command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+impl Command {
+    fn is_client(&self) -> bool {
+        !matches!(
+            self,
+            Command::Serve { .. }
+                | Command::DefaultConfig
+                | Command::CheckConfig { .. }
+                | Command::Backup { .. }
+                | Command::Restore { .. }
+                | Command::VerifyDomain { .. }
+        )
+    }
+}
+
+fn run_server_command(command: Command) -> anyhow::Result<()> {
     match command {
         Command::DefaultConfig => {
             print!("{}", config::DEFAULT_CONFIG);
@@ -129,6 +327,7 @@ fn main() -> anyhow::Result<()> {
             telemetry::init_logging(s.log_format);
             tokio::runtime::Runtime::new()?.block_on(serve(s))
         }
+        _ => unreachable!("client commands are run by run_client"),
     }
 }
 

@@ -4,6 +4,7 @@
 mod common;
 
 mod backup;
+mod client;
 mod crash;
 mod help;
 mod restore;
