@@ -121,7 +121,7 @@ async fn browser_sign_in(
     let pkce = Pkce::new();
     let state = oauth::random_string(16);
     let url = loopback.authorize_url(metadata, CLIENT_ID, &device_name(), &state, &pkce);
-    if webbrowser::open(url.as_str()).is_err() {
+    if !can_open_browser() || webbrowser::open(url.as_str()).is_err() {
         ctx.say("No browser could be opened here; signing in with a code instead.");
         return Ok(None);
     }
@@ -145,6 +145,18 @@ async fn browser_sign_in(
     )
     .await?;
     Ok(Some(token.access_token))
+}
+
+/// Whether a browser could show a page here: on Linux and the BSDs, a
+/// display (or a `$BROWSER` the person named); a session over SSH has
+/// neither and signs in with a code.
+fn can_open_browser() -> bool {
+    if !cfg!(all(unix, not(target_os = "macos"))) {
+        return true;
+    }
+    ["BROWSER", "DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 async fn device_sign_in(ctx: &Ctx, client: &Client, metadata: &oauth::Metadata) -> Outcome<String> {

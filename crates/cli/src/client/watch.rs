@@ -127,16 +127,10 @@ pub async fn watch(ctx: &Ctx, dir: &Path, include_secrets: bool) -> Outcome<Exit
                     );
                 }
                 Err(f) if f.exit == Exit::SignIn => {
+                    if !signed_out {
+                        signed_out_notice(ctx, &account);
+                    }
                     signed_out = true;
-                    status(
-                        ctx,
-                        "signed out",
-                        &format!(
-                            "the session of {} ended: run `postroom login {}`; edits wait here",
-                            account.key(),
-                            account.server
-                        ),
-                    );
                 }
                 Err(f) => return Err(f),
             }
@@ -163,7 +157,7 @@ pub async fn watch(ctx: &Ctx, dir: &Path, include_secrets: bool) -> Outcome<Exit
                             match &now {
                                 Link::Connected => status(ctx, "connected", client.base().as_str()),
                                 Link::Offline(why) => status(ctx, "offline", why),
-                                Link::SignedOut => {}
+                                Link::SignedOut => signed_out_notice(ctx, &account),
                             }
                         }
                         if now == Link::SignedOut {
@@ -184,6 +178,18 @@ pub async fn watch(ctx: &Ctx, dir: &Path, include_secrets: bool) -> Outcome<Exit
             }
         }
     }
+}
+
+fn signed_out_notice(ctx: &Ctx, account: &Account) {
+    status(
+        ctx,
+        "signed out",
+        &format!(
+            "the session of {} ended: run `postroom login {}`; edits wait here and go out once you do",
+            account.key(),
+            account.server
+        ),
+    );
 }
 
 /// A new client when the account's token changed (signed in again).

@@ -2,7 +2,7 @@
 //! server (the same binary's `serve`, as a child process), with its state
 //! in a temporary `XDG_CONFIG_HOME` and tokens in the file store.
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::{BufRead, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -751,6 +751,24 @@ async fn watch_syncs_both_ways_and_sends_offline_edits_when_the_server_is_back()
     .await;
     let log = watching.log();
     assert!(log.contains("syncing"), "{log}");
+
+    // The session ends (revoked on the web): watch says so and keeps the
+    // edits made meanwhile; once signed in again, they go out.
+    let (status, _) = world.call("DELETE", "/sessions/current", &ada, None).await;
+    assert_eq!(status, 204);
+    eventually("watch to say the session ended", || async {
+        watching.log().contains("signed out")
+    })
+    .await;
+    let mut document = read_json(&file);
+    document["item"][0]["name"] = json!("edited while signed out");
+    write_json(&file, &document);
+    let again = world.sign_in("ada").await;
+    client.login(world.url(), &again);
+    eventually("the edit made while signed out on the server", || async {
+        first_request_name(&world.read(&again, &id).await.0) == "edited while signed out"
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -821,9 +839,4 @@ pub fn json_line_with(reader: &mut impl BufRead, key: &str) -> Value {
             }
         }
     }
-}
-
-#[allow(dead_code)]
-fn buffered(child: &mut Child) -> BufReader<std::process::ChildStdout> {
-    BufReader::new(child.stdout.take().expect("stdout is piped"))
 }

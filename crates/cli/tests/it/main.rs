@@ -7,5 +7,6 @@ mod backup;
 mod client;
 mod crash;
 mod help;
+mod login;
 mod restore;
 mod verify_domain;
