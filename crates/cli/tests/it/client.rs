@@ -258,8 +258,37 @@ impl Client {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(binary());
-        cmd.args(args)
-            .current_dir(self.home.path())
+        cmd.args(args);
+        self.environment(cmd)
+    }
+
+    /// Runs `postroom <args>` at a terminal (a pseudo-terminal made by
+    /// util-linux `script`), typing `input`.
+    pub fn run_at_terminal(&self, args: &[&str], input: &str) -> Output {
+        let line = std::iter::once(binary().display().to_string())
+            .chain(args.iter().map(|a| format!("'{a}'")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("script");
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
+        let mut child = self
+            .environment(cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("typed");
+        child.wait_with_output().expect("script ends")
+    }
+
+    fn environment(&self, mut cmd: Command) -> Command {
+        cmd.current_dir(self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("HOME", self.home.path())
             .env("POSTROOM_KEYRING", "off")
@@ -631,6 +660,20 @@ async fn theirs_settles_a_conflict_and_secrets_stay_off_disk() {
     assert!(!dir
         .join("private/Smoke.postman_collection.conflict.json")
         .exists());
+
+    // At a terminal, push asks; "t" keeps theirs.
+    let mut mine = read_json(&file);
+    mine["item"][0]["name"] = json!("mine again");
+    write_json(&file, &mine);
+    let (on_server, revision) = world.read(&ada, &id).await;
+    let mut theirs = on_server.clone();
+    theirs["item"][0]["name"] = json!("theirs again");
+    world.write(&ada, &id, &theirs, revision).await;
+    let out = client.run_at_terminal(&["push", dir_arg], "t\n");
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Keep [m]ine"), "{}", text(&out));
+    assert_eq!(first_request_name(&read_json(&file)), "theirs again");
+    assert!(!dir.join("private/Smoke.postman_collection.conflict.json").exists());
 
     // Export and import by id, with the secret left out of the file.
     let exported = client.home.path().join("staging.json");
