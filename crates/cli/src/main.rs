@@ -158,6 +158,16 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// The operator's tools: users and teams, from the server's shell.
+    ///
+    /// Each action is recorded in the operator's audit log (as "command
+    /// line"), like those of the operator pages under /admin.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Mark an email domain verified for a team, without the DNS check.
     VerifyDomain {
         /// The team's URL name, as in /teams/<URL name>.
@@ -245,6 +255,39 @@ fn run_client(json: bool, command: Command) -> std::process::ExitCode {
     client::finish(json, outcome)
 }
 
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// List accounts (sign-up date, last active, confirmed, teams, state).
+    Users {
+        /// Only those whose username or email contains this.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Create an account; the person gets a mail with a link to choose a password.
+    CreateUser {
+        email: String,
+        username: String,
+        /// Make the account an operator (it may open /admin).
+        #[arg(long)]
+        operator: bool,
+    },
+    /// Disable an account: its sessions and API keys end, it cannot sign in.
+    Disable { user: String },
+    /// Let a disabled account sign in again.
+    Enable { user: String },
+    /// End every session of an account.
+    SignOut { user: String },
+    /// Delete an account and everything of it, by the rules of its own deletion.
+    Delete {
+        user: String,
+        /// Confirm the deletion (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List teams with their plan, members and seats.
+    Teams,
+}
+
 /// The settings from the configuration file and the environment. A file
 /// named by `--config` or `$POSTROOM_CONFIG` must exist; the default
 /// `./postroom.toml` may be absent.
@@ -291,6 +334,7 @@ impl Command {
                 | Command::Backup { .. }
                 | Command::Restore { .. }
                 | Command::VerifyDomain { .. }
+                | Command::Admin { .. }
         )
     }
 }
@@ -305,6 +349,10 @@ fn run_server_command(command: Command) -> anyhow::Result<()> {
             let s = settings(config)?;
             print!("{}", s.redacted());
             Ok(())
+        }
+        Command::Admin { command, config } => {
+            let s = settings(config)?;
+            tokio::runtime::Runtime::new()?.block_on(admin(s, command))
         }
         Command::VerifyDomain {
             team,
@@ -487,6 +535,125 @@ fn file_stamp() -> String {
     postroom_server::clock::rfc3339(millis)
         .replace(['-', ':'], "")
         .replace(".000", "")
+}
+
+async fn admin(settings: config::Settings, command: AdminCommand) -> anyhow::Result<()> {
+    use postroom_server::domain::operator::{self, By};
+    use postroom_server::error::Error;
+    let app = postroom_server::App::new(settings, Clock::System).await?;
+    let when = |ms: i64| postroom_server::clock::rfc3339(ms);
+    let by = By::CommandLine;
+    let done: Result<(), Error> = async {
+        match command {
+            AdminCommand::Users { search } => {
+                let mut after = String::new();
+                println!(
+                    "{:<24} {:<32} {:<20} {:<20} {:>5}  state",
+                    "username", "email", "signed up", "last active", "teams"
+                );
+                loop {
+                    let rows =
+                        operator::accounts(&app, search.as_deref().unwrap_or(""), &after).await?;
+                    for u in &rows {
+                        let state = match (u.disabled_at, u.email_verified_at) {
+                            (Some(_), _) => "disabled",
+                            (None, None) => "unconfirmed",
+                            (None, Some(_)) => "active",
+                        };
+                        println!(
+                            "{:<24} {:<32} {:<20} {:<20} {:>5}  {state}{}",
+                            u.username,
+                            u.email,
+                            &when(u.created_at)[..19],
+                            u.last_active_at
+                                .map(|t| when(t)[..19].to_owned())
+                                .unwrap_or_else(|| "-".into()),
+                            u.teams,
+                            if u.operator != 0 { ", operator" } else { "" }
+                        );
+                    }
+                    match rows.last() {
+                        Some(last) if rows.len() as i64 == operator::PAGE => {
+                            after = last.id.clone()
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            AdminCommand::CreateUser {
+                email,
+                username,
+                operator: op,
+            } => {
+                let user = operator::create_account(&app, &by, &email, &username, op).await?;
+                println!(
+                    "Created {} <{}>{}; a mail with a link to choose a password is on its way.",
+                    user.username,
+                    user.email,
+                    if op { " as an operator" } else { "" }
+                );
+            }
+            AdminCommand::Disable { user } => {
+                let user = operator::set_disabled(&app, &by, &user, true).await?;
+                println!(
+                    "Disabled {}: its sessions and API keys ended, and it cannot sign in.",
+                    user.username
+                );
+            }
+            AdminCommand::Enable { user } => {
+                let user = operator::set_disabled(&app, &by, &user, false).await?;
+                println!("Enabled {}: it can sign in again.", user.username);
+            }
+            AdminCommand::SignOut { user } => {
+                let ended = operator::sign_out_everywhere(&app, &by, &user).await?;
+                println!("Ended {ended} session(s) of {user}.");
+            }
+            AdminCommand::Delete { user, yes } => {
+                if !yes {
+                    return Err(Error::bad_request(
+                        "confirmation_required",
+                        format!("deleting {user} cannot be undone: add --yes to confirm"),
+                    ));
+                }
+                let user = operator::delete(&app, &by, &user).await?;
+                println!("Deleted {} <{}>.", user.username, user.email);
+            }
+            AdminCommand::Teams => {
+                let mut after = String::new();
+                println!(
+                    "{:<24} {:<24} {:<12} {:>7} {:>5}",
+                    "URL name", "name", "plan", "members", "seats"
+                );
+                loop {
+                    let rows = operator::teams(&app, &after).await?;
+                    for t in &rows {
+                        println!(
+                            "{:<24} {:<24} {:<12} {:>7} {:>5}",
+                            t.slug, t.name, t.plan, t.members, t.seats
+                        );
+                    }
+                    match rows.last() {
+                        Some(last) if rows.len() as i64 == operator::PAGE => {
+                            after = last.id.clone()
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    // Mail queued above goes out with the next server start, or now when
+    // the server runs (its worker polls the queue).
+    app.store.close().await;
+    match done {
+        Err(Error::NotFound { .. }) => {
+            anyhow::bail!("there is no such account (name it by username or id)")
+        }
+        Err(e) => anyhow::bail!("{}", e.body().error.message),
+        Ok(()) => Ok(()),
+    }
 }
 
 async fn verify_domain(settings: config::Settings, team: &str, domain: &str) -> anyhow::Result<()> {

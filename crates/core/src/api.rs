@@ -456,6 +456,11 @@ pub struct SupportRequest {
     /// `open` until the operator answers.
     pub status: String,
     pub created_at: String,
+    /// The operator's answer, once there is one (it is mailed too).
+    #[serde(default)]
+    pub answer: Option<String>,
+    #[serde(default)]
+    pub answered_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

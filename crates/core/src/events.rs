@@ -95,6 +95,13 @@ pub enum TeamEvent {
         user_id: String,
         username: String,
     },
+    /// The operator disabled a member's account (it cannot sign in; it
+    /// stays a member), or enabled it again.
+    MemberDisabled {
+        user_id: String,
+        username: String,
+        disabled: bool,
+    },
 }
 
 /// How someone joined a team.

@@ -41,6 +41,7 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     pub mail_from: String,
     pub support_email: Option<String>,
+    pub operators: Option<String>,
     pub terms_url: Option<String>,
     pub privacy_url: Option<String>,
     pub dns_resolver: Option<String>,
@@ -72,6 +73,9 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     pub mail_from: lettre::message::Mailbox,
     pub support_email: Option<lettre::message::Mailbox>,
+    /// The operators, by their confirmed address (lower-case); accounts made
+    /// operators with `postroom admin create-user --operator` are too.
+    pub operators: Vec<String>,
     /// The terms of service people accept when they sign up; without it,
     /// sign-up asks for no acceptance.
     pub terms_url: Option<url::Url>,
@@ -178,6 +182,20 @@ impl Config {
             ),
             None => None,
         };
+        let mut operators = Vec::new();
+        for entry in self.operators.iter().flat_map(|list| list.split(',')) {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let email = postroom_core::Email::parse(entry).map_err(|e| {
+                ConfigError(format!(
+                    "operators: {entry:?} is not a mail address: {}",
+                    e.0
+                ))
+            })?;
+            operators.push(email.as_str().to_lowercase());
+        }
         let page_url = |name: &str, value: &Option<String>| match value {
             Some(s) => match url::Url::parse(s) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
@@ -265,6 +283,7 @@ impl Config {
             metrics_token: self.metrics_token,
             mail_from,
             support_email,
+            operators,
             terms_url,
             privacy_url,
             dns_resolver,
@@ -309,7 +328,7 @@ impl Settings {
             self.database_url.expose_secret().to_owned()
         };
         format!(
-            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\nterms_url = {:?}\nprivacy_url = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
+            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\noperators = {:?}\nterms_url = {:?}\nprivacy_url = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
             self.listen.to_string(),
             self.public_url.as_str(),
             self.data_dir.display().to_string(),
@@ -319,6 +338,7 @@ impl Settings {
             hide(&self.metrics_token),
             self.mail_from.to_string(),
             self.support_email.as_ref().map(|m| m.to_string()),
+            self.operators.join(","),
             self.terms_url.as_ref().map(|u| u.as_str()),
             self.privacy_url.as_ref().map(|u| u.as_str()),
             self.log_format,

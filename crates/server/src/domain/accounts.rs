@@ -437,7 +437,7 @@ pub async fn confirm_password_reset(
 
 /// The actor's account, once `password` (the form's `field`) proved to be
 /// its password. Attempts count against the per-account limit.
-async fn confirmed_by_password(
+pub(crate) async fn confirmed_by_password(
     app: &App,
     actor: &Actor,
     field: &str,
@@ -513,10 +513,7 @@ pub async fn delete_account(
     let user = confirmed_by_password(app, actor, "password", &req.password).await?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    if !store::users::lock_for_deletion(&mut tx, &user.id).await? {
-        return Err(Error::NotFound { what: "account" });
-    }
-    let sole_admin_of = super::teams::leave_all_for_deletion(&mut tx, &user, now).await?;
+    let sole_admin_of = delete_in(&mut tx, &user, now).await?;
     if !sole_admin_of.is_empty() {
         tx.rollback().await?;
         return Err(Error::conflict(
@@ -529,11 +526,6 @@ pub async fn delete_account(
             ),
         ));
     }
-    store::events::delete_scope(&mut tx, &format!("user:{}", user.id)).await?;
-    // Private items go with the account row; their change log goes here.
-    store::events::delete_scope(&mut tx, &super::workspace::user_scope(&user.id)).await?;
-    // The row is locked above, so it is there to delete.
-    store::users::delete(&mut tx, &user.id).await?;
     app.mailer
         .queue(
             &mut tx,
@@ -547,6 +539,27 @@ pub async fn delete_account(
     metrics::counter!("postroom_accounts_deleted_total").increment(1);
     tracing::info!(user = %user.id, "account deleted by its owner");
     Ok(())
+}
+
+/// Deletes an account in the caller's transaction, by the rules of the
+/// person's own deletion: it leaves its teams (a team where it was the only
+/// member goes with it) and everything of its cascades. Answers the teams
+/// it alone administers while others remain, in which case nothing may be
+/// committed.
+pub(crate) async fn delete_in(tx: &mut Tx, user: &UserRow, now: Millis) -> Result<Vec<String>> {
+    if !store::users::lock_for_deletion(tx, &user.id).await? {
+        return Err(Error::NotFound { what: "account" });
+    }
+    let sole_admin_of = super::teams::leave_all_for_deletion(tx, user, now).await?;
+    if !sole_admin_of.is_empty() {
+        return Ok(sole_admin_of);
+    }
+    store::events::delete_scope(tx, &format!("user:{}", user.id)).await?;
+    // Private items go with the account row; their change log goes here.
+    store::events::delete_scope(tx, &super::workspace::user_scope(&user.id)).await?;
+    // The row is locked above, so it is there to delete.
+    store::users::delete(tx, &user.id).await?;
+    Ok(Vec::new())
 }
 
 /// Starts an email change (P2): a link to the new address, a notice to the

@@ -101,6 +101,13 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
             return Err(invalid_credentials());
         }
     };
+    // Said only to whoever knows the password.
+    if user.disabled_at.is_some() {
+        return Err(Error::forbidden(
+            "account_disabled",
+            "this account is disabled by the operator of this server; ask them to enable it",
+        ));
+    }
 
     let token = format!("{SESSION_PREFIX}{}", tokens::random_token(32));
     let expires_at = expiry(req.keep_signed_in, now, now);

@@ -29,6 +29,8 @@ fn view(r: SupportRow) -> api::SupportRequest {
         body: r.body,
         status: r.status,
         created_at: rfc3339(r.created_at),
+        answer: r.answer,
+        answered_at: r.answered_at.map(rfc3339),
     }
 }
 

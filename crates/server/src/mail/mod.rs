@@ -32,6 +32,8 @@ pub enum Template {
     SupportRequest,
     AccountDeleted,
     AccountLocked,
+    AccountCreated,
+    SupportAnswered,
 }
 
 impl Template {
@@ -51,6 +53,8 @@ impl Template {
             Template::SupportRequest => "support_request",
             Template::AccountDeleted => "account_deleted",
             Template::AccountLocked => "account_locked",
+            Template::AccountCreated => "account_created",
+            Template::SupportAnswered => "support_answered",
         }
     }
 }
@@ -78,6 +82,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "team_deleted",
     "support_request",
     "account_deleted",
+    "account_created",
+    "support_answered",
     "account_locked",
 );
 

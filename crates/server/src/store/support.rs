@@ -13,6 +13,8 @@ pub struct SupportRow {
     pub body: String,
     pub status: String,
     pub created_at: i64,
+    pub answer: Option<String>,
+    pub answered_at: Option<i64>,
 }
 
 pub async fn insert(
@@ -27,7 +29,7 @@ pub async fn insert(
     let c: &mut Conn = c;
     sqlx::query_as(
         "INSERT INTO support_requests (id, user_id, category, subject, body, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'open', $6, $6) RETURNING id, category, subject, body, status, created_at",
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $6) RETURNING id, category, subject, body, status, created_at, answer, answered_at",
     )
     .bind(id)
     .bind(user_id)
@@ -46,7 +48,7 @@ pub async fn list_own(
     limit: i64,
 ) -> Result<Vec<SupportRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, category, subject, body, status, created_at FROM support_requests \
+        "SELECT id, category, subject, body, status, created_at, answer, answered_at FROM support_requests \
          WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(user_id)

@@ -25,10 +25,14 @@ pub struct UserRow {
     pub lockouts: i64,
     pub onboarded_at: Option<i64>,
     pub created_at: i64,
+    /// Made an operator from the command line.
+    pub operator: i64,
+    /// Disabled by an operator: it cannot sign in.
+    pub disabled_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, username, email, email_verified_at, password_hash, display_name, bio, links, \
-     profile_public, usage, notification_prefs, avatar_version, failed_sign_ins, locked_until, lockouts, onboarded_at, created_at";
+     profile_public, usage, notification_prefs, avatar_version, failed_sign_ins, locked_until, lockouts, onboarded_at, created_at, operator, disabled_at";
 
 pub struct NewUser<'a> {
     pub username: &'a str,

@@ -147,6 +147,14 @@ fn summary(event: Option<&TeamEvent>, kind: &str, actor: Option<&api::AuditActor
         TeamEvent::JoinDeclined { username, .. } => {
             format!("{who} declined the request of {username} to join")
         }
+        TeamEvent::MemberDisabled {
+            username,
+            disabled: true,
+            ..
+        } => format!("The operator disabled the account of {username}"),
+        TeamEvent::MemberDisabled { username, .. } => {
+            format!("The operator enabled the account of {username} again")
+        }
     }
 }
 

@@ -69,6 +69,26 @@ fn scope(team_id: &str) -> String {
     format!("team:{team_id}")
 }
 
+/// Tells each team of an account, in its audit log, that the operator
+/// disabled (or enabled) it.
+pub async fn record_member_disabled(
+    c: &mut Tx,
+    user: &UserRow,
+    disabled: bool,
+    now: Millis,
+) -> Result<usize> {
+    let teams = store::teams::of_user(c, &user.id).await?;
+    for team in &teams {
+        let event = TeamEvent::MemberDisabled {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            disabled,
+        };
+        record(c, &team.team.id, None, event, now).await?;
+    }
+    Ok(teams.len())
+}
+
 /// Records a team event in the caller's transaction.
 async fn record(
     c: &mut Tx,

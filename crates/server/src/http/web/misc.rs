@@ -157,7 +157,8 @@ async fn support_view(app: &App, signed: &SignedIn, form: &SupportForm) -> Resul
     let requests: Vec<_> = list
         .support_requests
         .iter()
-        .map(|r| json!({ "subject": r.subject, "category_label": r.category.label(), "created_at": r.created_at, "status": r.status }))
+        .map(|r| json!({ "subject": r.subject, "category_label": r.category.label(), "created_at": r.created_at, "status": r.status,
+                        "answer": r.answer, "answered_at": r.answered_at }))
         .collect();
     let categories: Vec<_> = SupportCategory::ALL
         .iter()

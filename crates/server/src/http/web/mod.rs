@@ -18,7 +18,10 @@
 //! - `conflicts`: writes kept because they met changes to the same fields
 //!   (S7), and their resolution: keep mine, keep theirs, or edit the merge.
 //! - `markdown`: descriptions rendered and sanitised.
+//! - `admin`: the operator pages under `/admin` (users, teams, support,
+//!   the operator's audit log), behind a fresh password check.
 
+mod admin;
 mod assets;
 mod auth;
 mod collections;
@@ -47,6 +50,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(collections::router())
         .merge(workspace::router())
         .merge(conflicts::router())
+        .merge(admin::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

@@ -21,6 +21,13 @@ use crate::store;
 
 /// Messages shown after a redirect, chosen by `?flash=<key>`.
 const FLASHES: &[(&str, &str, &str)] = &[
+    ("user_created", "ok", "The account was created; a mail with a link to choose a password is on its way."),
+    ("user_disabled", "ok", "The account is disabled: its sessions and API keys ended, and it cannot sign in."),
+    ("user_enabled", "ok", "The account is enabled again: it can sign in."),
+    ("user_signed_out", "ok", "Every session of the account ended."),
+    ("user_deleted", "ok", "The account was deleted."),
+    ("support_answered", "ok", "The answer was sent, and is shown on the person's support page."),
+    ("support_closed", "ok", "The request is closed."),
     ("profile_saved", "ok", "Your profile was saved."),
     ("avatar_saved", "ok", "Your new avatar is up."),
     ("avatar_removed", "ok", "Your avatar was removed."),

@@ -59,6 +59,15 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "team_invite.html",
     "conflicts.html",
     "conflict.html",
+    "admin_base.html",
+    "admin_confirm.html",
+    "admin_home.html",
+    "admin_users.html",
+    "admin_user.html",
+    "admin_teams.html",
+    "admin_support.html",
+    "admin_support_request.html",
+    "admin_audit.html",
 );
 
 const CSP: &str =
