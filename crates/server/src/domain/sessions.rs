@@ -121,6 +121,7 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
             user_agent,
             ip: Some(&client.ip),
             expires_at,
+            label: None,
         },
         now,
     )
