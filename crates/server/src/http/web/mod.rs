@@ -18,6 +18,8 @@
 //! - `conflicts`: writes kept because they met changes to the same fields
 //!   (S7), and their resolution: keep mine, keep theirs, or edit the merge.
 //! - `markdown`: descriptions rendered and sanitised.
+//! - `oauth`: letting a program sign in (A5): the consent page of
+//!   `/oauth/authorize`, and `/device` where a program's code is entered.
 
 mod assets;
 mod auth;
@@ -26,6 +28,7 @@ mod conflicts;
 pub mod errors;
 mod markdown;
 mod misc;
+mod oauth;
 pub mod pages;
 mod render;
 pub mod session;
@@ -47,6 +50,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(collections::router())
         .merge(workspace::router())
         .merge(conflicts::router())
+        .merge(oauth::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())
