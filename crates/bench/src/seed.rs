@@ -109,6 +109,7 @@ async fn insert_session(
             user_agent: Some("postroom-bench"),
             ip: Some("127.0.0.1"),
             expires_at: now + 30 * DAY,
+            label: None,
         },
         now,
     )

@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::prefs::NotificationPrefs;
 
+mod oauth;
 mod sync;
 mod teams;
 mod workspace;
+pub use oauth::*;
 pub use sync::*;
 pub use teams::*;
 pub use workspace::*;
@@ -251,7 +253,9 @@ pub struct PublicProfile {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Session {
     pub id: String,
-    /// A short description of the client, derived from its user agent.
+    /// A short description of the client: what signed in through the
+    /// browser calls itself ("postroom CLI on ada-laptop"), or else what its
+    /// user agent says ("Firefox on Linux").
     pub device: String,
     pub user_agent: Option<String>,
     pub ip: Option<String>,

@@ -92,8 +92,9 @@ impl Application {
     }
 }
 
-/// Deletes what has expired: sessions, used or stale link tokens, old rate
-/// limit windows and spent captchas; drops cache entries past their age.
+/// Deletes what has expired: sessions, used or stale link tokens, programs'
+/// sign-in requests, old rate limit windows and spent captchas; drops cache
+/// entries past their age.
 async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -106,6 +107,9 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
             let mut tx = app.store.begin().await?;
             store::sessions::delete_expired(&mut tx, now).await?;
             store::tokens::delete_stale(&mut tx, now - 7 * DAY).await?;
+            // Kept an hour past their expiry, so that a spent authorization
+            // code used again still ends the session it gave.
+            store::oauth::delete_expired(&mut tx, now - HOUR).await?;
             store::limits::delete_windows_before(&mut tx, now - 2 * HOUR).await?;
             store::limits::delete_spent_captchas(&mut tx, now).await?;
             store::items::purge_deleted(

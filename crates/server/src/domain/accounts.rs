@@ -370,9 +370,10 @@ pub async fn username_reminder(
 }
 
 /// Ends what a changed password must end: the account's sessions (all, or
-/// all but `keep`), every API key, and every link mailed before the change
-/// (an email change or a reset waiting to be used). Returns the number of
-/// API keys revoked.
+/// all but `keep`), every API key, every link mailed before the change (an
+/// email change or a reset waiting to be used), and every program's sign-in
+/// request approved but not yet exchanged for a session. Returns the number
+/// of API keys revoked.
 async fn end_credentials(
     c: &mut Tx,
     user_id: &str,
@@ -381,6 +382,7 @@ async fn end_credentials(
 ) -> Result<u64> {
     store::sessions::delete_all_except(c, user_id, keep_session).await?;
     store::tokens::void_all_unused(c, user_id, now).await?;
+    store::oauth::void_for_user(c, user_id).await?;
     Ok(store::api_keys::revoke_all(c, user_id, now).await?)
 }
 

@@ -52,6 +52,24 @@ pub const PASSWORD_PER_ACCOUNT: Rule = Rule {
     limit: 10,
     window: 15 * MINUTE,
 };
+/// Programs asking to sign in by the device flow (each makes a request
+/// that waits 5 minutes).
+pub const DEVICE_START_PER_IP: Rule = Rule {
+    name: "oauth_device:ip",
+    limit: 30,
+    window: 15 * MINUTE,
+};
+/// User codes entered (or sent to the API): guesses at another device's code.
+pub const USER_CODE_PER_IP: Rule = Rule {
+    name: "user_code:ip",
+    limit: 60,
+    window: 15 * MINUTE,
+};
+pub const USER_CODE_PER_ACCOUNT: Rule = Rule {
+    name: "user_code:account",
+    limit: 20,
+    window: 15 * MINUTE,
+};
 pub const AVATAR_PER_ACCOUNT: Rule = Rule {
     name: "avatar:account",
     limit: 20,

@@ -9,6 +9,7 @@ pub mod captcha;
 pub mod dns;
 pub mod limits;
 pub mod notify;
+pub mod oauth;
 pub mod operator;
 pub mod passwords;
 pub mod plans;

@@ -25,7 +25,7 @@ use crate::clock::{rfc3339, Millis, DAY, HOUR, MINUTE, SECOND};
 use crate::error::{Error, Result};
 use crate::mail::Template;
 use crate::state::App;
-use crate::store::{self, sessions::NewSession, users::UserRow};
+use crate::store::{self, sessions::SessionRow, users::UserRow, Tx};
 
 pub const IDLE_TIMEOUT: Millis = 30 * MINUTE;
 /// The longest a session without "keep me signed in" lives, however active.
@@ -49,6 +49,13 @@ pub struct SignIn<'a> {
     pub password: &'a str,
     pub keep_signed_in: bool,
     pub captcha: Option<&'a str>,
+}
+
+fn account_disabled() -> Error {
+    Error::forbidden(
+        "account_disabled",
+        "this account is disabled by the operator of this server; ask them to enable it",
+    )
 }
 
 fn invalid_credentials() -> Error {
@@ -103,58 +110,105 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
     };
     // Said only to whoever knows the password.
     if user.disabled_at.is_some() {
-        return Err(Error::forbidden(
-            "account_disabled",
-            "this account is disabled by the operator of this server; ask them to enable it",
-        ));
+        return Err(account_disabled());
     }
 
-    let token = format!("{SESSION_PREFIX}{}", tokens::random_token(32));
-    let expires_at = expiry(req.keep_signed_in, now, now);
-    let session_id = store::new_id();
-    let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, 400));
-    let device = views::device_label(user_agent);
     let mut tx = app.store.begin().await?;
     if user.failed_sign_ins != 0 || user.locked_until.is_some() {
         store::users::clear_failed_sign_ins(&mut tx, &user.id).await?;
     }
-    let session = store::sessions::insert(
+    let started = start(
+        app,
         &mut tx,
+        &user,
         &NewSession {
+            keep_signed_in: req.keep_signed_in,
+            client,
+            label: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    metrics::counter!("postroom_sign_ins_total", "result" => "ok").increment(1);
+    Ok(api::SignInResponse {
+        token: started.token,
+        session: views::session(&started.session, Some(&started.session.id)),
+        user: views::user(app, &user),
+    })
+}
+
+/// A session about to begin for someone whose sign-in succeeded.
+pub struct NewSession<'a> {
+    pub keep_signed_in: bool,
+    /// Where the sign-in came from: the session's address and user agent.
+    pub client: &'a Client,
+    /// What the sessions list calls it; by default, what its user agent says.
+    pub label: Option<&'a str>,
+}
+
+/// A session begun, and its bearer token (shown only this once).
+pub struct Started {
+    pub token: String,
+    pub session: SessionRow,
+}
+
+/// Begins a session for `user` in the caller's transaction, whatever the
+/// way in (a password, a program signed in through the browser): a new
+/// random token, stored hashed, with the lifetimes of [`expiry`]; and, when
+/// it comes from a device the account has not used before (and the account
+/// has used others), the "new sign-in" notice.
+pub async fn start(
+    app: &App,
+    tx: &mut Tx,
+    user: &UserRow,
+    new: &NewSession<'_>,
+) -> Result<Started> {
+    // Whatever the way in: a disabled account begins no session (a program's
+    // sign-in approved just before the operator disabled it, say).
+    if user.disabled_at.is_some() {
+        return Err(account_disabled());
+    }
+    let now = app.clock.now();
+    let token = format!("{SESSION_PREFIX}{}", tokens::random_token(32));
+    let expires_at = expiry(new.keep_signed_in, now, now);
+    let session_id = store::new_id();
+    let user_agent = new.client.user_agent.as_deref().map(|ua| truncate(ua, 400));
+    let device = match new.label {
+        Some(label) => label.to_owned(),
+        None => views::device_label(user_agent),
+    };
+    let session = store::sessions::insert(
+        tx,
+        &store::sessions::NewSession {
             id: &session_id,
             user_id: &user.id,
             token_hash: &tokens::hash(&token),
-            keep_signed_in: req.keep_signed_in,
+            keep_signed_in: new.keep_signed_in,
             user_agent,
-            ip: Some(&client.ip),
+            ip: Some(&new.client.ip),
             expires_at,
+            label: new.label,
         },
         now,
     )
     .await?;
-    let had_devices = store::users::has_devices(&mut tx, &user.id).await?;
+    let had_devices = store::users::has_devices(tx, &user.id).await?;
     let new_device =
-        store::users::remember_device(&mut tx, &user.id, &tokens::hash(&device), now).await?;
+        store::users::remember_device(tx, &user.id, &tokens::hash(&device), now).await?;
     if new_device && had_devices {
         notify::send(
             app,
-            &mut tx,
-            &user,
+            tx,
+            user,
             AccountEvent::NewSignIn {
-                device: device.clone(),
-                ip: client.ip.clone(),
+                device,
+                ip: new.client.ip.clone(),
             },
             None,
         )
         .await?;
     }
-    tx.commit().await?;
-    metrics::counter!("postroom_sign_ins_total", "result" => "ok").increment(1);
-    Ok(api::SignInResponse {
-        token,
-        session: views::session(&session, Some(&session_id)),
-        user: views::user(app, &user),
-    })
+    Ok(Started { token, session })
 }
 
 /// When a session signed in at `created_at` ends if it is not used again

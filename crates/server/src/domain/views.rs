@@ -51,7 +51,10 @@ pub fn public_profile(app: &App, u: &UserRow) -> api::PublicProfile {
 pub fn session(s: &SessionRow, current: Option<&str>) -> api::Session {
     api::Session {
         id: s.id.clone(),
-        device: device_label(s.user_agent.as_deref()),
+        device: s
+            .label
+            .clone()
+            .unwrap_or_else(|| device_label(s.user_agent.as_deref())),
         user_agent: s.user_agent.clone(),
         ip: s.ip.clone(),
         created_at: rfc3339(s.created_at),

@@ -1,9 +1,11 @@
 //! Everything HTTP: the JSON API (`api/`), operational endpoints (`ops`),
-//! the pages that mailed links open (`pages`), and the middleware around them.
+//! the OAuth endpoints programs sign in through (`oauth`), the web pages
+//! (`web/`), and the middleware around them.
 
 pub mod api;
 pub mod edge;
 pub mod extract;
+mod oauth;
 mod ops;
 pub mod web;
 
@@ -49,6 +51,7 @@ pub fn router(app: App) -> Router {
             }),
         )
         .merge(ops::router())
+        .merge(oauth::router())
         .merge(web::router(app.clone()))
         .method_not_allowed_fallback(|| async {
             let body = postroom_core::api::ErrorBody {

@@ -479,6 +479,7 @@ mod tests {
             created_at: 0,
             last_active_at: 0,
             expires_at,
+            label: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod events;
 pub mod items;
 pub mod limits;
 pub mod mail;
+pub mod oauth;
 pub mod operator;
 pub mod sessions;
 pub mod support;

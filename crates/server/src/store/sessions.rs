@@ -15,10 +15,13 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_active_at: i64,
     pub expires_at: i64,
+    /// What the sessions list calls it, when not by its user agent (a
+    /// program signed in through the browser: "postroom CLI on ada-laptop").
+    pub label: Option<String>,
 }
 
 const COLUMNS: &str =
-    "id, user_id, keep_signed_in, user_agent, ip, created_at, last_active_at, expires_at";
+    "id, user_id, keep_signed_in, user_agent, ip, created_at, last_active_at, expires_at, label";
 
 pub struct NewSession<'a> {
     pub id: &'a str,
@@ -28,6 +31,7 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub expires_at: Millis,
+    pub label: Option<&'a str>,
 }
 
 pub async fn insert(
@@ -37,8 +41,8 @@ pub async fn insert(
 ) -> Result<SessionRow, sqlx::Error> {
     let c: &mut Conn = c;
     sqlx::query_as(sql!(
-        "INSERT INTO sessions (id, user_id, token_hash, keep_signed_in, user_agent, ip, created_at, last_active_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING {COLUMNS}"
+        "INSERT INTO sessions (id, user_id, token_hash, keep_signed_in, user_agent, ip, created_at, last_active_at, expires_at, label) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING {COLUMNS}"
     ))
     .bind(s.id)
     .bind(s.user_id)
@@ -48,6 +52,7 @@ pub async fn insert(
     .bind(s.ip)
     .bind(now)
     .bind(s.expires_at)
+    .bind(s.label)
     .fetch_one(c)
     .await
 }

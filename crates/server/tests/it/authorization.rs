@@ -140,6 +140,11 @@ fn authenticated_endpoints() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::PUT, "/api/v1/me/avatar", None),
         (Method::DELETE, "/api/v1/me/avatar", None),
         (Method::DELETE, "/api/v1/sessions/current", None),
+        (
+            Method::POST,
+            "/api/v1/device-authorizations/approve",
+            Some(json!({ "user_code": "BCDF-GHJK" })),
+        ),
     ]
 }
 

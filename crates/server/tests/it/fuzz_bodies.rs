@@ -68,6 +68,7 @@ const FIELDS: &[&str] = &[
     "category",
     "role",
     "slug",
+    "user_code",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {

@@ -14,6 +14,7 @@ mod browser_teams;
 mod cookie_auth;
 mod fuzz_bodies;
 mod my_data;
+mod oauth;
 mod operator;
 mod ops;
 mod sessions;

@@ -359,6 +359,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/accounts/verify-email/resend"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
+    ("post", "/api/v1/device-authorizations/approve"),
     ("get", "/api/v1/me"),
     ("patch", "/api/v1/me"),
     ("get", "/api/v1/me/sessions"),

@@ -7,8 +7,8 @@
 use crate::common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::{DAY, HOUR, MINUTE};
 use postroom_server::store::{
-    self, api_keys, avatars, events, limits, mail, sessions, support, tokens, users, Backend, Conn,
-    Store, Tx,
+    self, api_keys, avatars, events, limits, mail, oauth, sessions, support, tokens, users,
+    Backend, Conn, Store, Tx,
 };
 use sessions::NewSession;
 use tokens::Purpose;
@@ -31,6 +31,7 @@ on_both_databases!(
     support_requests_are_listed_newest_first_per_person,
     onboarding_deletion_lock_and_relaxed_writes,
     items_revisions_links_subscriptions_and_keys,
+    oauth_requests_are_decided_and_spent_once,
 );
 
 /// A store on a fresh database; keeps the database alive as long as it lives.
@@ -506,6 +507,7 @@ fn new_session<'a>(
         user_agent: None,
         ip: None,
         expires_at,
+        label: None,
     }
 }
 
@@ -1943,6 +1945,7 @@ async fn onboarding_deletion_lock_and_relaxed_writes(db: Db) {
             user_agent: None,
             ip: None,
             expires_at: T0 + HOUR,
+            label: None,
         },
         T0,
     )
@@ -2315,4 +2318,251 @@ async fn items_revisions_links_subscriptions_and_keys(db: Db) {
     users::delete(&mut tx, &ada.id).await.unwrap();
     tx.commit().await.unwrap();
     assert!(items::by_id(&mut c, "item-b").await.unwrap().is_none());
+}
+
+fn code_request<'a>(id: &'a str, user_id: &'a str, expires_at: i64) -> oauth::NewCodeRequest<'a> {
+    oauth::NewCodeRequest {
+        id,
+        client_id: "postroom-cli",
+        device_name: Some("ada-laptop"),
+        redirect_uri: "http://127.0.0.1:4000/cb",
+        code_challenge: "challenge",
+        state: Some("xyz"),
+        user_id,
+        expires_at,
+    }
+}
+
+fn device_request<'a>(
+    id: &'a str,
+    device_code: &'a str,
+    user_code: &'a str,
+) -> oauth::NewDeviceRequest<'a> {
+    oauth::NewDeviceRequest {
+        id,
+        client_id: "postroom-cli",
+        device_name: None,
+        device_code_hash: device_code,
+        user_code_hash: user_code,
+        interval_secs: 5,
+        expires_at: T0 + 5 * MINUTE,
+    }
+}
+
+async fn oauth_requests_are_decided_and_spent_once(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
+    let exp = T0 + 5 * MINUTE;
+
+    // A code request, bound to the account shown its consent page.
+    write!(f.store, |t| oauth::insert_code_request(
+        &mut t,
+        &code_request("r1", &ada.id, exp),
+        T0
+    )
+    .await)
+    .unwrap();
+    let r1 = oauth::by_id(&mut c, "r1").await.unwrap().expect("stored");
+    assert_eq!(r1.kind, oauth::KIND_CODE);
+    assert_eq!(r1.status(), oauth::Status::Pending);
+    assert_eq!(
+        (
+            r1.redirect_uri.as_deref(),
+            r1.code_challenge.as_deref(),
+            r1.state.as_deref()
+        ),
+        (
+            Some("http://127.0.0.1:4000/cb"),
+            Some("challenge"),
+            Some("xyz")
+        )
+    );
+    assert_eq!(
+        (r1.user_id.as_deref(), r1.created_at, r1.expires_at),
+        (Some(ada.id.as_str()), T0, exp)
+    );
+    assert!(oauth::by_id(&mut c, "nope").await.unwrap().is_none());
+
+    // Only its account decides it, only before it expires, only once.
+    assert!(!write!(f.store, |t| oauth::decide(
+        &mut t,
+        "r1",
+        &bob.id,
+        true,
+        Some("c1"),
+        T0
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| oauth::decide(
+        &mut t,
+        "r1",
+        &ada.id,
+        true,
+        Some("c1"),
+        exp
+    )
+    .await)
+    .unwrap());
+    assert!(oauth::by_code_hash(&mut c, "c1").await.unwrap().is_none());
+    assert!(write!(f.store, |t| oauth::decide(
+        &mut t,
+        "r1",
+        &ada.id,
+        true,
+        Some("c1"),
+        exp - 1
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| oauth::decide(
+        &mut t, "r1", &ada.id, false, None, T0
+    )
+    .await)
+    .unwrap());
+    let r1 = oauth::by_code_hash(&mut c, "c1")
+        .await
+        .unwrap()
+        .expect("found by its code");
+    assert_eq!(
+        (r1.id.as_str(), r1.status()),
+        ("r1", oauth::Status::Approved)
+    );
+
+    // Spent once, on the session it gave, and only before it expires.
+    assert!(!write!(f.store, |t| oauth::claim(&mut t, "r1", "s1", exp).await).unwrap());
+    assert!(write!(f.store, |t| oauth::claim(&mut t, "r1", "s1", T0).await).unwrap());
+    assert!(!write!(f.store, |t| oauth::claim(&mut t, "r1", "s2", T0).await).unwrap());
+    let r1 = oauth::by_id(&mut c, "r1").await.unwrap().unwrap();
+    assert_eq!(
+        (r1.status(), r1.session_id.as_deref()),
+        (oauth::Status::Used, Some("s1"))
+    );
+
+    // A device request: found by either code; user codes are unique.
+    write!(f.store, |t| oauth::insert_device_request(
+        &mut t,
+        &device_request("d1", "dc1", "uc1"),
+        T0
+    )
+    .await)
+    .unwrap();
+    let err = write!(f.store, |t| oauth::insert_device_request(
+        &mut t,
+        &device_request("d2", "dc2", "uc1"),
+        T0
+    )
+    .await)
+    .expect_err("user codes are unique");
+    assert!(
+        store::is_unique_violation(&err, "oauth_requests_user_code_hash"),
+        "{err}"
+    );
+    let d1 = oauth::by_user_code_hash(&mut c, "uc1")
+        .await
+        .unwrap()
+        .expect("by user code");
+    assert_eq!(
+        (
+            d1.kind.as_str(),
+            d1.user_id,
+            d1.interval_secs,
+            d1.last_polled_at
+        ),
+        (oauth::KIND_DEVICE, None, 5, None)
+    );
+    assert_eq!(
+        oauth::by_device_code_hash(&mut c, "dc1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "d1"
+    );
+    assert!(oauth::by_device_code_hash(&mut c, "dc2")
+        .await
+        .unwrap()
+        .is_none());
+    write!(f.store, |t| oauth::polled(&mut t, "d1", T0 + 1000, 10)
+        .await)
+    .unwrap();
+    let d1 = oauth::by_id(&mut c, "d1").await.unwrap().unwrap();
+    assert_eq!((d1.interval_secs, d1.last_polled_at), (10, Some(T0 + 1000)));
+    // Any account may decide a device request; it is then that account's.
+    assert!(write!(f.store, |t| oauth::decide(
+        &mut t, "d1", &bob.id, true, None, T0
+    )
+    .await)
+    .unwrap());
+    let d1 = oauth::by_id(&mut c, "d1").await.unwrap().unwrap();
+    assert_eq!(
+        (d1.status(), d1.user_id.as_deref()),
+        (oauth::Status::Approved, Some(bob.id.as_str()))
+    );
+
+    // A changed password voids what the account approved but did not spend.
+    write!(f.store, |t| oauth::insert_device_request(
+        &mut t,
+        &device_request("d3", "dc3", "uc3"),
+        T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        write!(f.store, |t| oauth::void_for_user(&mut t, &bob.id).await).unwrap(),
+        1
+    );
+    assert_eq!(
+        oauth::by_id(&mut c, "d1").await.unwrap().unwrap().status(),
+        oauth::Status::Denied
+    );
+    assert_eq!(
+        oauth::by_id(&mut c, "d3").await.unwrap().unwrap().status(),
+        oauth::Status::Pending
+    );
+    assert_eq!(
+        oauth::by_id(&mut c, "r1").await.unwrap().unwrap().status(),
+        oauth::Status::Used
+    );
+
+    // Expired requests go, the others stay.
+    write!(f.store, |t| oauth::insert_code_request(
+        &mut t,
+        &code_request("r2", &ada.id, exp + MINUTE),
+        T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        write!(f.store, |t| oauth::delete_expired(&mut t, exp).await).unwrap(),
+        0
+    );
+    assert_eq!(
+        write!(f.store, |t| oauth::delete_expired(&mut t, exp + 1).await).unwrap(),
+        3
+    );
+    assert!(oauth::by_id(&mut c, "r2").await.unwrap().is_some());
+    // Deleting an account deletes its requests.
+    write!(f.store, |t| users::delete(&mut t, &ada.id).await).unwrap();
+    assert!(oauth::by_id(&mut c, "r2").await.unwrap().is_none());
+
+    // A session keeps the label it was given.
+    let s = write!(f.store, |tx| sessions::insert(
+        &mut tx,
+        &NewSession {
+            label: Some("postroom CLI on ada-laptop"),
+            ..new_session("s9", &bob.id, "h9", true, T0 + HOUR)
+        },
+        T0,
+    )
+    .await)
+    .unwrap();
+    assert_eq!(s.label.as_deref(), Some("postroom CLI on ada-laptop"));
+    let found = sessions::by_token_hash(&mut c, "h9", T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.label.as_deref(), Some("postroom CLI on ada-laptop"));
 }

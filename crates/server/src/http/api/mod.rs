@@ -5,6 +5,7 @@
 mod accounts;
 mod api_keys;
 mod captcha;
+mod device_authorizations;
 mod me;
 mod notifications;
 mod sessions;
@@ -29,7 +30,7 @@ use crate::state::App;
     modifiers(&Security),
     tags(
         (name = "accounts", description = "Sign-up, email confirmation and account recovery"),
-        (name = "sessions", description = "Signing in and out, active sessions"),
+        (name = "sessions", description = "Signing in and out, active sessions, approving a program's sign-in"),
         (name = "me", description = "The signed-in person's account and settings"),
         (name = "users", description = "Public profiles and avatars"),
         (name = "captcha", description = "Proof-of-work captcha for credential endpoints"),
@@ -141,6 +142,7 @@ fn router() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::router())
         .merge(sessions::router())
+        .merge(device_authorizations::router())
         .merge(me::router())
         .merge(api_keys::router())
         .merge(notifications::router())

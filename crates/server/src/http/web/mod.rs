@@ -20,6 +20,8 @@
 //! - `markdown`: descriptions rendered and sanitised.
 //! - `admin`: the operator pages under `/admin` (users, teams, support,
 //!   the operator's audit log), behind a fresh password check.
+//! - `oauth`: letting a program sign in (A5): the consent page of
+//!   `/oauth/authorize`, and `/device` where a program's code is entered.
 
 mod admin;
 mod assets;
@@ -29,6 +31,7 @@ mod conflicts;
 pub mod errors;
 mod markdown;
 mod misc;
+mod oauth;
 pub mod pages;
 mod render;
 pub mod session;
@@ -51,6 +54,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(workspace::router())
         .merge(conflicts::router())
         .merge(admin::router())
+        .merge(oauth::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

@@ -68,6 +68,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "admin_support.html",
     "admin_support_request.html",
     "admin_audit.html",
+    "oauth_consent.html",
+    "device.html",
 );
 
 const CSP: &str =
@@ -170,6 +172,22 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Lets the forms of a rendered page also be answered by a redirect to
+/// `source` (a CSP source expression): a consent page's Approve and Deny
+/// send the browser back to a program on this computer, and browsers hold
+/// a form's redirects to `form-action` too. Nothing else is relaxed.
+pub(super) fn allow_form_redirect(response: &mut Response, source: &str) {
+    let relaxed = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {source}"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
 }
 
 /// Renders a template with its whole context.
@@ -371,6 +389,14 @@ mod tests {
             ("item_deleted", json!(false)),
             ("document", json!("{\n  \"info\": {}\n}")),
             ("watch", json!({"id": "c1", "revision": 3})),
+            // A program's sign-in (web/oauth.rs).
+            (
+                "consent",
+                json!({"client_id": "postroom-cli", "client_name": "postroom CLI", "device_name": "ada-laptop", "label": "postroom CLI on ada-laptop"}),
+            ),
+            ("request", json!("r1")),
+            ("returns_to", json!("http://127.0.0.1:53123")),
+            ("user_code", json!("BCDF-GHJK")),
         ] {
             ctx[k] = v;
         }
