@@ -133,6 +133,9 @@ async fn loopback_sign_in_in_chromium() {
     fill(&browser, "login", "ada").await;
     fill(&browser, "password", "ada keeps a long passphrase").await;
     click(&browser, "//button[normalize-space()='Sign in']").await;
+    // A first sign-in passes through onboarding, which leads on to the
+    // consent page.
+    click(&browser, "//button[@value='skip']").await;
     let page = wait_for_text(&browser, "postroom CLI").await;
     assert!(
         page.contains(&gethostname()),
