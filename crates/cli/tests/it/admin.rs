@@ -28,26 +28,49 @@ async fn the_operator_disables_creates_and_lists_accounts_from_the_shell() {
     let out = postroom(data, &["admin", "users", "--search", "bo"]);
     assert!(out.status.success(), "{}", text(&out));
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(listed.contains("bob@example.com") && listed.contains("disabled"), "{listed}");
+    assert!(
+        listed.contains("bob@example.com") && listed.contains("disabled"),
+        "{listed}"
+    );
 
     let out = postroom(data, &["admin", "enable", "bob"]);
     assert!(out.status.success(), "{}", text(&out));
     world.sign_in("bob").await;
 
     // A new operator, who chooses a password by the mailed link.
-    let out = postroom(data, &["admin", "create-user", "ops@example.com", "ops", "--operator"]);
+    let out = postroom(
+        data,
+        &[
+            "admin",
+            "create-user",
+            "ops@example.com",
+            "ops",
+            "--operator",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let out = postroom(data, &["admin", "users"]);
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(listed.contains("ops@example.com") && listed.contains("operator"), "{listed}");
+    assert!(
+        listed.contains("ops@example.com") && listed.contains("operator"),
+        "{listed}"
+    );
 
     // Deleting needs --yes; an unknown account is named as such.
     let out = postroom(data, &["admin", "delete", "bob"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--yes"),
+        "{}",
+        text(&out)
+    );
     let out = postroom(data, &["admin", "disable", "nobody"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no such account"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such account"),
+        "{}",
+        text(&out)
+    );
     let out = postroom(data, &["admin", "delete", "bob", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = postroom(data, &["admin", "teams"]);

@@ -572,6 +572,30 @@ async fn pull_edit_push_and_a_conflict_that_keeps_both_versions() {
         "renamed in the folder"
     );
 
+    // Another conflict, settled by editing the file and removing the
+    // conflict file: the push writes the file as it now is.
+    let (current, revision) = world.read(&ada, &id).await;
+    let mut theirs = current.clone();
+    theirs["item"][0]["name"] = json!("theirs once more");
+    world.write(&ada, &id, &theirs, revision).await;
+    let mut mine = read_json(&file);
+    mine["item"][0]["name"] = json!("mine once more");
+    write_json(&file, &mine);
+    let out = client.run(&["push", dir_arg]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let mut settled = read_json(&file);
+    settled["item"][0]["name"] = json!("both, merged by hand");
+    write_json(&file, &settled);
+    std::fs::remove_file(&conflict_file).expect("the conflict file is removed");
+    let out = client.run(&["push", dir_arg]);
+    assert_ok(&out);
+    assert_eq!(
+        first_request_name(&world.read(&ada, &id).await.0),
+        "both, merged by hand"
+    );
+    let (_, open) = world.call("GET", "/conflicts", &ada, None).await;
+    assert_eq!(open["conflicts"], json!([]), "{open}");
+
     // Deleted on the server: the pull removes the untouched file.
     let (status, _) = world
         .call("DELETE", &format!("/collections/{twin}"), &ada, None)
