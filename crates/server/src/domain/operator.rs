@@ -417,6 +417,8 @@ pub struct Server {
     pub database: &'static str,
     /// Mails waiting to be sent.
     pub mail_queue: i64,
+    /// The last warnings and errors this node logged, newest first.
+    pub problems: Vec<crate::telemetry::Problem>,
 }
 
 pub async fn server(app: &App) -> Result<Server> {
@@ -428,6 +430,7 @@ pub async fn server(app: &App) -> Result<Server> {
             store::Backend::Postgres => "PostgreSQL",
         },
         mail_queue,
+        problems: crate::telemetry::recent_problems(),
     })
 }
 
