@@ -260,3 +260,55 @@ impl Drop for ChromeDriver {
         let _ = self.child.wait();
     }
 }
+
+/// With a Secret Service on the session bus (gnome-keyring here, in a bus
+/// of its own), the token goes to the keyring and never to a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_go_to_the_system_keyring_when_there_is_one() {
+    let tools = ["/usr/bin/dbus-run-session", "/usr/bin/gnome-keyring-daemon"];
+    if tools.iter().any(|t| !std::path::Path::new(t).exists()) {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped login::tokens_go_to_the_system_keyring_when_there_is_one: install Debian's dbus and gnome-keyring to run it"
+        );
+        return;
+    }
+    let world = World::start();
+    let ada = world.person("ada").await;
+    let client = Client::new();
+    let home = client.home.path();
+    std::fs::write(home.join("token"), &ada).expect("the token file");
+    let script = format!(
+        "set -e\n\
+         export XDG_DATA_HOME='{home}/data' XDG_RUNTIME_DIR='{home}/run'\n\
+         mkdir -p \"$XDG_DATA_HOME\" \"$XDG_RUNTIME_DIR\"\n\
+         chmod 700 \"$XDG_RUNTIME_DIR\"\n\
+         printf 'keyring password\\n' | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n\
+         '{bin}' login '{url}' --with-token < '{home}/token'\n\
+         '{bin}' --json whoami\n",
+        home = home.display(),
+        bin = env!("CARGO_BIN_EXE_postroom"),
+        url = world.url(),
+    );
+    let mut cmd = std::process::Command::new("dbus-run-session");
+    cmd.args(["--", "bash", "-c", &script])
+        .current_dir(home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("HOME", home)
+        .env_remove("POSTROOM_KEYRING")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    let out = tokio::task::block_in_place(|| cmd.output()).expect("dbus-run-session runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("in the system keyring"), "{said}");
+    assert!(said.contains(r#""username":"ada""#), "{said}");
+    let config = home.join("config/postroom");
+    assert!(!config.join("tokens.json").exists(), "no token in a file");
+    let accounts = std::fs::read_to_string(config.join("accounts.json")).expect("accounts");
+    assert!(
+        accounts.contains(r#""token_store": "keyring""#),
+        "{accounts}"
+    );
+    assert!(!accounts.contains(&ada));
+}
