@@ -671,9 +671,15 @@ async fn theirs_settles_a_conflict_and_secrets_stay_off_disk() {
     world.write(&ada, &id, &theirs, revision).await;
     let out = client.run_at_terminal(&["push", dir_arg], "t\n");
     assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Keep [m]ine"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Keep [m]ine"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(first_request_name(&read_json(&file)), "theirs again");
-    assert!(!dir.join("private/Smoke.postman_collection.conflict.json").exists());
+    assert!(!dir
+        .join("private/Smoke.postman_collection.conflict.json")
+        .exists());
 
     // Export and import by id, with the secret left out of the file.
     let exported = client.home.path().join("staging.json");
