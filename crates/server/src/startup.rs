@@ -67,6 +67,8 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Alive from now: a health check may come before its first round.
+        self.app.mail_worker.beat();
         let worker = tokio::spawn(crate::mail::worker::run(self.app.clone(), stop_rx.clone()));
         let janitor = tokio::spawn(janitor(self.app.clone(), stop_rx));
         let listener = tokio::spawn(store::cache::listen(self.app.store.clone()));
