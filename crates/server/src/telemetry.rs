@@ -11,8 +11,10 @@ use crate::config::LogFormat;
 
 /// Sets up logging for the process; later calls do nothing.
 pub fn init_logging(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // rustls logs what a client got wrong in its handshake as warnings:
+    // anyone on the network could fill the log with them.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rustls=error"));
     // Colours only for a person at a terminal (they cost time on every
     // request span, and a log file or collector does not want them).
     let builder = tracing_subscriber::fmt()
