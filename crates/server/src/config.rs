@@ -33,6 +33,8 @@ pub enum LogFormat {
 pub struct Config {
     pub listen: String,
     pub public_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub data_dir: PathBuf,
     pub database_url: Option<SecretString>,
     pub database_max_connections: u32,
@@ -63,7 +65,10 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Where people reach the server; https:// whenever `tls` is set.
     pub public_url: url::Url,
+    /// Built-in HTTPS: the certificate and key files (checked to load).
+    pub tls: Option<crate::tls::TlsFiles>,
     pub data_dir: PathBuf,
     pub database_url: SecretString,
     pub database_max_connections: u32,
@@ -132,15 +137,41 @@ impl Config {
                 self.listen
             ))
         })?;
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let files = crate::tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    check_every: crate::tls::CHECK_EVERY,
+                };
+                crate::tls::check(&files).map_err(|e| ConfigError(e.0))?;
+                Some(files)
+            }
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError(
+                    "tls_cert and tls_key: set both (POSTROOM_TLS_CERT and POSTROOM_TLS_KEY) \
+                     for built-in HTTPS, or neither"
+                        .into(),
+                ))
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = match &self.public_url {
             Some(u) => url::Url::parse(u).map_err(|e| ConfigError(format!("public_url: {e}")))?,
-            None => url::Url::parse(&format!("http://{listen}"))
+            None => url::Url::parse(&format!("{scheme}://{listen}"))
                 .expect("a socket address makes a valid URL"),
         };
         if !matches!(public_url.scheme(), "http" | "https") {
             return Err(ConfigError(
                 "public_url: must be an http:// or https:// URL".into(),
             ));
+        }
+        if tls.is_some() && public_url.scheme() != "https" {
+            return Err(ConfigError(format!(
+                "public_url: {public_url} is http://, but with tls_cert and tls_key set the \
+                 server speaks only HTTPS: make it https://"
+            )));
         }
         let database_url = match &self.database_url {
             Some(u) => {
@@ -275,6 +306,7 @@ impl Config {
         Ok(Settings {
             listen,
             public_url,
+            tls,
             data_dir: self.data_dir,
             database_url,
             database_max_connections: self.database_max_connections,
@@ -315,6 +347,12 @@ impl Settings {
         crate::store::sqlite_file(self.database_url.expose_secret()).map(|(path, _)| path)
     }
 
+    /// Whether people reach the server over HTTPS (always so with built-in
+    /// TLS): cookies are then `Secure` and browsers are told to keep to it.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.database_url.expose_secret().starts_with("postgres")
     }
@@ -328,9 +366,11 @@ impl Settings {
             self.database_url.expose_secret().to_owned()
         };
         format!(
-            "listen = {:?}\npublic_url = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\noperators = {:?}\nterms_url = {:?}\nprivacy_url = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
+            "listen = {:?}\npublic_url = {:?}\ntls_cert = {:?}\ntls_key = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\noperators = {:?}\nterms_url = {:?}\nprivacy_url = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
             self.listen.to_string(),
             self.public_url.as_str(),
+            self.tls.as_ref().map(|t| t.cert.display().to_string()),
+            self.tls.as_ref().map(|t| t.key.display().to_string()),
             self.data_dir.display().to_string(),
             db,
             hide(&self.secret_key),

@@ -15,6 +15,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use clock::Clock;
 pub use config::{Config, Settings};

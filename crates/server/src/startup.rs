@@ -1,8 +1,11 @@
 //! Building and running the server: [`Application::build`] binds the listener
-//! (port 0 picks a free one, for tests), connects the store, and starts the
-//! background tasks; [`Application::run`] serves until shutdown.
+//! (port 0 picks a free one, for tests), loads the TLS certificate when there
+//! is one, and connects the store; [`Application::run`] starts the background
+//! tasks and serves (plain HTTP through `axum::serve`, or HTTPS through
+//! [`crate::tls::serve`]) until shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,11 +16,14 @@ use crate::clock::{Clock, DAY, HOUR};
 use crate::config::Settings;
 use crate::state::App;
 use crate::store;
+use crate::tls::Certificates;
 
 pub struct Application {
     listener: TcpListener,
     app: App,
     addr: SocketAddr,
+    /// The certificate of built-in HTTPS, when it is on.
+    tls: Option<Arc<Certificates>>,
     /// Held until `run` returns.
     _lock: crate::files::DataDirLock,
 }
@@ -37,6 +43,12 @@ impl Application {
                     settings.data_dir.display()
                 )
             })?;
+        // Validation checked the files already; they are read again here, as
+        // they are now.
+        let tls = match &settings.tls {
+            Some(files) => Some(Certificates::load(files)?),
+            None => None,
+        };
         let mut settings = settings;
         if settings.public_url.port() == Some(0) {
             // The default public URL follows the listen address; with port 0
@@ -49,6 +61,7 @@ impl Application {
             listener,
             app,
             addr,
+            tls,
             _lock: lock,
         })
     }
@@ -61,14 +74,25 @@ impl Application {
         &self.app
     }
 
+    /// The certificate in use, with built-in HTTPS.
+    pub fn tls(&self) -> Option<Arc<Certificates>> {
+        self.tls.clone()
+    }
+
     /// Serves until `shutdown` resolves, then finishes open requests.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Alive from now: a health check may come before its first round.
+        self.app.mail_worker.beat();
         let worker = tokio::spawn(crate::mail::worker::run(self.app.clone(), stop_rx.clone()));
-        let janitor = tokio::spawn(janitor(self.app.clone(), stop_rx));
+        let janitor = tokio::spawn(janitor(self.app.clone(), stop_rx.clone()));
+        let certificates = self
+            .tls
+            .clone()
+            .map(|certs| tokio::spawn(crate::tls::watch(certs, stop_rx)));
         let listener = tokio::spawn(store::cache::listen(self.app.store.clone()));
         let upkeep = tokio::spawn(crate::telemetry::metrics_upkeep());
         let router = crate::http::router(self.app.clone());
@@ -77,14 +101,22 @@ impl Application {
             shutdown.await;
             app.closing.send_replace(true);
         };
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = match self.tls.clone() {
+            Some(certs) => crate::tls::serve(self.listener, certs, router, shutdown).await,
+            None => {
+                axum::serve(
+                    self.listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+            }
+        };
         let _ = stop_tx.send(true);
         let _ = tokio::join!(worker, janitor);
+        if let Some(certificates) = certificates {
+            let _ = certificates.await;
+        }
         listener.abort();
         upkeep.abort();
         self.app.store.close().await;

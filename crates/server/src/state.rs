@@ -29,6 +29,8 @@ pub struct Inner {
     pub hasher: Hasher,
     pub captcha: Captcha,
     pub mailer: Mailer,
+    /// The mail worker's signs of life, for the readiness check.
+    pub mail_worker: crate::mail::worker::Heartbeat,
     /// Work that runs after a reply (see `deferred`).
     pub deferred: Deferred,
     /// The DNS resolver for team domain verification.
@@ -86,6 +88,7 @@ impl App {
             hasher,
             captcha,
             mailer: Mailer::new(),
+            mail_worker: Default::default(),
             deferred: Deferred::start(),
             dns: Dns::new(Arc::new(HickoryResolver::new(dns_resolver))),
             invite_key: derive_key(&secret, "team-invite"),

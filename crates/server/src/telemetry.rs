@@ -14,8 +14,10 @@ use crate::config::LogFormat;
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // rustls logs what a client got wrong in its handshake as warnings:
+    // anyone on the network could fill the log with them.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rustls=error"));
     // Colours only for a person at a terminal (they cost time on every
     // request span, and a log file or collector does not want them).
     let fmt = tracing_subscriber::fmt::layer()

@@ -30,7 +30,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(app: App) -> Router {
-    let https = app.settings.public_url.scheme() == "https";
+    let https = app.settings.is_https();
     let (api_router, openapi) = api::router_and_document();
     let openapi_json: Arc<str> = openapi
         .to_pretty_json()

@@ -2,9 +2,14 @@
 //! with a lease, sends them, and on failure retries with exponential backoff
 //! (30 s, 1 min, 2 min, ... capped at 1 h). A slow or failing SMTP server
 //! delays mail but never a request, and loses none.
+//!
+//! It keeps a [`Heartbeat`] in the shared state, beating on every round and
+//! before every mail, so the readiness check (`/healthz/ready`) can tell a
+//! worker that stopped or hangs from one that waits for work.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use lettre::message::header::ContentType;
@@ -20,6 +25,89 @@ use crate::store;
 const LEASE: i64 = 2 * MINUTE;
 const BATCH: i64 = 20;
 const POLL: Duration = Duration::from_secs(2);
+
+/// A worker that has not beaten for this long is taken for hung: sixty of
+/// its rounds, and six times the time one SMTP exchange may take.
+pub const STALLED_AFTER: Duration = Duration::from_secs(120);
+
+/// The mail worker's signs of life. Measured on the monotonic clock, not the
+/// [`crate::clock::Clock`]: it is about this process's real time, and a test
+/// that moves its clock a month has not hung the worker.
+#[derive(Clone, Default)]
+pub struct Heartbeat(Arc<Mutex<Pulse>>);
+
+/// The last sign of life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pulse {
+    /// The server has not started it.
+    #[default]
+    NotStarted,
+    /// It was running then.
+    Beat(Instant),
+    /// It returned (shutdown, or it could not start) or panicked.
+    Stopped,
+}
+
+/// What the readiness check says of the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    pub alive: bool,
+    /// `running`, `stalled`, `stopped` or `not_started`.
+    pub state: &'static str,
+    /// Since its last beat, when it has beaten.
+    pub since_beat: Option<Duration>,
+}
+
+impl Pulse {
+    pub fn liveness(self, now: Instant) -> Liveness {
+        match self {
+            Pulse::NotStarted => Liveness {
+                alive: false,
+                state: "not_started",
+                since_beat: None,
+            },
+            Pulse::Stopped => Liveness {
+                alive: false,
+                state: "stopped",
+                since_beat: None,
+            },
+            Pulse::Beat(at) => {
+                let since = now.saturating_duration_since(at);
+                let alive = since <= STALLED_AFTER;
+                Liveness {
+                    alive,
+                    state: if alive { "running" } else { "stalled" },
+                    since_beat: Some(since),
+                }
+            }
+        }
+    }
+}
+
+impl Heartbeat {
+    /// The worker is alive now.
+    pub fn beat(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Pulse::Beat(Instant::now());
+    }
+
+    pub fn pulse(&self) -> Pulse {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stop(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Pulse::Stopped;
+    }
+}
+
+/// Marks the worker stopped however its task ends: returning, or unwinding
+/// from a panic.
+struct StopsHeartbeat(Heartbeat);
+
+impl Drop for StopsHeartbeat {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -115,6 +203,7 @@ fn build(from: &Mailbox, m: &store::mail::QueuedMail) -> anyhow::Result<Message>
 
 /// Runs until `shutdown` turns true.
 pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
+    let _stops = StopsHeartbeat(app.mail_worker.clone());
     let transport = match Transport::from_app(&app) {
         Ok(t) => t,
         Err(e) => {
@@ -124,6 +213,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
     };
     let wake = app.store.mail_queued();
     loop {
+        app.mail_worker.beat();
         if let Err(e) = deliver_due(&app, &transport).await {
             tracing::warn!(error = ?e, "mail delivery round failed");
         }
@@ -148,6 +238,7 @@ async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
             return Ok(());
         }
         for mail in due {
+            app.mail_worker.beat();
             let outcome = match build(&app.settings.mail_from, &mail) {
                 Ok(message) => transport.send(message, &mail).await,
                 Err(e) => Err(e),
@@ -175,5 +266,33 @@ async fn deliver_due(app: &App, transport: &Transport) -> anyhow::Result<()> {
             }
             tx.commit().await?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_is_alive_until_it_stops_or_misses_its_beats() {
+        let now = Instant::now();
+        let at = |ago: Duration| Pulse::Beat(now - ago);
+        assert!(at(Duration::ZERO).liveness(now).alive);
+        assert!(at(STALLED_AFTER).liveness(now).alive);
+        let stalled = at(STALLED_AFTER + Duration::from_secs(1)).liveness(now);
+        assert_eq!((stalled.alive, stalled.state), (false, "stalled"));
+        assert_eq!(
+            stalled.since_beat,
+            Some(STALLED_AFTER + Duration::from_secs(1))
+        );
+        assert!(!Pulse::Stopped.liveness(now).alive);
+        assert!(!Pulse::NotStarted.liveness(now).alive);
+
+        let heartbeat = Heartbeat::default();
+        assert_eq!(heartbeat.pulse(), Pulse::NotStarted);
+        heartbeat.beat();
+        assert_eq!(heartbeat.pulse().liveness(Instant::now()).state, "running");
+        drop(StopsHeartbeat(heartbeat.clone()));
+        assert_eq!(heartbeat.pulse(), Pulse::Stopped);
     }
 }

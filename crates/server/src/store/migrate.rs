@@ -30,7 +30,16 @@ fn postgres() -> Vec<Migration> {
 
 /// The schema version this binary brings a SQLite database to.
 pub fn latest_sqlite() -> i64 {
-    sqlite().iter().map(|m| m.version).max().unwrap_or(0)
+    latest(Backend::Sqlite)
+}
+
+/// The schema version this binary brings a database of `backend` to.
+pub fn latest(backend: Backend) -> i64 {
+    let migrations = match backend {
+        Backend::Sqlite => sqlite(),
+        Backend::Postgres => postgres(),
+    };
+    migrations.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 pub async fn run(store: &Store) -> Result<(), sqlx::migrate::MigrateError> {

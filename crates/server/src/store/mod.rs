@@ -368,6 +368,17 @@ impl Store {
         sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ())
     }
 
+    /// The newest migration applied to the database (`None`: none is), and
+    /// the newest this binary has: the readiness check wants them equal.
+    pub async fn schema_versions(&self) -> Result<(Option<i64>, i64), sqlx::Error> {
+        let mut c = self.conn().await?;
+        let (applied,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&mut *c)
+                .await?;
+        Ok((applied, migrate::latest(self.backend)))
+    }
+
     /// Writes a consistent copy of the SQLite database to `path`, a new
     /// file, while the server may keep running (`VACUUM INTO`). SQLite only:
     /// PostgreSQL has its own tools, and refuses the statement. The file is

@@ -27,4 +27,5 @@ mod sync;
 mod sync_model;
 mod team_authorization;
 mod teams;
+mod tls;
 mod workspace;

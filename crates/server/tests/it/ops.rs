@@ -1,4 +1,5 @@
-//! Operations: the health check, request ids, Prometheus metrics, the
+//! Operations: the health checks (live, ready, and each readiness check
+//! failing), request ids, Prometheus metrics, the
 //! OpenAPI document, JSON answers for unknown routes and wrong methods,
 //! configuration validation, the headers every answer carries, and the
 //! permissions of the files in the data directory.
@@ -10,6 +11,9 @@ use serde_json::{json, Value};
 
 on_both_databases!(
     health_check_answers_ok,
+    readiness_names_each_check,
+    readiness_fails_on_a_schema_of_another_version,
+    readiness_fails_when_the_database_does_not_answer,
     every_response_carries_a_request_id,
     metrics_count_requests_sign_ins_and_mails,
     only_assets_and_avatars_may_be_cached,
@@ -21,6 +25,128 @@ async fn health_check_answers_ok(db: Db) {
     let r = t.get("/healthz", None).await;
     r.assert(200, None);
     assert_eq!(r.body, json!({ "status": "ok" }));
+    t.stop().await;
+}
+
+async fn readiness_names_each_check(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let live = t.get("/healthz/live", None).await;
+    live.assert(200, None);
+    assert_eq!(live.body, json!({ "status": "ok" }));
+    let ready = t.get("/healthz/ready", None).await;
+    ready.assert(200, None);
+    assert_eq!(ready.body["status"], "ok");
+    let checks = &ready.body["checks"];
+    assert_eq!(checks["database"], json!({ "ok": true }));
+    assert_eq!(checks["migrations"]["ok"], true, "{checks}");
+    assert_eq!(
+        checks["migrations"]["schema"],
+        checks["migrations"]["binary"]
+    );
+    assert!(checks["migrations"]["binary"].as_i64().unwrap() >= 6);
+    assert_eq!(checks["mail_worker"]["ok"], true, "{checks}");
+    assert_eq!(checks["mail_worker"]["state"], "running");
+    assert!(checks["mail_worker"]["seconds_since_last_run"].is_u64());
+    // The worker's signs of life follow real time, not the clock tests move.
+    t.clock.advance(30 * 24 * 3600 * 1000);
+    t.get("/healthz/ready", None).await.assert(200, None);
+    t.stop().await;
+}
+
+/// A newer node migrated the shared database past this binary's schema:
+/// this node is not ready (it would read and write a schema it does not
+/// know), while it still lives and its database answers.
+async fn readiness_fails_on_a_schema_of_another_version(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let newer = {
+        let ready = t.get("/healthz/ready", None).await;
+        ready.body["checks"]["migrations"]["binary"]
+            .as_i64()
+            .unwrap()
+            + 1
+    };
+    let mut tx = t.app.store.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, 'from a newer postroom', TRUE, $2, 1)",
+    )
+    .bind(newer)
+    .bind(vec![0u8; 48])
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let ready = t.get("/healthz/ready", None).await;
+    ready.assert(503, None);
+    assert_eq!(ready.body["status"], "unavailable");
+    let checks = &ready.body["checks"];
+    assert_eq!(
+        checks["migrations"],
+        json!({ "ok": false, "schema": newer, "binary": newer - 1 })
+    );
+    assert_eq!(checks["database"]["ok"], true, "{checks}");
+    assert_eq!(checks["mail_worker"]["ok"], true, "{checks}");
+    t.get("/healthz/live", None).await.assert(200, None);
+    t.get("/healthz", None).await.assert(200, None);
+    t.stop().await;
+}
+
+async fn readiness_fails_when_the_database_does_not_answer(db: Db) {
+    let t = TestApp::spawn(db).await;
+    t.app.store.close().await;
+    let ready = t.get("/healthz/ready", None).await;
+    ready.assert(503, None);
+    let checks = &ready.body["checks"];
+    assert_eq!(
+        checks["database"],
+        json!({ "ok": false, "error": "the connection pool is closed" })
+    );
+    assert_eq!(checks["migrations"]["ok"], false, "{checks}");
+    assert_eq!(checks["mail_worker"]["ok"], true, "{checks}");
+    // Nothing about where the database is or who connects to it.
+    let text = ready.body.to_string();
+    let url = secrecy::ExposeSecret::expose_secret(&t.app.settings.database_url).to_owned();
+    for secret in [url.as_str(), "postgres", "sqlite", "postroom.db"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(!text.contains(&t.data_dir.path().display().to_string()));
+    t.get("/healthz", None).await.assert(503, None);
+    t.get("/healthz/live", None).await.assert(200, None);
+    t.stop().await;
+}
+
+/// A mail worker that cannot start (here: `<data_dir>/outbox` is a file, so
+/// the outbox cannot be made) leaves the node not ready, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_mail_worker_is_not_running() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("outbox"), "not a directory").unwrap();
+    let dir = data.path().to_owned();
+    let t = TestApp::spawn_with(Db::Sqlite, |c| c.data_dir = dir).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let ready = loop {
+        let ready = t.get("/healthz/ready", None).await;
+        if ready.body["checks"]["mail_worker"]["state"] != "running" {
+            break ready;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker still runs: {}",
+            ready.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    ready.assert(503, None);
+    let checks = &ready.body["checks"];
+    assert_eq!(
+        checks["mail_worker"],
+        json!({ "ok": false, "state": "stopped", "seconds_since_last_run": null })
+    );
+    assert_eq!(checks["database"]["ok"], true, "{checks}");
+    assert_eq!(checks["migrations"]["ok"], true, "{checks}");
+    // Requests are still served: /healthz is for load balancers.
+    t.get("/healthz", None).await.assert(200, None);
     t.stop().await;
 }
 

@@ -118,8 +118,10 @@ fn cookie_name(app: &App, base: &str) -> String {
     }
 }
 
+/// Cookies are `Secure` (and `__Host-`) when people reach the server over
+/// HTTPS: an https public URL, which built-in TLS always has.
 fn secure(app: &App) -> bool {
-    app.settings.public_url.scheme() == "https"
+    app.settings.is_https()
 }
 
 fn build_cookie(app: &App, base: &str, value: String, persistent: bool) -> Cookie<'static> {

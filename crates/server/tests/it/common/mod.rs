@@ -154,6 +154,8 @@ impl Drop for PgDatabase {
 pub struct TestApp {
     pub base: String,
     pub app: App,
+    /// The certificate in use, when the server speaks HTTPS itself.
+    pub tls: Option<std::sync::Arc<postroom_server::tls::Certificates>>,
     pub clock: Clock,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
@@ -287,12 +289,22 @@ impl TestApp {
             settings.argon2_memory_kib = 64;
             settings.argon2_iterations = 1;
         }
+        if let Some(tls) = settings.tls.as_mut() {
+            // Tests replace certificate files and wait for them to be used.
+            tls.check_every = Duration::from_millis(50);
+        }
         let clock = Clock::manual(start);
         let application = Application::build(settings, clock.clone())
             .await
             .expect("the server starts");
-        let base = format!("http://{}", application.addr());
+        let scheme = if application.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base = format!("{scheme}://{}", application.addr());
         let app = application.app().clone();
+        let tls = application.tls();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(async move {
             application
@@ -309,6 +321,7 @@ impl TestApp {
         TestApp {
             base,
             app,
+            tls,
             clock,
             client,
             data_dir,
