@@ -10,6 +10,7 @@ use postroom_server::domain::workspace::RESTORE_DAYS;
 use serde_json::{json, Value};
 
 on_both_databases!(
+    environments_and_presets_are_shared_and_taken_back_on_their_pages,
     every_real_postman_file_reads_back_as_written,
     writes_make_revisions_and_nothing_is_lost,
     deleted_items_come_back_for_thirty_days,
@@ -1397,4 +1398,93 @@ async fn a_large_collection_imports_in_one_piece(db: Db) {
     let listed = t.get("/api/v1/collections", Some(&ada)).await;
     assert!(listed.body["collections"][0]["size"].as_u64().unwrap() > 3_000_000);
     t.stop().await;
+}
+
+/// The environment and header preset pages share an item with a team and
+/// take it back, as the collection page does.
+async fn environments_and_presets_are_shared_and_taken_back_on_their_pages(db: Db) {
+    let t = TestApp::spawn(db).await;
+    let ada = t.new_user("ada").await;
+    let bob = t.new_user("bob").await;
+    t.create_team(&ada, "acme").await;
+    t.join_team(&ada, "acme", &bob).await;
+    let env = t
+        .post(
+            "/api/v1/environments",
+            Some(&ada),
+            json!({"environment": {"name": "Staging", "values": [{"key": "host", "value": "staging", "enabled": true}]}}),
+        )
+        .await;
+    env.assert(201, None);
+    let env_id = env.body["environment"]["id"].as_str().unwrap().to_owned();
+    let preset = t
+        .post(
+            "/api/v1/header-presets",
+            Some(&ada),
+            json!({"header_preset": {"name": "JSON", "headers": [{"key": "Accept", "value": "application/json"}]}}),
+        )
+        .await;
+    preset.assert(201, None);
+    let preset_id = preset.body["header_preset"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (browser, csrf) = crate::cookie_auth::browser_signed_in(&t, "ada").await;
+
+    for (kind, page) in [("environments", &env_id), ("header-presets", &preset_id)] {
+        let html = browser
+            .get(t.url(&format!("/{kind}/{page}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("Share with a team"), "{kind}: {html}");
+        t.get(&format!("/api/v1/{kind}/{page}"), Some(&bob))
+            .await
+            .assert(404, None);
+        let shared = browser
+            .post(t.url(&format!("/{kind}/{page}/move")))
+            .form(&[("csrf", csrf.as_str()), ("team", "acme")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(shared.status(), 303);
+        assert!(shared.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("?flash=item_shared"));
+        t.get(&format!("/api/v1/{kind}/{page}"), Some(&bob))
+            .await
+            .assert(200, None);
+        // A team the person is not in is refused on the page, and nothing moves.
+        let back = browser
+            .post(t.url(&format!("/{kind}/{page}/move")))
+            .form(&[("csrf", csrf.as_str()), ("team", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(back.status(), 303);
+        t.get(&format!("/api/v1/{kind}/{page}"), Some(&bob))
+            .await
+            .assert(404, None);
+        let refused = browser
+            .post(t.url(&format!("/{kind}/{page}/move")))
+            .form(&[("csrf", csrf.as_str()), ("team", "nowhere")])
+            .send()
+            .await
+            .unwrap();
+        assert!(refused.status().is_client_error(), "{}", refused.status());
+        let owner = t.get(&format!("/api/v1/{kind}/{page}"), Some(&ada)).await;
+        owner.assert(200, None);
+        let list = t
+            .get(&format!("/api/v1/{kind}?private=true"), Some(&ada))
+            .await;
+        assert!(
+            list.body.to_string().contains(page.as_str()),
+            "still private: {}",
+            list.body
+        );
+    }
 }

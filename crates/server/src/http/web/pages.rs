@@ -123,6 +123,12 @@ const FLASHES: &[(&str, &str, &str)] = &[
     ),
     ("request_declined", "info", "The request was declined."),
     (
+        "item_shared",
+        "ok",
+        "It is shared: every member of the team with a seat can read and edit it.",
+    ),
+    ("item_unshared", "ok", "It is back among your private items."),
+    (
         "collection_shared",
         "ok",
         "The collection is shared: every member of the team with a seat can read and edit it.",

@@ -22,6 +22,7 @@ use super::errors::error_response;
 use super::pages::enc;
 use super::pages::{flash, see_other, Page};
 use super::session::{CsrfForm, SignedIn};
+use crate::domain::policy::ItemAction;
 use crate::domain::workspace::{self, Base, Scope, RESTORE_DAYS};
 use crate::error::Error;
 use crate::state::App;
@@ -41,6 +42,7 @@ pub fn router() -> Router<App> {
             get(environment_page).post(save_environment),
         )
         .route("/environments/{id}/delete", post(delete_environment))
+        .route("/environments/{id}/move", post(move_environment))
         .route("/environments/{id}/undelete", post(undelete_environment))
         .route("/globals", get(globals_page).post(save_globals))
         .route("/history", get(history_page))
@@ -48,6 +50,7 @@ pub fn router() -> Router<App> {
         .route("/header-presets", get(presets_page).post(create_preset))
         .route("/header-presets/{id}", get(preset_page).post(save_preset))
         .route("/header-presets/{id}/delete", post(delete_preset))
+        .route("/header-presets/{id}/move", post(move_preset))
 }
 
 #[derive(Deserialize)]
@@ -281,9 +284,13 @@ async fn environment_view(
     let summary = workspace::summary(app, actor, &doc.item).await?;
     let value: Value = serde_json::from_str(&doc.json).unwrap_or(Value::Null);
     let rows = rows_of(&value, "values");
+    let can_remove = workspace::may(app, actor, &doc.item, ItemAction::Remove).await?;
     Ok(Page::new("environment.html", doc.item.name.clone())
         .with("nav", "collections")
         .with("watch", watch(&doc))
+        .with("teams", seated_teams(app, actor).await?)
+        .with("can_remove", can_remove)
+        .with("move_action", format!("/environments/{}/move", enc(id)))
         .with("kind", "environment")
         .with("item", summary)
         .with("name", text_of(value.get("name")))
@@ -610,9 +617,13 @@ async fn preset_view(
     let doc = workspace::read(app, actor, ItemKind::HeaderPreset, id).await?;
     let summary = workspace::summary(app, actor, &doc.item).await?;
     let value: Value = serde_json::from_str(&doc.json).unwrap_or(Value::Null);
+    let can_remove = workspace::may(app, actor, &doc.item, ItemAction::Remove).await?;
     Ok(Page::new("environment.html", doc.item.name.clone())
         .with("nav", "collections")
         .with("watch", watch(&doc))
+        .with("teams", seated_teams(app, actor).await?)
+        .with("can_remove", can_remove)
+        .with("move_action", format!("/header-presets/{}/move", enc(id)))
         .with("kind", "preset")
         .with("item", summary)
         .with("name", text_of(value.get("name")))
@@ -745,4 +756,68 @@ mod tests {
             })
         );
     }
+}
+
+#[derive(Deserialize)]
+struct MoveForm {
+    #[serde(default)]
+    team: String,
+}
+
+/// Shares an environment or a header preset with a team (`team` set), or
+/// takes it back among the person's own (`team` empty); the page it came
+/// from says which, or shows why not.
+async fn move_item(
+    app: &App,
+    signed: &SignedIn,
+    kind: ItemKind,
+    id: &str,
+    form: &MoveForm,
+) -> Response {
+    let team = Some(form.team.as_str()).filter(|t| !t.is_empty());
+    let flash_key = if team.is_some() {
+        "item_shared"
+    } else {
+        "item_unshared"
+    };
+    let path = match kind {
+        ItemKind::Environment => format!("/environments/{}", enc(id)),
+        _ => format!("/header-presets/{}", enc(id)),
+    };
+    match workspace::move_to(app, signed.actor(), kind, id, team).await {
+        Ok(_) => see_other(&format!("{path}?flash={flash_key}")),
+        Err(e) => match problem(&e) {
+            Some(text) => {
+                let page = match kind {
+                    ItemKind::Environment => {
+                        environment_view(app, signed, id, false, Some(text)).await
+                    }
+                    _ => preset_view(app, signed, id, Some(text)).await,
+                };
+                match page {
+                    Ok(page) => page.refused(&e).render(app, &signed.session).await,
+                    Err(e) => error_response(e),
+                }
+            }
+            None => error_response(e),
+        },
+    }
+}
+
+async fn move_environment(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<MoveForm>,
+) -> Response {
+    move_item(&app, &signed, ItemKind::Environment, &id, &form).await
+}
+
+async fn move_preset(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<MoveForm>,
+) -> Response {
+    move_item(&app, &signed, ItemKind::HeaderPreset, &id, &form).await
 }
