@@ -48,6 +48,8 @@ pub struct Inner {
     pub closing: tokio::sync::watch::Sender<bool>,
     /// Wraps the data keys that seal environments and globals at rest.
     pub kek: Kek,
+    /// Documents read lately (collections, not sealed ones).
+    pub documents: crate::domain::workspace::DocumentCache,
 }
 
 impl Deref for App {
@@ -97,6 +99,7 @@ impl App {
             cursor_key: derive_key(&secret, "sync-cursor"),
             closing: tokio::sync::watch::Sender::new(false),
             kek,
+            documents: Default::default(),
         })))
     }
 }

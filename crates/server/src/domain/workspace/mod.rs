@@ -29,6 +29,7 @@ pub mod links;
 pub mod secrets;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use postroom_core::api::{self, ItemListQuery};
 use postroom_core::{ItemEvent, ItemKind};
@@ -254,7 +255,10 @@ async fn load_locked(
 }
 
 /// A document as JSON text, opened when it was sealed.
-async fn document_text(app: &App, c: &mut Conn, item_id: &str, revision: i64) -> Result<String> {
+async fn document_text(app: &App, c: &mut Conn, item_id: &str, revision: i64) -> Result<Arc<str>> {
+    if let Some(text) = app.documents.get(item_id, revision) {
+        return Ok(text);
+    }
     let row = store::items::body(c, item_id, revision)
         .await?
         .ok_or_else(|| {
@@ -263,8 +267,12 @@ async fn document_text(app: &App, c: &mut Conn, item_id: &str, revision: i64) ->
             ))
         })?;
     match &row.key_id {
-        Some(key) => secrets::open(c, &app.kek, key, &row.body).await,
-        None => Ok(row.body),
+        Some(key) => Ok(secrets::open(c, &app.kek, key, &row.body).await?.into()),
+        None => {
+            let text: Arc<str> = row.body.into();
+            app.documents.put(item_id, revision, &text);
+            Ok(text)
+        }
     }
 }
 
@@ -272,7 +280,76 @@ async fn document_text(app: &App, c: &mut Conn, item_id: &str, revision: i64) ->
 pub struct Document {
     pub item: ItemRow,
     /// The document, as JSON text.
-    pub json: String,
+    pub json: Arc<str>,
+}
+
+/// The documents read lately, by item and revision, so that reading the
+/// same collection again serves it from memory. A revision never changes
+/// once written, so an entry is never stale: a new write is a new key.
+/// Sealed documents (environments, globals) are not kept: their clear text
+/// stays out of memory between requests. Bounded by bytes; the oldest go
+/// first.
+pub struct DocumentCache {
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    by_key: std::collections::HashMap<(String, i64), Arc<str>>,
+    order: std::collections::VecDeque<(String, i64)>,
+    bytes: usize,
+}
+
+impl DocumentCache {
+    /// All the documents kept at once.
+    pub const MAX_BYTES: usize = 32 << 20;
+    /// A document larger than this is not kept.
+    pub const MAX_ONE: usize = 4 << 20;
+
+    pub fn new() -> DocumentCache {
+        DocumentCache {
+            inner: std::sync::Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, item_id: &str, revision: i64) -> Option<Arc<str>> {
+        self.lock()
+            .by_key
+            .get(&(item_id.to_owned(), revision))
+            .cloned()
+    }
+
+    pub fn put(&self, item_id: &str, revision: i64, text: &Arc<str>) {
+        if text.len() > Self::MAX_ONE {
+            return;
+        }
+        let mut inner = self.lock();
+        let key = (item_id.to_owned(), revision);
+        if inner.by_key.contains_key(&key) {
+            return;
+        }
+        inner.bytes += text.len();
+        inner.by_key.insert(key.clone(), text.clone());
+        inner.order.push_back(key);
+        while inner.bytes > Self::MAX_BYTES {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = inner.by_key.remove(&oldest) {
+                inner.bytes -= gone.len();
+            }
+        }
+    }
+}
+
+impl Default for DocumentCache {
+    fn default() -> Self {
+        DocumentCache::new()
+    }
 }
 
 pub async fn read(app: &App, actor: &Actor, kind: ItemKind, id: &str) -> Result<Document> {
@@ -516,7 +593,7 @@ pub async fn move_to(
     if sealed(kind) {
         // Sealed under the old owner's key: a new revision under the new one's.
         let json = document_text(app, &mut tx, &item.id, item.revision).await?;
-        let (body, key_id) = body_for(app, &mut tx, kind, &target, json, now).await?;
+        let (body, key_id) = body_for(app, &mut tx, kind, &target, json.to_string(), now).await?;
         row = store::items::update(
             &mut tx,
             &row,
@@ -889,5 +966,32 @@ impl Views {
             deleted_at: r.deleted_at.map(rfc3339),
             purge_at: r.deleted_at.map(|at| rfc3339(at + RESTORE_DAYS * DAY)),
         }
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_kept_by_revision_within_the_bound() {
+        let cache = DocumentCache::new();
+        let doc: Arc<str> = "x".repeat(1 << 20).into();
+        cache.put("a", 1, &doc);
+        assert!(cache.get("a", 1).is_some());
+        assert!(
+            cache.get("a", 2).is_none(),
+            "another revision is another document"
+        );
+        for n in 0..40 {
+            cache.put(&format!("b{n}"), 1, &doc);
+        }
+        assert!(cache.get("a", 1).is_none(), "the oldest went first");
+        assert!(cache.get("b39", 1).is_some());
+        let kept = cache.lock().bytes;
+        assert!(kept <= DocumentCache::MAX_BYTES, "{kept}");
+        let big: Arc<str> = "y".repeat(DocumentCache::MAX_ONE + 1).into();
+        cache.put("big", 1, &big);
+        assert!(cache.get("big", 1).is_none());
     }
 }

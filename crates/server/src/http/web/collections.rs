@@ -415,7 +415,7 @@ async fn download(State(app): State<App>, signed: SignedIn, Path(id): Path<Strin
     );
     let mut response = (
         [(header::CONTENT_TYPE, "application/json")],
-        doc.json.clone(),
+        doc.json.to_string(),
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&disposition) {
@@ -711,7 +711,7 @@ async fn public_link(
                 (header::CONTENT_TYPE, "application/json"),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            doc.json,
+            doc.json.to_string(),
         )
             .into_response();
     }
