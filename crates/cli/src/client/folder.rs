@@ -838,7 +838,7 @@ fn is_secret(row: &Value) -> bool {
 }
 
 /// An environment's secret values emptied, unless they are to be kept.
-fn mask(kind: ItemKind, mut document: Value, include_secrets: bool) -> Value {
+pub fn mask(kind: ItemKind, mut document: Value, include_secrets: bool) -> Value {
     if kind != ItemKind::Environment || include_secrets {
         return document;
     }

@@ -9,7 +9,7 @@ use postroom_core::ItemKind;
 use serde_json::{json, Value};
 
 use super::accounts::{self, State};
-use super::folder::write_document;
+use super::folder::{mask, write_document};
 use super::{Ctx, Exit, Failure, Outcome};
 
 pub async fn import(ctx: &Ctx, file: &Path, team: Option<&str>) -> Outcome<Exit> {
@@ -119,16 +119,7 @@ pub async fn export(
             account.key()
         )));
     };
-    let mut value = document.value;
-    if kind == ItemKind::Environment && !include_secrets {
-        if let Some(rows) = value.get_mut("values").and_then(Value::as_array_mut) {
-            for row in rows.iter_mut() {
-                if row.get("type").and_then(Value::as_str) == Some("secret") {
-                    row["value"] = Value::String(String::new());
-                }
-            }
-        }
-    }
+    let value = mask(kind, document.value, include_secrets);
     match output {
         Some(path) => {
             if path.exists() {

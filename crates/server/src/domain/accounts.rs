@@ -515,7 +515,7 @@ pub async fn delete_account(
     let user = confirmed_by_password(app, actor, "password", &req.password).await?;
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let sole_admin_of = delete_in(&mut tx, &user, now).await?;
+    let sole_admin_of = delete_in(app, &mut tx, &user, now).await?;
     if !sole_admin_of.is_empty() {
         tx.rollback().await?;
         return Err(Error::conflict(
@@ -528,15 +528,6 @@ pub async fn delete_account(
             ),
         ));
     }
-    app.mailer
-        .queue(
-            &mut tx,
-            &user.email,
-            Template::AccountDeleted,
-            json!({ "username": user.username, "when": rfc3339(now) }),
-            now,
-        )
-        .await?;
     tx.commit().await?;
     metrics::counter!("postroom_accounts_deleted_total").increment(1);
     tracing::info!(user = %user.id, "account deleted by its owner");
@@ -547,8 +538,13 @@ pub async fn delete_account(
 /// person's own deletion: it leaves its teams (a team where it was the only
 /// member goes with it) and everything of its cascades. Answers the teams
 /// it alone administers while others remain, in which case nothing may be
-/// committed.
-pub(crate) async fn delete_in(tx: &mut Tx, user: &UserRow, now: Millis) -> Result<Vec<String>> {
+/// committed. One last mail confirms the deletion to the person.
+pub(crate) async fn delete_in(
+    app: &App,
+    tx: &mut Tx,
+    user: &UserRow,
+    now: Millis,
+) -> Result<Vec<String>> {
     if !store::users::lock_for_deletion(tx, &user.id).await? {
         return Err(Error::NotFound { what: "account" });
     }
@@ -561,6 +557,15 @@ pub(crate) async fn delete_in(tx: &mut Tx, user: &UserRow, now: Millis) -> Resul
     store::events::delete_scope(tx, &super::workspace::user_scope(&user.id)).await?;
     // The row is locked above, so it is there to delete.
     store::users::delete(tx, &user.id).await?;
+    app.mailer
+        .queue(
+            tx,
+            &user.email,
+            Template::AccountDeleted,
+            json!({ "username": user.username, "when": rfc3339(now) }),
+            now,
+        )
+        .await?;
     Ok(Vec::new())
 }
 

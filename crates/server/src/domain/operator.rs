@@ -55,9 +55,17 @@ impl By {
 /// Whether an account is an operator.
 pub fn is_operator(app: &App, user: &UserRow) -> bool {
     user.disabled_at.is_none()
-        && (user.operator != 0
-            || (user.email_verified_at.is_some()
-                && app.settings.operators.contains(&user.email.to_lowercase())))
+        && (user.operator != 0 || named_operator(app, &user.email, user.email_verified_at))
+}
+
+/// Whether the configuration names this confirmed address an operator.
+pub fn named_operator(app: &App, email: &str, verified_at: Option<Millis>) -> bool {
+    verified_at.is_some() && app.settings.operators.contains(&email.to_lowercase())
+}
+
+/// How many support requests have `status`.
+pub async fn count_support(app: &App, status: &str) -> Result<i64> {
+    Ok(ops::count_support(&mut *app.store.conn().await?, status).await?)
 }
 
 /// What the signed-in person may do on the operator pages.
@@ -229,7 +237,7 @@ pub async fn delete(app: &App, by: &By, who: &str) -> Result<UserRow> {
     }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    let sole_admin_of = accounts::delete_in(&mut tx, &user, now).await?;
+    let sole_admin_of = accounts::delete_in(app, &mut tx, &user, now).await?;
     if !sole_admin_of.is_empty() {
         tx.rollback().await?;
         return Err(Error::conflict(
@@ -242,15 +250,6 @@ pub async fn delete(app: &App, by: &By, who: &str) -> Result<UserRow> {
             ),
         ));
     }
-    app.mailer
-        .queue(
-            &mut tx,
-            &user.email,
-            Template::AccountDeleted,
-            json!({ "username": user.username, "when": rfc3339(now) }),
-            now,
-        )
-        .await?;
     audit(
         &mut tx,
         by,

@@ -235,6 +235,14 @@ pub async fn support(
     .await
 }
 
+pub async fn count_support(c: &mut Conn, status: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM support_requests WHERE status = $1")
+        .bind(status)
+        .fetch_one(c)
+        .await?;
+    Ok(n)
+}
+
 pub async fn support_request(c: &mut Conn, id: &str) -> Result<Option<SupportRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SUPPORT_COLUMNS} FROM support_requests r JOIN users u ON u.id = r.user_id WHERE r.id = $1"

@@ -68,7 +68,7 @@ async fn admin_page(
     title: &str,
     section: &str,
 ) -> Result<Page, Error> {
-    let open = operator::support(app, "open", "").await?.len();
+    let open = operator::count_support(app, "open").await?;
     Ok(Page::new(template, title)
         .with("section", section)
         .with("nav", "admin")
@@ -155,14 +155,12 @@ struct UserLine {
 }
 
 fn user_line(app: &App, u: &store::operator::AccountRow) -> UserLine {
-    let configured =
-        u.email_verified_at.is_some() && app.settings.operators.contains(&u.email.to_lowercase());
     UserLine {
         id: u.id.clone(),
         username: u.username.clone(),
         email: u.email.clone(),
         verified: u.email_verified_at.is_some(),
-        operator: u.operator != 0 || configured,
+        operator: u.operator != 0 || operator::named_operator(app, &u.email, u.email_verified_at),
         disabled: u.disabled_at.is_some(),
         disabled_at: u.disabled_at.map(rfc3339),
         created_at: rfc3339(u.created_at),
