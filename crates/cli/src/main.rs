@@ -277,6 +277,9 @@ enum AdminCommand {
     Enable { user: String },
     /// End every session of an account.
     SignOut { user: String },
+    /// Turn off two-step verification for a person who lost their phone and
+    /// recovery codes (make sure it is them first).
+    TwoStepOff { user: String },
     /// Delete an account and everything of it, by the rules of its own deletion.
     Delete {
         user: String,
@@ -561,7 +564,7 @@ async fn admin(settings: config::Settings, command: AdminCommand) -> anyhow::Res
                             (None, Some(_)) => "active",
                         };
                         println!(
-                            "{:<24} {:<32} {:<20} {:<20} {:>5}  {state}{}",
+                            "{:<24} {:<32} {:<20} {:<20} {:>5}  {state}{}{}",
                             u.username,
                             u.email,
                             &when(u.created_at)[..19],
@@ -569,7 +572,8 @@ async fn admin(settings: config::Settings, command: AdminCommand) -> anyhow::Res
                                 .map(|t| when(t)[..19].to_owned())
                                 .unwrap_or_else(|| "-".into()),
                             u.teams,
-                            if u.operator != 0 { ", operator" } else { "" }
+                            if u.operator != 0 { ", operator" } else { "" },
+                            if u.two_factor != 0 { ", two-step" } else { "" }
                         );
                     }
                     match rows.last() {
@@ -607,6 +611,13 @@ async fn admin(settings: config::Settings, command: AdminCommand) -> anyhow::Res
             AdminCommand::SignOut { user } => {
                 let ended = operator::sign_out_everywhere(&app, &by, &user).await?;
                 println!("Ended {ended} session(s) of {user}.");
+            }
+            AdminCommand::TwoStepOff { user } => {
+                let user = operator::turn_off_two_factor(&app, &by, &user).await?;
+                println!(
+                    "Two-step verification is off for {}: their password alone signs in now.",
+                    user.username
+                );
             }
             AdminCommand::Delete { user, yes } => {
                 if !yes {

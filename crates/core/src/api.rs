@@ -86,6 +86,14 @@ pub struct SignInRequest {
     pub keep_signed_in: bool,
     #[serde(default)]
     pub captcha: Option<String>,
+    /// A code from the authenticator app, for an account with two-step
+    /// verification; without it (or `recovery_code`) such an account
+    /// answers 401 `two_factor_required`.
+    #[serde(default)]
+    pub otp: Option<String>,
+    /// One of the account's recovery codes, instead of `otp`; each works once.
+    #[serde(default)]
+    pub recovery_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +144,46 @@ pub struct ActivityEvent {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: serde_json::Value,
     pub created_at: String,
+}
+
+/// `POST /api/v1/me/totp`: a new secret for the authenticator app, to be
+/// confirmed with a code from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TotpSetup {
+    /// The secret in base32, for typing into the app by hand.
+    pub secret: String,
+    /// The `otpauth://totp/...` URL that the setup page shows as a QR code.
+    pub otpauth_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TotpConfirmRequest {
+    /// The 6 digits the app shows now.
+    pub code: String,
+}
+
+/// Single-use recovery codes, shown only in this answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// A request that only the account's password confirms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PasswordConfirmation {
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TwoFactorStatus {
+    pub enabled: bool,
+    /// Unused recovery codes left (0 while it is off).
+    pub recovery_codes_left: i64,
 }
 
 /// `DELETE /api/v1/me`: the account's password confirms the deletion.

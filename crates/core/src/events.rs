@@ -131,6 +131,12 @@ pub enum AccountEvent {
         old_email: String,
         new_email: String,
     },
+    /// Two-step verification was turned on; the other sessions ended.
+    TwoFactorEnabled {},
+    /// Two-step verification was turned off.
+    TwoFactorDisabled {},
+    /// A recovery code was used to sign in; `left` are still unused.
+    RecoveryCodeUsed { left: u64 },
 }
 
 /// The kinds of workspace item (S1).

@@ -124,7 +124,8 @@ impl Application {
     }
 }
 
-/// Deletes what has expired: sessions, used or stale link tokens, programs'
+/// Deletes what has expired: sessions, sign-ins left at their second step,
+/// used or stale link tokens, programs'
 /// sign-in requests, old rate limit windows and spent captchas; drops cache
 /// entries past their age.
 async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
@@ -138,6 +139,7 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
         let result: Result<(), sqlx::Error> = async {
             let mut tx = app.store.begin().await?;
             store::sessions::delete_expired(&mut tx, now).await?;
+            store::two_factor::delete_expired_challenges(&mut tx, now).await?;
             store::tokens::delete_stale(&mut tx, now - 7 * DAY).await?;
             // Kept an hour past their expiry, so that a spent authorization
             // code used again still ends the session it gave.

@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod support;
 pub mod teams;
 pub mod tokens;
+pub mod two_factor;
 pub mod views;
 pub mod workspace;
 

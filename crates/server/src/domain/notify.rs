@@ -25,6 +25,13 @@ fn message(event: &AccountEvent) -> String {
         AccountEvent::EmailChanged { new_email, .. } => {
             format!("Your email address was changed to {new_email}")
         }
+        AccountEvent::TwoFactorEnabled {} => {
+            "Two-step verification was turned on; your other sessions were signed out".to_owned()
+        }
+        AccountEvent::TwoFactorDisabled {} => "Two-step verification was turned off".to_owned(),
+        AccountEvent::RecoveryCodeUsed { left } => {
+            format!("A recovery code was used to sign in; {left} left")
+        }
     }
 }
 
@@ -33,6 +40,9 @@ fn template(event: &AccountEvent) -> Template {
         AccountEvent::NewSignIn { .. } => Template::NewSignIn,
         AccountEvent::PasswordChanged { .. } => Template::PasswordChanged,
         AccountEvent::EmailChanged { .. } => Template::EmailChanged,
+        AccountEvent::TwoFactorEnabled {}
+        | AccountEvent::TwoFactorDisabled {}
+        | AccountEvent::RecoveryCodeUsed { .. } => Template::TwoFactorChanged,
     }
 }
 
@@ -60,6 +70,7 @@ pub async fn send(
     }
     if prefs.email.wants(topic(&event)) {
         let mut ctx: serde_json::Value = serde_json::from_str(&row.data).unwrap_or(json!({}));
+        ctx["kind"] = json!(row.kind);
         ctx["username"] = json!(user.username);
         ctx["when"] = json!(rfc3339(now));
         ctx["settings_link"] = json!(app.settings.link("/settings/account"));

@@ -225,6 +225,43 @@ pub async fn sign_out_everywhere(app: &App, by: &By, who: &str) -> Result<u64> {
     Ok(ended)
 }
 
+/// Turns off two-step verification for a person who lost both their app
+/// and their recovery codes (the operator has made sure it is them); the
+/// person is told as when they turn it off themselves.
+pub async fn turn_off_two_factor(app: &App, by: &By, who: &str) -> Result<UserRow> {
+    let user = find(app, who).await?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    if !store::two_factor::enabled(&mut tx, &user.id).await? {
+        return Err(Error::conflict(
+            "two_factor_off",
+            None,
+            "two-step verification is off for this account already",
+        ));
+    }
+    store::two_factor::delete(&mut tx, &user.id).await?;
+    super::notify::send(
+        app,
+        &mut tx,
+        &user,
+        postroom_core::AccountEvent::TwoFactorDisabled {},
+        None,
+    )
+    .await?;
+    audit(
+        &mut tx,
+        by,
+        "two_factor_off",
+        &format!("account {}", user.id),
+        json!({ "username": user.username }),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user = %user.id, operator = by.name(), "operator turned off two-step verification");
+    Ok(user)
+}
+
 /// Deletes an account by the rules of the person's own deletion.
 pub async fn delete(app: &App, by: &By, who: &str) -> Result<UserRow> {
     let user = find(app, who).await?;

@@ -20,6 +20,7 @@ use super::actor::{Actor, Client};
 use super::limits::{self, Check};
 use super::notify;
 use super::tokens;
+use super::two_factor::{self, Factor};
 use super::views;
 use crate::clock::{rfc3339, Millis, DAY, HOUR, MINUTE, SECOND};
 use crate::error::{Error, Result};
@@ -49,6 +50,17 @@ pub struct SignIn<'a> {
     pub password: &'a str,
     pub keep_signed_in: bool,
     pub captcha: Option<&'a str>,
+    /// The second step, for an account with two-step verification (the
+    /// API sends it with the password; a web page asks for it afterwards).
+    pub otp: Option<&'a str>,
+    pub recovery_code: Option<&'a str>,
+}
+
+/// What a web sign-in comes to: a session, or a page asking for the second
+/// step, which carries the challenge.
+pub enum WebSignIn {
+    Started(Box<api::SignInResponse>),
+    SecondStep { challenge: String },
 }
 
 fn account_disabled() -> Error {
@@ -62,7 +74,83 @@ fn invalid_credentials() -> Error {
     Error::unauthenticated("invalid_credentials", "wrong login or password")
 }
 
+/// Signs in through the API: the password, and the code for an account
+/// with two-step verification (401 `two_factor_required` without it).
 pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api::SignInResponse> {
+    let user = first_factor(app, &req, client).await?;
+    let mut tx = app.store.begin().await?;
+    if two_factor::is_enabled(&mut tx, &user.id).await? {
+        let Some(factor) = Factor::given(req.otp, req.recovery_code) else {
+            return Err(two_factor::required());
+        };
+        if !two_factor::verify(app, &mut tx, &user, factor).await? {
+            drop(tx);
+            second_factor_failed(app, &user).await?;
+            return Err(two_factor::invalid_code());
+        }
+    }
+    finish(app, tx, &user, req.keep_signed_in, client).await
+}
+
+/// Signs in from the web page: the password, then, for an account with
+/// two-step verification, a challenge that [`answer_challenge`] completes.
+pub async fn sign_in_web(app: &App, req: SignIn<'_>, client: &Client) -> Result<WebSignIn> {
+    let user = first_factor(app, &req, client).await?;
+    begin_web(app, &user, req.keep_signed_in, client).await
+}
+
+/// Begins the web session of someone whose first factor was right (a
+/// password, an identity provider), or asks for the second step first.
+pub async fn begin_web(
+    app: &App,
+    user: &UserRow,
+    keep_signed_in: bool,
+    client: &Client,
+) -> Result<WebSignIn> {
+    if user.disabled_at.is_some() {
+        return Err(account_disabled());
+    }
+    let mut tx = app.store.begin().await?;
+    if two_factor::is_enabled(&mut tx, &user.id).await? {
+        drop(tx);
+        let challenge = two_factor::challenge(app, user, keep_signed_in).await?;
+        return Ok(WebSignIn::SecondStep { challenge });
+    }
+    Ok(WebSignIn::Started(Box::new(
+        finish(app, tx, user, keep_signed_in, client).await?,
+    )))
+}
+
+/// Completes a web sign-in with its second step. Wrong codes count like
+/// wrong passwords; a challenge takes a few before it ends.
+pub async fn answer_challenge(
+    app: &App,
+    challenge: &str,
+    factor: Factor<'_>,
+    client: &Client,
+) -> Result<api::SignInResponse> {
+    limits::limit(app, &[Check::new(limits::SIGN_IN_PER_IP, &client.ip)]).await?;
+    let (row, user) = two_factor::open_challenge(app, challenge).await?;
+    limits::limit(app, &[Check::new(limits::SIGN_IN_PER_ACCOUNT, &user.id)]).await?;
+    let now = app.clock.now();
+    let locked = user.locked_until.is_some_and(|until| until > now);
+    let mut tx = app.store.begin().await?;
+    if locked || !two_factor::verify(app, &mut tx, &user, factor).await? {
+        drop(tx);
+        if !locked {
+            second_factor_failed(app, &user).await?;
+        }
+        return Err(two_factor::challenge_failed(app, &row.id).await?);
+    }
+    if !two_factor::end_challenge(&mut tx, &row.id).await? {
+        return Err(two_factor::challenge_failed(app, &row.id).await?);
+    }
+    finish(app, tx, &user, row.keep_signed_in != 0, client).await
+}
+
+/// The account whose login and password these are, once the limits, the
+/// lock and the operator allow it.
+async fn first_factor(app: &App, req: &SignIn<'_>, client: &Client) -> Result<UserRow> {
     let login = req.login.trim();
     limits::guard(
         app,
@@ -112,17 +200,32 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
     if user.disabled_at.is_some() {
         return Err(account_disabled());
     }
+    Ok(user)
+}
 
-    let mut tx = app.store.begin().await?;
+/// A wrong second step counts like a wrong password.
+async fn second_factor_failed(app: &App, user: &UserRow) -> Result<()> {
+    metrics::counter!("postroom_sign_ins_total", "result" => "failed").increment(1);
+    record_failure(app, user, app.clock.now()).await
+}
+
+/// Begins the session of a sign-in that passed every step.
+async fn finish(
+    app: &App,
+    mut tx: Tx,
+    user: &UserRow,
+    keep_signed_in: bool,
+    client: &Client,
+) -> Result<api::SignInResponse> {
     if user.failed_sign_ins != 0 || user.locked_until.is_some() {
         store::users::clear_failed_sign_ins(&mut tx, &user.id).await?;
     }
     let started = start(
         app,
         &mut tx,
-        &user,
+        user,
         &NewSession {
-            keep_signed_in: req.keep_signed_in,
+            keep_signed_in,
             client,
             label: None,
         },
@@ -133,7 +236,7 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
     Ok(api::SignInResponse {
         token: started.token,
         session: views::session(&started.session, Some(&started.session.id)),
-        user: views::user(app, &user),
+        user: views::user(app, user),
     })
 }
 

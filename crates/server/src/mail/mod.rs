@@ -34,6 +34,7 @@ pub enum Template {
     AccountLocked,
     AccountCreated,
     SupportAnswered,
+    TwoFactorChanged,
 }
 
 impl Template {
@@ -55,6 +56,7 @@ impl Template {
             Template::AccountLocked => "account_locked",
             Template::AccountCreated => "account_created",
             Template::SupportAnswered => "support_answered",
+            Template::TwoFactorChanged => "two_factor_changed",
         }
     }
 }
@@ -85,6 +87,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "account_created",
     "support_answered",
     "account_locked",
+    "two_factor_changed",
 );
 
 #[derive(Clone)]

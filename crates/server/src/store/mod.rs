@@ -30,6 +30,7 @@ pub mod support;
 pub mod sync;
 pub mod teams;
 pub mod tokens;
+pub mod two_factor;
 pub mod users;
 
 use std::ops::{Deref, DerefMut};

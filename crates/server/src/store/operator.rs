@@ -20,12 +20,15 @@ pub struct AccountRow {
     /// The latest activity of its live sessions.
     pub last_active_at: Option<i64>,
     pub teams: i64,
+    /// Two-step verification is on.
+    pub two_factor: i64,
 }
 
 const ACCOUNT_COLUMNS: &str =
     "u.id, u.username, u.email, u.email_verified_at, u.created_at, u.operator, u.disabled_at, \
      (SELECT MAX(s.last_active_at) FROM sessions s WHERE s.user_id = u.id) AS last_active_at, \
-     (SELECT COUNT(*) FROM team_members m WHERE m.user_id = u.id) AS teams";
+     (SELECT COUNT(*) FROM team_members m WHERE m.user_id = u.id) AS teams, \
+     (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS two_factor";
 
 /// Accounts whose username or email contains `search` (lower-case; empty:
 /// all), after the id `after`, oldest first.

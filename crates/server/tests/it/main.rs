@@ -28,4 +28,5 @@ mod sync_model;
 mod team_authorization;
 mod teams;
 mod tls;
+mod two_factor;
 mod workspace;

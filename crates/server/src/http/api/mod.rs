@@ -12,6 +12,7 @@ mod sessions;
 mod support;
 mod sync;
 mod teams;
+mod two_factor;
 mod users;
 mod workspace;
 
@@ -144,6 +145,7 @@ fn router() -> OpenApiRouter<App> {
         .merge(sessions::router())
         .merge(device_authorizations::router())
         .merge(me::router())
+        .merge(two_factor::router())
         .merge(api_keys::router())
         .merge(notifications::router())
         .merge(users::router())

@@ -20,10 +20,11 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(revoke_others))
 }
 
-/// Sign in with email or username and password.
+/// Sign in with email or username and password, and, for an account with two-step verification,
+/// a code from the authenticator app (`otp`) or a recovery code.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = SignInRequest,
     responses((status = 201, body = SignInResponse), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody, description = "invalid_credentials, for any wrong login or password"),
+        (status = 401, body = ErrorBody, description = "invalid_credentials, for any wrong login or password; two_factor_required when the password was right but the account needs a code; invalid_two_factor_code"),
         (status = 403, body = ErrorBody, description = "captcha_required or captcha_invalid"),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody, description = "rate_limited, with Retry-After")))]
@@ -37,6 +38,8 @@ async fn sign_in(
         password: &req.password,
         keep_signed_in: req.keep_signed_in,
         captcha: req.captcha.as_deref(),
+        otp: req.otp.as_deref(),
+        recovery_code: req.recovery_code.as_deref(),
     };
     Ok((
         StatusCode::CREATED,

@@ -152,6 +152,7 @@ struct UserLine {
     created_at: String,
     last_active_at: Option<String>,
     teams: i64,
+    two_factor: bool,
 }
 
 fn user_line(app: &App, u: &store::operator::AccountRow) -> UserLine {
@@ -166,6 +167,7 @@ fn user_line(app: &App, u: &store::operator::AccountRow) -> UserLine {
         created_at: rfc3339(u.created_at),
         last_active_at: u.last_active_at.map(rfc3339),
         teams: u.teams,
+        two_factor: u.two_factor != 0,
     }
 }
 
@@ -279,6 +281,9 @@ async fn user_action(
         "sign-out" => operator::sign_out_everywhere(&app, &by, &id)
             .await
             .map(|_| "user_signed_out"),
+        "two-step-off" => operator::turn_off_two_factor(&app, &by, &id)
+            .await
+            .map(|_| "user_two_factor_off"),
         "delete" => {
             let (row, _) = operator::account(&app, &id).await?;
             if form.confirm.as_deref() != Some(row.username.as_str()) {

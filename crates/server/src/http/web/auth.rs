@@ -15,6 +15,7 @@ use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::config::CaptchaMode;
 use crate::domain::actor::Actor;
 use crate::domain::sessions::{self, SignIn};
+use crate::domain::two_factor::Factor;
 use crate::domain::{accounts, profile};
 use crate::http::extract::ClientInfo;
 use crate::state::App;
@@ -26,6 +27,7 @@ pub fn router() -> Router<App> {
         .route("/resend-confirmation", post(resend))
         .route("/verify-email", get(verify_page).post(verify))
         .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-in/two-step", post(second_step))
         .route("/sign-out", post(sign_out))
         .route("/accounts/switch", post(switch))
         .route("/trouble", get(trouble_page))
@@ -383,8 +385,10 @@ async fn sign_in(
         password: &form.password,
         keep_signed_in: keep,
         captcha: form.captcha.as_deref(),
+        otp: None,
+        recovery_code: None,
     };
-    let signed = sessions::sign_in(&app, req, &client)
+    let outcome = sessions::sign_in_web(&app, req, &client)
         .await
         .or_form(&app, &session, async |mut fe| {
             // A solved captcha means the limit is near: the next try needs
@@ -400,19 +404,105 @@ async fn sign_in(
             Ok(sign_in_form(&form, adding, fe).with("captcha", captcha))
         })
         .await?;
+    Ok(signed_in_or_second_step(&app, &session, outcome, form.next.as_deref()).await)
+}
+
+/// Where a web sign-in goes once its first factor was right, whatever it
+/// was (a password, an identity provider): the account joins the browser's
+/// session and the person goes on (by way of onboarding the first time),
+/// or the page asks for the second step.
+pub(super) async fn signed_in_or_second_step(
+    app: &App,
+    session: &WebSession,
+    outcome: sessions::WebSignIn,
+    next: Option<&str>,
+) -> Response {
+    match outcome {
+        sessions::WebSignIn::Started(signed) => signed_in(app, session, *signed, next).await,
+        sessions::WebSignIn::SecondStep { challenge } => {
+            second_step_form(&challenge, next, FormError::default())
+                .render(app, session)
+                .await
+        }
+    }
+}
+
+/// Adds a new session to the browser's and goes on.
+async fn signed_in(
+    app: &App,
+    session: &WebSession,
+    signed: api::SignInResponse,
+    next: Option<&str>,
+) -> Response {
+    let keep = signed.session.keep_signed_in;
     let actor = Actor {
         user_id: signed.user.id.clone(),
         session_id: Some(signed.session.id.clone()),
         can_write: true,
     };
     session.add(signed.token, keep, actor.clone());
-    Ok(match profile::needs_onboarding(&app, &actor).await {
-        Ok(true) => see_other(&format!(
-            "/welcome{}",
-            next_query(form.next.as_deref(), '?')
-        )),
-        _ => see_other(&local_path(form.next.as_deref())),
-    })
+    match profile::needs_onboarding(app, &actor).await {
+        Ok(true) => see_other(&format!("/welcome{}", next_query(next, '?'))),
+        _ => see_other(&local_path(next)),
+    }
+}
+
+fn second_step_form(challenge: &str, next: Option<&str>, fe: FormError) -> Page {
+    Page::new("two_step.html", "Two-step verification")
+        .with("narrow", true)
+        .with("challenge", challenge)
+        .with("next", local_path(next))
+        .with_errors(fe)
+}
+
+#[derive(Deserialize)]
+struct SecondStepForm {
+    #[serde(default)]
+    challenge: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// The second step of a web sign-in: a code from the app, or a recovery
+/// code, in one field (six digits are a code).
+async fn second_step(
+    State(app): State<App>,
+    session: WebSession,
+    ClientInfo(client): ClientInfo,
+    CsrfForm(form): CsrfForm<SecondStepForm>,
+) -> PageResult {
+    let typed = form.code.trim();
+    let digits: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    let factor = if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Factor::Otp(&digits)
+    } else {
+        Factor::RecoveryCode(typed)
+    };
+    let result = sessions::answer_challenge(&app, &form.challenge, factor, &client).await;
+    if let Err(e) = &result {
+        if e.code() == "sign_in_expired" {
+            return Ok(see_other(&format!(
+                "/sign-in?flash=sign_in_expired{}",
+                next_query(form.next.as_deref(), '&')
+            )));
+        }
+    }
+    let signed = result
+        .or_form(&app, &session, async |mut fe| {
+            if fe.error.is_some() && fe.errors.is_empty() && !fe.limited {
+                fe.errors.insert(
+                    "code".into(),
+                    "That code is not right, or was used already. Try the code your app shows now."
+                        .into(),
+                );
+                fe.error = None;
+            }
+            Ok(second_step_form(&form.challenge, form.next.as_deref(), fe))
+        })
+        .await?;
+    Ok(signed_in(&app, &session, signed, form.next.as_deref()).await)
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@
 //! - `pages`: the context every page shares, flash messages, redirects.
 //! - `auth`: sign-up, sign-in, switching accounts, recovery, mailed links, onboarding.
 //! - `settings`: profile, account, notifications, sessions, API keys.
+//! - `two_factor`: the settings page of two-step verification.
 //! - `misc`: home, notifications, support, public profiles.
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
@@ -37,6 +38,7 @@ mod render;
 pub mod session;
 mod settings;
 mod teams;
+mod two_factor;
 mod workspace;
 
 use axum::middleware;
@@ -48,6 +50,7 @@ pub fn router(app: App) -> Router<App> {
     Router::new()
         .merge(auth::router())
         .merge(settings::router())
+        .merge(two_factor::router())
         .merge(misc::router())
         .merge(teams::router())
         .merge(collections::router())

@@ -25,6 +25,11 @@ const FLASHES: &[(&str, &str, &str)] = &[
     ("user_disabled", "ok", "The account is disabled: its sessions and API keys ended, and it cannot sign in."),
     ("user_enabled", "ok", "The account is enabled again: it can sign in."),
     ("user_signed_out", "ok", "Every session of the account ended."),
+    (
+        "user_two_factor_off",
+        "ok",
+        "Two-step verification is off for the account; the person was told by mail.",
+    ),
     ("user_deleted", "ok", "The account was deleted."),
     ("support_answered", "ok", "The answer was sent, and is shown on the person's support page."),
     ("support_closed", "ok", "The request is closed."),
@@ -65,6 +70,17 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "Your request was saved on this server. No support address is set up here, so nobody was notified.",
     ),
     ("signed_out", "info", "You were signed out."),
+    (
+        "sign_in_expired",
+        "error",
+        "That sign-in took too long or had too many wrong codes. Sign in again.",
+    ),
+    (
+        "two_factor_on",
+        "ok",
+        "Two-step verification is on. Your other sessions were signed out.",
+    ),
+    ("two_factor_off", "ok", "Two-step verification is off."),
     (
         "account_deleted",
         "info",

@@ -20,6 +20,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "sign_up.html",
     "check_email.html",
     "sign_in.html",
+    "two_step.html",
+    "settings_two_step.html",
     "trouble.html",
     "message.html",
     "token_form.html",
