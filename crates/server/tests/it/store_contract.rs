@@ -7,8 +7,8 @@
 use crate::common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::{DAY, HOUR, MINUTE};
 use postroom_server::store::{
-    self, api_keys, avatars, events, limits, mail, oauth, sessions, support, tokens, users,
-    Backend, Conn, Store, Tx,
+    self, api_keys, avatars, events, limits, mail, oauth, sessions, support, tokens, two_factor,
+    users, Backend, Conn, Store, Tx,
 };
 use sessions::NewSession;
 use tokens::Purpose;
@@ -32,6 +32,7 @@ on_both_databases!(
     onboarding_deletion_lock_and_relaxed_writes,
     items_revisions_links_subscriptions_and_keys,
     oauth_requests_are_decided_and_spent_once,
+    two_factor_steps_codes_and_challenges_are_spent_once,
 );
 
 /// A store on a fresh database; keeps the database alive as long as it lives.
@@ -2565,4 +2566,207 @@ async fn oauth_requests_are_decided_and_spent_once(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!(found.label.as_deref(), Some("postroom CLI on ada-laptop"));
+}
+
+async fn two_factor_steps_codes_and_challenges_are_spent_once(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
+
+    // A setup is pending until confirmed, and may begin again meanwhile.
+    assert!(two_factor::totp(&mut c, &ada.id).await.unwrap().is_none());
+    assert!(write!(f.store, |t| two_factor::put_pending(
+        &mut t, &ada.id, "s1", "k1", T0
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| two_factor::put_pending(
+        &mut t,
+        &ada.id,
+        "s2",
+        "k1",
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    let row = two_factor::totp(&mut c, &ada.id).await.unwrap().unwrap();
+    assert_eq!((row.secret.as_str(), row.confirmed_at), ("s2", None));
+    assert!(!two_factor::enabled(&mut c, &ada.id).await.unwrap());
+    // A step is not taken before it is on.
+    assert!(!write!(f.store, |t| two_factor::use_step(&mut t, &ada.id, 5).await).unwrap());
+
+    assert!(write!(f.store, |t| two_factor::confirm(
+        &mut t,
+        &ada.id,
+        10,
+        T0 + 2
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| two_factor::confirm(
+        &mut t,
+        &ada.id,
+        11,
+        T0 + 3
+    )
+    .await)
+    .unwrap());
+    assert!(two_factor::enabled(&mut c, &ada.id).await.unwrap());
+    // Once on, a new setup does not replace the secret.
+    assert!(!write!(f.store, |t| two_factor::put_pending(
+        &mut t,
+        &ada.id,
+        "s3",
+        "k1",
+        T0 + 4
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        two_factor::totp(&mut c, &ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret,
+        "s2"
+    );
+
+    // Steps only go forward.
+    assert!(!write!(f.store, |t| two_factor::use_step(&mut t, &ada.id, 10).await).unwrap());
+    assert!(!write!(f.store, |t| two_factor::use_step(&mut t, &ada.id, 9).await).unwrap());
+    assert!(write!(f.store, |t| two_factor::use_step(&mut t, &ada.id, 11).await).unwrap());
+    assert!(!write!(f.store, |t| two_factor::use_step(&mut t, &ada.id, 11).await).unwrap());
+
+    // Recovery codes: each once, and only the owner's; replacing drops the old.
+    let codes = vec!["h1".to_owned(), "h2".to_owned()];
+    write!(f.store, |t| two_factor::replace_recovery_codes(
+        &mut t, &ada.id, &codes, T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        two_factor::recovery_codes_left(&mut c, &ada.id)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(!write!(f.store, |t| two_factor::use_recovery_code(
+        &mut t, &bob.id, "h1", T0
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| two_factor::use_recovery_code(
+        &mut t, &ada.id, "h1", T0
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| two_factor::use_recovery_code(
+        &mut t, &ada.id, "h1", T0
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        two_factor::recovery_codes_left(&mut c, &ada.id)
+            .await
+            .unwrap(),
+        1
+    );
+    let fresh = vec!["h3".to_owned()];
+    write!(f.store, |t| two_factor::replace_recovery_codes(
+        &mut t, &ada.id, &fresh, T0
+    )
+    .await)
+    .unwrap();
+    assert!(!write!(f.store, |t| two_factor::use_recovery_code(
+        &mut t, &ada.id, "h2", T0
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        two_factor::recovery_codes_left(&mut c, &ada.id)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // Challenges: live until they expire, failures counted, ended once.
+    write!(f.store, |t| two_factor::insert_challenge(
+        &mut t,
+        "ch1",
+        &ada.id,
+        true,
+        T0,
+        T0 + 5 * MINUTE
+    )
+    .await)
+    .unwrap();
+    let ch = two_factor::challenge(&mut c, "ch1", T0)
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!(
+        (ch.user_id.as_str(), ch.keep_signed_in, ch.failures),
+        (ada.id.as_str(), 1, 0)
+    );
+    assert!(two_factor::challenge(&mut c, "ch1", T0 + 5 * MINUTE)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(two_factor::challenge(&mut c, "other", T0)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        write!(f.store, |t| two_factor::challenge_failed(&mut t, &ch.id)
+            .await)
+        .unwrap(),
+        1
+    );
+    assert_eq!(
+        write!(f.store, |t| two_factor::challenge_failed(&mut t, &ch.id)
+            .await)
+        .unwrap(),
+        2
+    );
+    assert!(
+        write!(f.store, |t| two_factor::delete_challenge(&mut t, &ch.id)
+            .await)
+        .unwrap()
+    );
+    assert!(
+        !write!(f.store, |t| two_factor::delete_challenge(&mut t, &ch.id)
+            .await)
+        .unwrap()
+    );
+    write!(f.store, |t| two_factor::insert_challenge(
+        &mut t,
+        "ch2",
+        &bob.id,
+        false,
+        T0,
+        T0 + MINUTE
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        write!(f.store, |t| two_factor::delete_expired_challenges(
+            &mut t,
+            T0 + MINUTE
+        )
+        .await)
+        .unwrap(),
+        1
+    );
+
+    // Turning it off takes the secret and the codes.
+    assert!(write!(f.store, |t| two_factor::delete(&mut t, &ada.id).await).unwrap());
+    assert!(!write!(f.store, |t| two_factor::delete(&mut t, &ada.id).await).unwrap());
+    assert!(!two_factor::enabled(&mut c, &ada.id).await.unwrap());
+    assert_eq!(
+        two_factor::recovery_codes_left(&mut c, &ada.id)
+            .await
+            .unwrap(),
+        0
+    );
 }
