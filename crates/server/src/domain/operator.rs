@@ -451,21 +451,38 @@ pub async fn close(app: &App, by: &By, id: &str) -> Result<()> {
 pub struct Server {
     pub version: &'static str,
     pub database: &'static str,
+    /// The schema version applied, and the one this binary migrates to.
+    pub schema: Option<i64>,
+    pub schema_binary: i64,
     /// Mails waiting to be sent.
     pub mail_queue: i64,
+    /// This node's mail worker: `running`, `stalled`, `stopped` or
+    /// `not_started`, and the seconds since it last ran.
+    pub mail_worker: &'static str,
+    pub mail_worker_alive: bool,
+    pub mail_worker_last_run_secs: Option<u64>,
     /// The last warnings and errors this node logged, newest first.
     pub problems: Vec<crate::telemetry::Problem>,
 }
 
+/// What the operator's overview shows of this node: the same checks as
+/// `/healthz/ready`, in words.
 pub async fn server(app: &App) -> Result<Server> {
     let mail_queue = store::mail::pending(&mut *app.store.conn().await?).await?;
+    let (schema, schema_binary) = app.store.schema_versions().await?;
+    let worker = app.mail_worker.pulse().liveness(std::time::Instant::now());
     Ok(Server {
         version: env!("CARGO_PKG_VERSION"),
         database: match app.store.backend() {
             store::Backend::Sqlite => "SQLite",
             store::Backend::Postgres => "PostgreSQL",
         },
+        schema,
+        schema_binary,
         mail_queue,
+        mail_worker: worker.state,
+        mail_worker_alive: worker.alive,
+        mail_worker_last_run_secs: worker.since_beat.map(|d| d.as_secs()),
         problems: crate::telemetry::recent_problems(),
     })
 }

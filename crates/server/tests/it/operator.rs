@@ -88,6 +88,12 @@ async fn operators_disable_accounts_and_answer_support(db: Db) {
         page.contains(">bob</a>") && !page.contains(">ops</a>"),
         "{page}"
     );
+    // The overview shows the readiness checks in words.
+    let (status, page) = get(&t, &ops, "/admin").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("up to date"), "the schema is current: {page}");
+    let worker = &page[page.find("<dt>Mail worker</dt>").expect("the mail worker")..];
+    assert!(worker[..200].contains("running"), "{worker}");
 
     // A form without the CSRF token does nothing.
     let bob_id = t.get("/api/v1/me", Some(&bob)).await.body["user"]["id"]
