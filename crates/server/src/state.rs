@@ -50,6 +50,10 @@ pub struct Inner {
     pub kek: Kek,
     /// Documents read lately (collections, not sealed ones).
     pub documents: crate::domain::workspace::DocumentCache,
+    /// OpenID providers: their HTTP client and discovery documents.
+    pub oidc: crate::domain::oidc::client::Providers,
+    /// Derives the PKCE verifier and nonce of a provider sign-in from its state.
+    pub oidc_key: [u8; 32],
 }
 
 impl Deref for App {
@@ -100,6 +104,9 @@ impl App {
             closing: tokio::sync::watch::Sender::new(false),
             kek,
             documents: Default::default(),
+            oidc: crate::domain::oidc::client::Providers::new()
+                .context("making the OpenID providers' HTTP client")?,
+            oidc_key: derive_key(&secret, "oidc-request"),
         })))
     }
 }

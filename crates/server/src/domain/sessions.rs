@@ -112,6 +112,8 @@ pub async fn sign_in(app: &App, req: SignIn<'_>, client: &Client) -> Result<api:
     if user.disabled_at.is_some() {
         return Err(account_disabled());
     }
+    // A team enforcing single sign-on for the address's domain (A7).
+    super::oidc::sso_not_required(app, &user).await?;
 
     let mut tx = app.store.begin().await?;
     if user.failed_sign_ins != 0 || user.locked_until.is_some() {

@@ -20,6 +20,8 @@
 //! - `markdown`: descriptions rendered and sanitised.
 //! - `admin`: the operator pages under `/admin` (users, teams, support,
 //!   the operator's audit log), behind a fresh password check.
+//! - `oidc`: signing in through OpenID providers and teams' single sign-on
+//!   (A2, A7), and `finish_sign_in`, where such a sign-in begins a session.
 //! - `oauth`: letting a program sign in (A5): the consent page of
 //!   `/oauth/authorize`, and `/device` where a program's code is entered.
 
@@ -32,6 +34,7 @@ pub mod errors;
 mod markdown;
 mod misc;
 mod oauth;
+pub mod oidc;
 pub mod pages;
 mod render;
 pub mod session;
@@ -55,6 +58,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(conflicts::router())
         .merge(admin::router())
         .merge(oauth::router())
+        .merge(oidc::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())
