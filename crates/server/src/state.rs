@@ -65,6 +65,7 @@ impl Deref for App {
 
 impl App {
     pub async fn new(settings: Settings, clock: Clock) -> anyhow::Result<App> {
+        use_ring_by_default();
         crate::files::create_private_dir(&settings.data_dir).with_context(|| {
             format!(
                 "creating the data directory {}",
@@ -109,6 +110,15 @@ impl App {
             oidc_key: derive_key(&secret, "oidc-request"),
         })))
     }
+}
+
+/// Makes *ring* the process's rustls provider, unless one was chosen
+/// already. The server's own TLS (both sides) names its provider itself;
+/// this is for HTTPS clients built without one in the same process (the
+/// server's reqwest has rustls without a provider of its own, so that the
+/// server builds no aws-lc).
+pub fn use_ring_by_default() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Takes from other local users what an older version left readable: the

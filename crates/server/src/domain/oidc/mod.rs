@@ -340,6 +340,11 @@ pub enum Outcome {
 /// The callback: the request taken, the code exchanged, the ID token
 /// verified, and what follows decided.
 pub async fn callback(app: &App, provider: &Provider, r: Returned<'_>) -> Result<Outcome> {
+    if let (Some(error), None) = (r.error, r.state) {
+        // Some providers send a refusal without the state; it starts
+        // nothing, so it is said as it is.
+        return Err(provider_refused(provider, error));
+    }
     if !state_matches(r.state, r.cookie) {
         return Err(bad_state());
     }

@@ -11,6 +11,7 @@
 //! - `misc`: home, notifications, support, public profiles.
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
+//! - `team_sso`: a team's single sign-on page (A7).
 //! - `collections`: the Collections tabs (Private, Team, Links), import, a
 //!   collection's tree and actions, revisions, recently deleted, and a
 //!   public link (JSON, or a read-only page).
@@ -39,6 +40,7 @@ pub mod pages;
 mod render;
 pub mod session;
 mod settings;
+mod team_sso;
 mod teams;
 mod workspace;
 
@@ -53,6 +55,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(settings::router())
         .merge(misc::router())
         .merge(teams::router())
+        .merge(team_sso::router())
         .merge(collections::router())
         .merge(workspace::router())
         .merge(conflicts::router())
