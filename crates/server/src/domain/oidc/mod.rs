@@ -323,7 +323,7 @@ pub struct Returned<'a> {
 pub enum Outcome {
     /// Sign this account in (see `http::web::oidc::finish_sign_in`).
     SignIn {
-        user: UserRow,
+        user: Box<UserRow>,
         keep_signed_in: bool,
         next: Option<String>,
     },
@@ -512,7 +512,7 @@ async fn signed_in(
         store::oidc::touch_identity(&mut tx, &identity.id, now).await?;
         tx.commit().await?;
         return Ok(Outcome::SignIn {
-            user,
+            user: Box::new(user),
             keep_signed_in: request.keep_signed_in != 0,
             next: request.next.clone(),
         });
@@ -743,7 +743,7 @@ pub async fn create_account(
         });
     }
     Ok(Outcome::SignIn {
-        user,
+        user: Box::new(user),
         keep_signed_in: row.keep_signed_in != 0,
         next: row.next,
     })
@@ -792,7 +792,7 @@ pub async fn prove_with_password(
     let name = pending_name(app, &pending.provider).await;
     link_pending(app, &user.id, &pending, &name).await?;
     Ok(Outcome::SignIn {
-        user,
+        user: Box::new(user),
         keep_signed_in: row.keep_signed_in != 0,
         next: row.next,
     })
