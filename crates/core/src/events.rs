@@ -95,6 +95,23 @@ pub enum TeamEvent {
         user_id: String,
         username: String,
     },
+    /// Single sign-on (A7) set up, or its setup replaced (which must be
+    /// tested again). The client secret is never in an event.
+    SsoConfigured {
+        issuer: String,
+        client_id: String,
+    },
+    /// An admin completed a sign-in through the team's provider.
+    SsoTested {
+        issuer: String,
+    },
+    /// Single sign-on enforced for the team's verified domains, or no longer.
+    SsoEnforced {
+        enforced: bool,
+    },
+    SsoRemoved {
+        issuer: String,
+    },
     /// The operator disabled a member's account (it cannot sign in; it
     /// stays a member), or enabled it again.
     MemberDisabled {

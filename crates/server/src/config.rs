@@ -59,6 +59,125 @@ pub struct Config {
     pub max_document_mb: u32,
     pub change_log_days: u32,
     pub password_memory_idle_secs: u64,
+    /// OpenID Connect providers people may sign in with (`[[oidc]]` tables).
+    #[serde(default)]
+    pub oidc: Vec<OidcProviderConfig>,
+}
+
+/// One `[[oidc]]` table as written. `id = "google"` with only the client's
+/// id and secret is Google (its issuer, its name, trusted addresses).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderConfig {
+    pub id: String,
+    pub name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Whether the provider's `email_verified` may be believed.
+    pub trusted_email: Option<bool>,
+}
+
+/// An OpenID Connect provider, checked.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    /// In URLs (`/auth/oidc/{id}`) and stored with linked identities.
+    pub id: String,
+    /// What buttons say: "Continue with {name}".
+    pub name: String,
+    /// The issuer URL exactly as the provider's ID tokens name it.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Its `email_verified: true` counts as a confirmed address.
+    pub trusted_email: bool,
+}
+
+/// Google's issuer, for the `id = "google"` preset.
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
+impl OidcProviderConfig {
+    fn validate(self) -> Result<OidcProvider, ConfigError> {
+        let id = self.id.trim().to_owned();
+        let valid_id = !id.is_empty()
+            && id.len() <= 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.starts_with('-');
+        if !valid_id {
+            return Err(ConfigError(format!(
+                "oidc: id {:?} must be 1-32 characters of a-z, 0-9 and -, not starting with -",
+                self.id
+            )));
+        }
+        let google = id == "google";
+        let issuer = match (self.issuer, google) {
+            (Some(i), _) => i.trim().to_owned(),
+            (None, true) => GOOGLE_ISSUER.to_owned(),
+            (None, false) => {
+                return Err(ConfigError(format!(
+                    "oidc {id}: issuer is missing (the provider's issuer URL, like https://login.example.com)"
+                )))
+            }
+        };
+        check_issuer(&issuer).map_err(|e| ConfigError(format!("oidc {id}: issuer {e}")))?;
+        let name = match (self.name, google) {
+            (Some(n), _) if !n.trim().is_empty() && n.trim().chars().count() <= 64 => {
+                n.trim().to_owned()
+            }
+            (Some(_), _) => {
+                return Err(ConfigError(format!(
+                    "oidc {id}: name must be 1-64 characters"
+                )))
+            }
+            (None, true) => "Google".to_owned(),
+            (None, false) => {
+                return Err(ConfigError(format!(
+                    "oidc {id}: name is missing (what the button says: \"Continue with <name>\")"
+                )))
+            }
+        };
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError(format!("oidc {id}: client_id is empty")));
+        }
+        if self.client_secret.expose_secret().is_empty() {
+            return Err(ConfigError(format!(
+                "oidc {id}: client_secret is empty (value hidden)"
+            )));
+        }
+        Ok(OidcProvider {
+            id,
+            name,
+            issuer,
+            client_id: self.client_id.trim().to_owned(),
+            client_secret: self.client_secret,
+            trusted_email: self.trusted_email.unwrap_or(google),
+        })
+    }
+}
+
+/// An issuer must be an https URL (http only on the loopback, for a
+/// provider on the same machine) without a query or fragment.
+pub fn check_issuer(issuer: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(format!("{issuer:?} must be an https:// URL")),
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.host().is_none() {
+        return Err(format!(
+            "{issuer:?} must have a host and no query or fragment"
+        ));
+    }
+    Ok(url)
 }
 
 /// A configuration that passed validation, with derived values filled in.
@@ -103,6 +222,8 @@ pub struct Settings {
     pub change_log_days: u32,
     /// How long a hashing thread keeps its argon2 working memory without a hash.
     pub password_memory_idle: std::time::Duration,
+    /// OpenID Connect providers, in the order the file lists them.
+    pub oidc: Vec<OidcProvider>,
 }
 
 impl Config {
@@ -303,7 +424,19 @@ impl Config {
                 "password_memory_idle_secs: must be between 1 and 86400 (a day)".into(),
             ));
         }
+        let mut oidc: Vec<OidcProvider> = Vec::new();
+        for provider in self.oidc {
+            let provider = provider.validate()?;
+            if oidc.iter().any(|p| p.id == provider.id) {
+                return Err(ConfigError(format!(
+                    "oidc: the id {:?} is used twice",
+                    provider.id
+                )));
+            }
+            oidc.push(provider);
+        }
         Ok(Settings {
+            oidc,
             listen,
             public_url,
             tls,
@@ -357,8 +490,24 @@ impl Settings {
         self.database_url.expose_secret().starts_with("postgres")
     }
 
+    /// The configured OpenID Connect provider with this id.
+    pub fn oidc_provider(&self, id: &str) -> Option<&OidcProvider> {
+        self.oidc.iter().find(|p| p.id == id)
+    }
+
     /// The effective configuration with secrets replaced, for `postroom check-config`.
     pub fn redacted(&self) -> String {
+        let mut out = self.redacted_main();
+        for p in &self.oidc {
+            out.push_str(&format!(
+                "\n[[oidc]]\nid = {:?}\nname = {:?}\nissuer = {:?}\nclient_id = {:?}\nclient_secret = \"<redacted>\"\ntrusted_email = {}\n",
+                p.id, p.name, p.issuer, p.client_id, p.trusted_email
+            ));
+        }
+        out
+    }
+
+    fn redacted_main(&self) -> String {
         let hide = |s: &Option<SecretString>| s.as_ref().map(|_| "<redacted>".to_owned());
         let db = if self.is_postgres() {
             "<redacted postgres URL>".to_owned()
@@ -420,6 +569,73 @@ mod tests {
             let err = c.validate().unwrap_err().to_string();
             assert!(err.contains("password_memory_idle_secs"), "{err}");
         }
+    }
+
+    fn provider(id: &str, issuer: Option<&str>) -> OidcProviderConfig {
+        OidcProviderConfig {
+            id: id.into(),
+            name: None,
+            issuer: issuer.map(Into::into),
+            client_id: "client".into(),
+            client_secret: SecretString::from("hunter2-secret"),
+            trusted_email: None,
+        }
+    }
+
+    #[test]
+    fn oidc_providers_are_checked_and_google_is_a_preset() {
+        let mut c = Config::defaults();
+        c.oidc = vec![provider("google", None)];
+        let s = c.validate().unwrap();
+        let g = s.oidc_provider("google").unwrap();
+        assert_eq!(
+            (g.name.as_str(), g.issuer.as_str(), g.trusted_email),
+            ("Google", GOOGLE_ISSUER, true)
+        );
+        let printed = format!("{s:?}\n{}", s.redacted());
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(s.redacted().contains("[[oidc]]"));
+
+        let cases: Vec<(OidcProviderConfig, &str)> = vec![
+            (provider("corp", None), "issuer is missing"),
+            (
+                provider("corp", Some("https://id.example.com")),
+                "name is missing",
+            ),
+            (provider("Bad Id", None), "must be 1-32 characters"),
+            (
+                OidcProviderConfig {
+                    name: Some("Corp".into()),
+                    ..provider("corp", Some("http://id.example.com"))
+                },
+                "must be an https:// URL",
+            ),
+            (
+                OidcProviderConfig {
+                    client_secret: SecretString::from(""),
+                    ..provider("google", None)
+                },
+                "client_secret is empty",
+            ),
+        ];
+        for (p, expected) in cases {
+            let mut c = Config::defaults();
+            c.oidc = vec![p];
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+        let mut c = Config::defaults();
+        c.oidc = vec![provider("google", None), provider("google", None)];
+        assert!(c.validate().unwrap_err().to_string().contains("used twice"));
+        // A provider on the loopback may speak plain HTTP (tests, a local one).
+        let mut c = Config::defaults();
+        c.oidc = vec![OidcProviderConfig {
+            name: Some("Local".into()),
+            trusted_email: Some(false),
+            ..provider("local", Some("http://127.0.0.1:9400"))
+        }];
+        let s = c.validate().unwrap();
+        assert!(!s.oidc[0].trusted_email);
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub enum Error {
         message: String,
         retry_after_secs: u64,
     },
+    /// 502: another server we depend on (an OpenID provider) could not be
+    /// reached or answered nonsense.
+    #[error("{message}")]
+    Upstream { code: &'static str, message: String },
     /// 500: a bug or an outage; the cause is logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -139,6 +143,7 @@ impl Error {
             Error::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -151,7 +156,8 @@ impl Error {
             | Error::Forbidden { code, .. }
             | Error::Conflict { code, .. }
             | Error::Gone { code, .. }
-            | Error::TooManyRequests { code, .. } => code,
+            | Error::TooManyRequests { code, .. }
+            | Error::Upstream { code, .. } => code,
             Error::MergeConflict { .. } => "conflict",
             Error::NotFound { .. } => "not_found",
             Error::TooLarge { .. } => "payload_too_large",

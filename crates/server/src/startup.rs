@@ -144,6 +144,7 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
             // Kept an hour past their expiry, so that a spent authorization
             // code used again still ends the session it gave.
             store::oauth::delete_expired(&mut tx, now - HOUR).await?;
+            store::oidc::delete_expired_requests(&mut tx, now).await?;
             store::limits::delete_windows_before(&mut tx, now - 2 * HOUR).await?;
             store::limits::delete_spent_captchas(&mut tx, now).await?;
             store::items::purge_deleted(

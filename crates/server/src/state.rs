@@ -50,6 +50,10 @@ pub struct Inner {
     pub kek: Kek,
     /// Documents read lately (collections, not sealed ones).
     pub documents: crate::domain::workspace::DocumentCache,
+    /// OpenID providers: their HTTP client and discovery documents.
+    pub oidc: crate::domain::oidc::client::Providers,
+    /// Derives the PKCE verifier and nonce of a provider sign-in from its state.
+    pub oidc_key: [u8; 32],
 }
 
 impl Deref for App {
@@ -61,6 +65,7 @@ impl Deref for App {
 
 impl App {
     pub async fn new(settings: Settings, clock: Clock) -> anyhow::Result<App> {
+        use_ring_by_default();
         crate::files::create_private_dir(&settings.data_dir).with_context(|| {
             format!(
                 "creating the data directory {}",
@@ -100,8 +105,20 @@ impl App {
             closing: tokio::sync::watch::Sender::new(false),
             kek,
             documents: Default::default(),
+            oidc: crate::domain::oidc::client::Providers::new()
+                .context("making the OpenID providers' HTTP client")?,
+            oidc_key: derive_key(&secret, "oidc-request"),
         })))
     }
+}
+
+/// Makes *ring* the process's rustls provider, unless one was chosen
+/// already. The server's own TLS (both sides) names its provider itself;
+/// this is for HTTPS clients built without one in the same process (the
+/// server's reqwest has rustls without a provider of its own, so that the
+/// server builds no aws-lc).
+pub fn use_ring_by_default() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Takes from other local users what an older version left readable: the

@@ -216,6 +216,50 @@ pub struct TeamDomainList {
     pub domains: Vec<TeamDomain>,
 }
 
+/// A team's single sign-on (A7): its own OpenID provider, for the people
+/// whose confirmed address is at one of its verified domains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TeamSso {
+    /// Whether the team's plan offers single sign-on (Business, Enterprise).
+    pub available: bool,
+    /// Set up: `issuer` and `client_id` are set (the secret is never shown).
+    pub configured: bool,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    /// The callback URL to register with the provider.
+    pub redirect_uri: String,
+    /// Where the team's people start signing in.
+    pub sign_in_url: String,
+    /// When an admin last completed a sign-in through this setup.
+    pub tested_at: Option<String>,
+    pub enforced: bool,
+    /// The verified domains it covers.
+    pub domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TeamSsoEnvelope {
+    pub sso: TeamSso,
+}
+
+/// Sets single sign-on up, or replaces its setup (which must then be
+/// tested again before it is enforced).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PutTeamSsoRequest {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SetSsoEnforcedRequest {
+    pub enforced: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SetDiscoveryRequest {

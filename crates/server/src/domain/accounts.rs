@@ -43,7 +43,7 @@ fn email_taken() -> Error {
     )
 }
 
-fn username_taken() -> Error {
+pub(crate) fn username_taken() -> Error {
     Error::conflict("username_taken", Some("username"), "this username is taken")
 }
 
@@ -204,6 +204,75 @@ pub async fn sign_up_then(
     queue_verification(app, &mut tx, &user, next).await?;
     tx.commit().await?;
     Ok(views::user(app, &user))
+}
+
+/// An identity at an OpenID provider, linked to an account as it is created.
+pub struct LinkedIdentity<'a> {
+    /// The configured provider's id, or `team:<team id>`.
+    pub provider: &'a str,
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Creates an account that signs in through a provider (A2): no password
+/// (an empty hash, which no password matches; one can be set by a reset).
+/// The address is confirmed at once when the provider vouched for it, and
+/// otherwise by the confirmation mail of a sign-up, whose link leads on to
+/// `next`. The terms were accepted on the page that asked for the username.
+pub async fn create_without_password(
+    app: &App,
+    email: &Email,
+    username: &Username,
+    email_verified: bool,
+    next: Option<&str>,
+    identity: &LinkedIdentity<'_>,
+) -> Result<UserRow> {
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let (username_key, email_key) = (username.key(), email.key());
+    let new_user = store::users::NewUser {
+        username: username.as_str(),
+        username_key: &username_key,
+        email: email.as_str(),
+        email_key: &email_key,
+        password_hash: super::passwords::NO_PASSWORD,
+    };
+    let user = match store::users::insert(&mut tx, &new_user, now).await {
+        Ok(u) => u,
+        Err(e) if store::is_unique_violation(&e, "users_username_key") => {
+            return Err(username_taken())
+        }
+        Err(e) if store::is_unique_violation(&e, "users_email_key") => return Err(email_taken()),
+        Err(e) => return Err(e.into()),
+    };
+    match store::oidc::insert_identity(
+        &mut tx,
+        &user.id,
+        identity.provider,
+        identity.subject,
+        identity.email,
+        now,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(e) if store::is_unique_violation(&e, "oidc_identities_provider_subject") => {
+            return Err(Error::conflict(
+                "identity_taken",
+                None,
+                "this identity is already linked to another Postroom account",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if email_verified {
+        store::users::mark_email_verified(&mut tx, &user.id, now).await?;
+    } else {
+        queue_verification(app, &mut tx, &user, next).await?;
+    }
+    let user = load_user(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    Ok(user)
 }
 
 pub async fn verify_email(app: &App, token: &str, client: &Client) -> Result<api::User> {

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod limits;
 pub mod notify;
 pub mod oauth;
+pub mod oidc;
 pub mod operator;
 pub mod passwords;
 pub mod plans;

@@ -189,6 +189,10 @@ impl Hasher {
     /// there is no account, taking the same time either way.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
         let password = password.to_owned();
+        // An account without a password (signed up through a provider) is
+        // checked against the dummy hash like a missing account: the same
+        // time, and never a match.
+        let hash = hash.filter(|h| has_password(h));
         let exists = hash.is_some();
         let hash = hash
             .map(str::to_owned)
@@ -488,10 +492,29 @@ fn verify_in_place(password: &[u8], phc: &str) -> bool {
     computed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
+/// The stored hash of an account without a password: no password matches it.
+pub const NO_PASSWORD: &str = "";
+
+/// Whether a stored hash is a password's (and not [`NO_PASSWORD`]).
+pub fn has_password(hash: &str) -> bool {
+    !hash.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use argon2::password_hash::PasswordVerifier as _;
+
+    #[tokio::test]
+    async fn an_account_without_a_password_matches_no_password() {
+        let hasher = Hasher::new(64, 1, Duration::from_secs(30)).unwrap();
+        for tried in ["", " ", "anything"] {
+            assert!(!hasher.verify(tried, Some(NO_PASSWORD)).await.unwrap());
+        }
+        let real = hasher.hash("a real password").await.unwrap();
+        assert!(has_password(&real) && !has_password(NO_PASSWORD));
+        assert!(hasher.verify("a real password", Some(&real)).await.unwrap());
+    }
 
     #[tokio::test]
     async fn working_memory_is_given_back_when_idle() {

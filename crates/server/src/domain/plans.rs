@@ -1,4 +1,5 @@
-//! Plan limits, in one place. Until billing exists every team is on Free;
+//! Plan limits, in one place. Until billing exists every team starts on Free
+//! (the operator or a test may set `teams.plan` to another);
 //! billing (B1, T7) will own this module: the catalogue, trials, and seats
 //! bought beyond a plan's included ones. Team rules ask here, never hard-code
 //! a number.
@@ -12,6 +13,8 @@ pub struct Plan {
     /// Paid seats a new team on this plan starts with: members holding a
     /// seat plus pending invites never exceed the team's seats.
     pub seats: i64,
+    /// Single sign-on through the team's own OpenID provider (A7).
+    pub sso: bool,
 }
 
 /// Free: up to 3 members (B1).
@@ -19,6 +22,31 @@ pub const FREE: Plan = Plan {
     id: "free",
     name: "Free",
     seats: 3,
+    sso: false,
+};
+
+/// Pro. Seats are bought with the plan (billing, T7); this is what a team
+/// moved to it by the operator starts with.
+pub const PRO: Plan = Plan {
+    id: "pro",
+    name: "Pro",
+    seats: 10,
+    sso: false,
+};
+
+/// Business: Pro and single sign-on (B1).
+pub const BUSINESS: Plan = Plan {
+    id: "business",
+    name: "Business",
+    seats: 10,
+    sso: true,
+};
+
+pub const ENTERPRISE: Plan = Plan {
+    id: "enterprise",
+    name: "Enterprise",
+    seats: 10,
+    sso: true,
 };
 
 /// The plan a new team starts on.
@@ -30,7 +58,9 @@ pub fn for_new_team() -> Plan {
 /// fall back to Free.
 pub fn by_id(id: &str) -> Plan {
     match id {
-        "free" => FREE,
+        "pro" => PRO,
+        "business" => BUSINESS,
+        "enterprise" => ENTERPRISE,
         _ => FREE,
     }
 }
@@ -44,5 +74,14 @@ mod tests {
         assert_eq!(for_new_team(), FREE);
         assert_eq!(FREE.seats, 3);
         assert_eq!(by_id("free"), FREE);
+    }
+
+    #[test]
+    fn sso_is_for_business_and_enterprise() {
+        for plan in [FREE, PRO, BUSINESS, ENTERPRISE] {
+            assert_eq!(by_id(plan.id), plan);
+            assert_eq!(plan.sso, matches!(plan.id, "business" | "enterprise"));
+        }
+        assert_eq!(by_id("retired"), FREE);
     }
 }

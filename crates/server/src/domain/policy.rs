@@ -62,12 +62,14 @@ pub enum TeamAction {
     /// List, approve and decline join requests.
     ManageJoinRequests,
     ReadAuditLog,
+    /// See, set up, test, enforce and remove single sign-on (A7).
+    ManageSso,
     /// Ask to join: for non-members the team is discoverable to.
     RequestToJoin,
 }
 
 impl TeamAction {
-    pub const ALL: [TeamAction; 15] = [
+    pub const ALL: [TeamAction; 16] = [
         TeamAction::View,
         TeamAction::ListMembers,
         TeamAction::Leave,
@@ -82,6 +84,7 @@ impl TeamAction {
         TeamAction::ManageDiscovery,
         TeamAction::ManageJoinRequests,
         TeamAction::ReadAuditLog,
+        TeamAction::ManageSso,
         TeamAction::RequestToJoin,
     ];
 
@@ -98,7 +101,8 @@ impl TeamAction {
             | TeamAction::ManageDomains
             | TeamAction::ManageDiscovery
             | TeamAction::ManageJoinRequests
-            | TeamAction::ReadAuditLog => Rule::Admin,
+            | TeamAction::ReadAuditLog
+            | TeamAction::ManageSso => Rule::Admin,
             TeamAction::RequestToJoin => Rule::DiscoverableNonMember,
         }
     }

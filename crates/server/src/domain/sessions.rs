@@ -200,6 +200,8 @@ async fn first_factor(app: &App, req: &SignIn<'_>, client: &Client) -> Result<Us
     if user.disabled_at.is_some() {
         return Err(account_disabled());
     }
+    // A team enforcing single sign-on for the address's domain (A7).
+    super::oidc::sso_not_required(app, &user).await?;
     Ok(user)
 }
 

@@ -24,6 +24,7 @@ pub mod items;
 pub mod limits;
 pub mod mail;
 pub mod oauth;
+pub mod oidc;
 pub mod operator;
 pub mod sessions;
 pub mod support;

@@ -314,6 +314,11 @@ pub async fn delete(c: &mut Tx, team_id: &str) -> Result<bool, sqlx::Error> {
         c.changed(user_id);
     }
     let c: &mut Conn = c;
+    // The identities of its single sign-on sign in nowhere any more.
+    sqlx::query("DELETE FROM oidc_identities WHERE provider = $1")
+        .bind(format!("team:{team_id}"))
+        .execute(&mut *c)
+        .await?;
     let r = sqlx::query("DELETE FROM teams WHERE id = $1")
         .bind(team_id)
         .execute(c)

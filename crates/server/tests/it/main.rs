@@ -15,6 +15,7 @@ mod cookie_auth;
 mod fuzz_bodies;
 mod my_data;
 mod oauth;
+mod oidc;
 mod operator;
 mod ops;
 mod sessions;

@@ -140,6 +140,21 @@ fn summary(event: Option<&TeamEvent>, kind: &str, actor: Option<&api::AuditActor
             format!("{who} verified the domain {domain} by DNS")
         }
         TeamEvent::DomainRemoved { domain } => format!("{who} removed the domain {domain}"),
+        TeamEvent::SsoConfigured { issuer, .. } => {
+            format!("{who} set up single sign-on with {issuer}")
+        }
+        TeamEvent::SsoTested { issuer } => {
+            format!("{who} tested single sign-on with {issuer}")
+        }
+        TeamEvent::SsoEnforced { enforced: true } => {
+            format!("{who} made single sign-on required for the team's domains")
+        }
+        TeamEvent::SsoEnforced { enforced: false } => {
+            format!("{who} stopped requiring single sign-on")
+        }
+        TeamEvent::SsoRemoved { issuer } => {
+            format!("{who} removed single sign-on with {issuer}")
+        }
         TeamEvent::JoinRequested { username, .. } => format!("{username} asked to join"),
         TeamEvent::JoinApproved { username, .. } => {
             format!("{who} approved the request of {username} to join")

@@ -26,6 +26,7 @@ mod discovery;
 mod invites;
 mod members;
 mod seats;
+pub mod sso;
 mod views;
 
 pub use audit::{audit_log, AUDIT_PAGE};

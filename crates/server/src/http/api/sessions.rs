@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<App> {
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = SignInRequest,
     responses((status = 201, body = SignInResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "invalid_credentials, for any wrong login or password; two_factor_required when the password was right but the account needs a code; invalid_two_factor_code"),
-        (status = 403, body = ErrorBody, description = "captcha_required or captcha_invalid"),
+        (status = 403, body = ErrorBody, description = "captcha_required or captcha_invalid; account_disabled; sso_required (the address's team requires its single sign-on; the message names where to sign in)"),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody, description = "rate_limited, with Retry-After")))]
 async fn sign_in(

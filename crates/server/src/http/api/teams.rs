@@ -9,8 +9,9 @@ use axum::Json;
 use postroom_core::api::{
     AddDomainRequest, AuditLogPage, CreateInviteRequest, CreateTeamRequest, DiscoverableTeamList,
     ErrorBody, InviteEnvelope, InviteList, InvitePreviewEnvelope, JoinRequestEnvelope,
-    JoinRequestList, MemberEnvelope, MemberList, SetDiscoveryRequest, SetRoleRequest,
-    TeamDomainEnvelope, TeamDomainList, TeamEnvelope, TeamList, UpdateTeamRequest,
+    JoinRequestList, MemberEnvelope, MemberList, PutTeamSsoRequest, SetDiscoveryRequest,
+    SetRoleRequest, SetSsoEnforcedRequest, TeamDomainEnvelope, TeamDomainList, TeamEnvelope,
+    TeamList, TeamSsoEnvelope, UpdateTeamRequest,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -41,6 +42,76 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(approve_join_request))
         .routes(routes!(decline_join_request))
         .routes(routes!(audit_log))
+        .routes(routes!(get_sso, put_sso, delete_sso))
+        .routes(routes!(set_sso_enforced))
+}
+
+/// The team's single sign-on (A7): its provider (never the secret), whether
+/// it was tested and is enforced, and the callback URL to register (admins).
+#[utoipa::path(get, path = "/api/v1/teams/{team}/sso", tag = "teams", security(("session" = []), ("api_key" = [])),
+    params(("team" = String, Path, description = "The team's slug")),
+    responses((status = 200, body = TeamSsoEnvelope), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "admin_required"), (status = 404, body = ErrorBody)))]
+async fn get_sso(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+) -> Result<Json<TeamSsoEnvelope>> {
+    let sso = teams::sso::get(&app, &actor, &team).await?;
+    Ok(Json(TeamSsoEnvelope { sso }))
+}
+
+/// Set single sign-on up, or replace its setup, which must then be tested
+/// again (admins; Business and Enterprise plans; a verified domain first).
+/// The client secret is sealed at rest. Testing is a sign-in through the
+/// provider in the browser, from the team's settings page.
+#[utoipa::path(put, path = "/api/v1/teams/{team}/sso", tag = "teams", security(("session" = []), ("api_key" = [])), request_body = PutTeamSsoRequest,
+    params(("team" = String, Path, description = "The team's slug")),
+    responses((status = 200, body = TeamSsoEnvelope), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "admin_required or plan_required"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "domain_not_verified"), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn put_sso(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+    ApiJson(req): ApiJson<PutTeamSsoRequest>,
+) -> Result<Json<TeamSsoEnvelope>> {
+    let sso = teams::sso::put(&app, &actor, &team, &req).await?;
+    Ok(Json(TeamSsoEnvelope { sso }))
+}
+
+/// Remove single sign-on (admins); people sign in as before.
+#[utoipa::path(delete, path = "/api/v1/teams/{team}/sso", tag = "teams", security(("session" = []), ("api_key" = [])),
+    params(("team" = String, Path, description = "The team's slug")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "admin_required"),
+        (status = 404, body = ErrorBody)))]
+async fn delete_sso(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+) -> Result<StatusCode> {
+    teams::sso::remove(&app, &actor, &team).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Require single sign-on for the team's verified domains, or stop
+/// (admins; only a tested setup is enforced). While enforced, password
+/// sign-in for those addresses answers 403 `sso_required`.
+#[utoipa::path(put, path = "/api/v1/teams/{team}/sso/enforced", tag = "teams", security(("session" = []), ("api_key" = [])), request_body = SetSsoEnforcedRequest,
+    params(("team" = String, Path, description = "The team's slug")),
+    responses((status = 200, body = TeamSsoEnvelope), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "admin_required or plan_required"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "sso_not_tested"), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn set_sso_enforced(
+    State(app): State<App>,
+    Auth(actor): Auth,
+    Path(team): Path<String>,
+    ApiJson(req): ApiJson<SetSsoEnforcedRequest>,
+) -> Result<Json<TeamSsoEnvelope>> {
+    let sso = teams::sso::set_enforced(&app, &actor, &team, req.enforced).await?;
+    Ok(Json(TeamSsoEnvelope { sso }))
 }
 
 /// The teams I belong to, with my role in each.

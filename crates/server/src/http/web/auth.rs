@@ -80,6 +80,7 @@ fn sign_up_form(app: &App, form: &SignUpForm, fe: FormError) -> Page {
             settings.privacy_url.as_ref().map(|u| u.as_str()),
         )
         .with("form", form)
+        .with("providers", super::oidc::providers(app))
         .with_errors(fe)
 }
 
@@ -338,7 +339,7 @@ struct SignInQuery {
     flash: Option<String>,
 }
 
-fn sign_in_form(form: &SignInForm, adding: bool, fe: FormError) -> Page {
+fn sign_in_form(app: &App, form: &SignInForm, adding: bool, fe: FormError) -> Page {
     Page::new(
         "sign_in.html",
         if adding { "Add an account" } else { "Sign in" },
@@ -347,6 +348,7 @@ fn sign_in_form(form: &SignInForm, adding: bool, fe: FormError) -> Page {
     .with("adding", adding)
     .with("next", local_path(form.next.as_deref()))
     .with("form", form)
+    .with("providers", super::oidc::providers(app))
     .with_errors(fe)
 }
 
@@ -366,7 +368,7 @@ async fn sign_in_page(
         next: q.next,
         ..Default::default()
     };
-    sign_in_form(&form, adding, FormError::default())
+    sign_in_form(&app, &form, adding, FormError::default())
         .with("captcha", always_captcha(&app))
         .with("flash", flash(q.flash.as_deref()))
         .render(&app, &session)
@@ -380,6 +382,25 @@ async fn sign_in(
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> PageResult {
     let keep = form.keep_signed_in.is_some();
+    // An address at a domain whose team requires single sign-on (A7) goes
+    // on to the team's provider, password or not.
+    if form.login.contains('@') {
+        if let Some(team) = crate::domain::teams::sso::enforced_for(&app, form.login.trim()).await?
+        {
+            let mut path = format!(
+                "/auth/sso/{}?login_hint={}",
+                team.slug,
+                enc(form.login.trim())
+            );
+            if let Some(next) = local_next(form.next.as_deref()) {
+                path.push_str(&format!("&next={}", enc(&next)));
+            }
+            if keep {
+                path.push_str("&keep=1");
+            }
+            return Ok(see_other(&path));
+        }
+    }
     let req = SignIn {
         login: &form.login,
         password: &form.password,
@@ -401,7 +422,7 @@ async fn sign_in(
                     .insert("password".into(), "Type your password again.".into());
             }
             let adding = session.active().is_some();
-            Ok(sign_in_form(&form, adding, fe).with("captcha", captcha))
+            Ok(sign_in_form(&app, &form, adding, fe).with("captcha", captcha))
         })
         .await?;
     Ok(signed_in_or_second_step(&app, &session, outcome, form.next.as_deref()).await)

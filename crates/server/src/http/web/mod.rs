@@ -12,6 +12,7 @@
 //! - `misc`: home, notifications, support, public profiles.
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
+//! - `team_sso`: a team's single sign-on page (A7).
 //! - `collections`: the Collections tabs (Private, Team, Links), import, a
 //!   collection's tree and actions, revisions, recently deleted, and a
 //!   public link (JSON, or a read-only page).
@@ -21,6 +22,8 @@
 //! - `markdown`: descriptions rendered and sanitised.
 //! - `admin`: the operator pages under `/admin` (users, teams, support,
 //!   the operator's audit log), behind a fresh password check.
+//! - `oidc`: signing in through OpenID providers and teams' single sign-on
+//!   (A2, A7), and `finish_sign_in`, where such a sign-in begins a session.
 //! - `oauth`: letting a program sign in (A5): the consent page of
 //!   `/oauth/authorize`, and `/device` where a program's code is entered.
 
@@ -33,10 +36,12 @@ pub mod errors;
 mod markdown;
 mod misc;
 mod oauth;
+pub mod oidc;
 pub mod pages;
 mod render;
 pub mod session;
 mod settings;
+mod team_sso;
 mod teams;
 mod two_factor;
 mod workspace;
@@ -53,11 +58,13 @@ pub fn router(app: App) -> Router<App> {
         .merge(two_factor::router())
         .merge(misc::router())
         .merge(teams::router())
+        .merge(team_sso::router())
         .merge(collections::router())
         .merge(workspace::router())
         .merge(conflicts::router())
         .merge(admin::router())
         .merge(oauth::router())
+        .merge(oidc::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

@@ -59,6 +59,13 @@ const FLASHES: &[(&str, &str, &str)] = &[
         "All your other sessions were signed out.",
     ),
     ("key_revoked", "ok", "The API key was revoked."),
+    ("provider_linked", "ok", "The provider is linked: you can sign in with it."),
+    ("provider_unlinked", "ok", "The provider is no longer linked to your account."),
+    ("sso_saved", "ok", "Single sign-on is set up. Test it before you require it."),
+    ("sso_tested", "ok", "Single sign-on works: you signed in through it."),
+    ("sso_enforced", "ok", "Single sign-on is now required for the team's domains."),
+    ("sso_not_enforced", "ok", "Single sign-on is no longer required."),
+    ("sso_removed", "ok", "Single sign-on was removed."),
     (
         "support_sent",
         "ok",

@@ -136,6 +136,33 @@ fn build_cookie(app: &App, base: &str, value: String, persistent: bool) -> Cooki
     c.build()
 }
 
+/// A short-lived cookie of its own (a sign-in through a provider under way),
+/// HttpOnly and SameSite=Lax like the others, so that it comes back with
+/// the provider's redirect; an empty value with no age removes it.
+pub fn short_cookie(app: &App, base: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let c = Cookie::build((cookie_name(app, base), value.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure(app))
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build();
+    HeaderValue::from_str(&c.to_string()).expect("cookie values are header-safe")
+}
+
+/// The value of the cookie `base` in a request.
+pub fn read_cookie(app: &App, headers: &HeaderMap, base: &str) -> Option<String> {
+    let name = cookie_name(app, base);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
 fn csrf_for(app: &App, secret: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&app.csrf_key).expect("HMAC takes any key length");
     mac.update(secret.as_bytes());

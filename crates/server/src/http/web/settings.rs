@@ -38,6 +38,8 @@ pub fn router() -> Router<App> {
         .route("/settings/account/password", post(change_password))
         .route("/settings/account/delete", post(delete_account))
         .route("/settings/notifications", get(prefs_page).post(save_prefs))
+        .route("/settings/security", get(security_page))
+        .route("/settings/security/{id}/unlink", post(unlink))
         .route("/settings/sessions", get(sessions_page))
         .route("/settings/sessions/revoke-others", post(revoke_others))
         .route("/settings/sessions/{id}/revoke", post(revoke_session))
@@ -361,6 +363,57 @@ async fn save_prefs(
     }
     profile::set_notification_prefs(&app, signed.actor(), &prefs).await?;
     Ok(see_other("/settings/notifications?flash=prefs_saved"))
+}
+
+/// Sign-in methods: the password, and the providers linked to the account
+/// (A2), each unlinked unless it is the last way in.
+async fn security_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> PageResult {
+    security(&app, &signed, flash(q.flash.as_deref())).await
+}
+
+async fn security(app: &App, signed: &SignedIn, flash: Option<serde_json::Value>) -> PageResult {
+    let (linked, others) = crate::domain::oidc::identities(app, signed.actor()).await?;
+    let user = accounts::current_user(app, &signed.actor().user_id).await?;
+    Ok(
+        settings("settings_security.html", "security", "Sign-in methods")
+            .with("linked", linked)
+            .with("others", others)
+            .with(
+                "has_password",
+                crate::domain::passwords::has_password(&user.password_hash),
+            )
+            .with("flash", flash)
+            .render(app, &signed.session)
+            .await,
+    )
+}
+
+async fn unlink(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> PageResult {
+    match crate::domain::oidc::unlink(&app, signed.actor(), &id).await {
+        Ok(()) => Ok(see_other("/settings/security?flash=provider_unlinked")),
+        Err(e @ Error::Conflict { .. }) => {
+            let text = capitalise(&e.body().error.message);
+            let page = security(
+                &app,
+                &signed,
+                Some(json!({ "kind": "error", "text": text })),
+            )
+            .await?;
+            let mut page = page;
+            *page.status_mut() = StatusCode::CONFLICT;
+            Ok(page)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn sessions_page(

@@ -64,7 +64,7 @@ struct Nothing {}
 /// refusals a team page can explain (an unverified email, an admin that
 /// cannot be demoted, an invite for another address...). `None` for what
 /// gets an error page (404 for a team one may not see, 500s).
-fn problem(e: &Error) -> Option<FormError> {
+pub(super) fn problem(e: &Error) -> Option<FormError> {
     if let Some(fe) = FormError::from(e) {
         return Some(fe);
     }
@@ -77,7 +77,7 @@ fn problem(e: &Error) -> Option<FormError> {
     }
 }
 
-fn team_path(slug: &str, rest: &str) -> String {
+pub(super) fn team_path(slug: &str, rest: &str) -> String {
     format!("/teams/{}{rest}", enc(slug))
 }
 
@@ -97,7 +97,7 @@ fn person(app: &App, user: &api::TeamUser) -> serde_json::Value {
 
 /// The pages of one team share a header and a side menu (`team_base.html`);
 /// admins see there how many join requests wait for them.
-async fn team_page(
+pub(super) async fn team_page(
     app: &App,
     actor: &Actor,
     template: &'static str,

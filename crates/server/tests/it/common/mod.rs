@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod oidc_mock;
 
 use std::path::PathBuf;
 use std::time::Duration;
