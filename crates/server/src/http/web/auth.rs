@@ -383,7 +383,8 @@ async fn sign_in(
 ) -> PageResult {
     let keep = form.keep_signed_in.is_some();
     // An address at a domain whose team requires single sign-on (A7) goes
-    // on to the team's provider, password or not.
+    // on to the team's provider, password or not: by a link, since a
+    // browser holds a form's redirect to another site to `form-action`.
     if form.login.contains('@') {
         if let Some(team) = crate::domain::teams::sso::enforced_for(&app, form.login.trim()).await?
         {
@@ -398,7 +399,19 @@ async fn sign_in(
             if keep {
                 path.push_str("&keep=1");
             }
-            return Ok(see_other(&path));
+            let text = format!(
+                "{} signs in the people of its domain through its own sign-in page, not with a password here.",
+                team.name
+            );
+            let label = format!("Continue to {}'s sign-in", team.name);
+            return Ok(message(
+                "Sign in with your organisation",
+                "info",
+                &[&text],
+                Some((&path, &label)),
+            )
+            .render(&app, &session)
+            .await);
         }
     }
     let req = SignIn {
