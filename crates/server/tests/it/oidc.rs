@@ -756,3 +756,77 @@ async fn a_provider_sign_in_asks_for_the_second_step(db: Db) {
     );
     assert_eq!(get(&t, &b2, "/settings/sessions").await.status, 200);
 }
+
+/// As a new user tries it, in Chromium: "Continue with <provider>" on the
+/// sign-in page, the provider's page, a username, and the settings that
+/// list the identity; with screenshots. The page's policy must let every
+/// step through (a blocked redirect shows in the console).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_with_a_provider_in_the_browser() {
+    use crate::common::browser::{browsers_installed, run};
+    use fantoccini::Locator;
+    const NAME: &str = "continue_with_a_provider_in_the_browser";
+    if !browsers_installed() {
+        crate::common::skip(NAME, "chromium and chromedriver are not installed");
+        return;
+    }
+    let Some(mock) = Mock::start(NAME).await else {
+        return;
+    };
+    mock.set_user(
+        "sub-ada",
+        json!({ "email": "ada@example.org", "email_verified": true, "name": "Ada" }),
+    )
+    .await;
+    let mock = std::sync::Arc::new(mock);
+    let config_mock = mock.clone();
+    run(
+        NAME,
+        move |c| providers(c, &config_mock),
+        |w| async move {
+            let b = &w.b;
+            b.goto("/sign-in").await;
+            b.follow("Continue with Mock ID").await;
+            // The provider's own page.
+            let sub =
+                b.c.wait()
+                    .for_element(Locator::Css("input[name=sub]"))
+                    .await
+                    .expect("the provider's page");
+            sub.send_keys("sub-ada").await.unwrap();
+            b.c.find(Locator::XPath("//button[normalize-space()='Authorize']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            b.expect_heading("Choose your username").await;
+            b.expect_text("ada@example.org").await;
+            b.fill("Username", "ada").await;
+            b.press("Create my account").await;
+            b.expect_heading("Welcome to Postroom, ada").await;
+            b.goto("/settings/security").await;
+            b.expect_heading("Settings").await;
+            b.expect_text("Mock ID").await;
+            // Linking another provider goes there and back too.
+            b.follow("Link Other ID").await;
+            let sub =
+                b.c.wait()
+                    .for_element(Locator::Css("input[name=sub]"))
+                    .await
+                    .expect("the provider's page");
+            sub.send_keys("other-ada").await.unwrap();
+            b.c.find(Locator::XPath("//button[normalize-space()='Authorize']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            b.expect_heading("Settings").await;
+            b.expect_text("Other ID").await;
+            assert!(b.path().await.starts_with("/settings/security"));
+            drop(mock);
+        },
+    )
+    .await;
+}

@@ -381,7 +381,7 @@ async fn security(app: &App, signed: &SignedIn, flash: Option<serde_json::Value>
     Ok(
         settings("settings_security.html", "security", "Sign-in methods")
             .with("linked", linked)
-            .with("others", others)
+            .with("unlinked", others)
             .with(
                 "has_password",
                 crate::domain::passwords::has_password(&user.password_hash),
