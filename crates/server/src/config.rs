@@ -35,6 +35,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub redirect_http: Option<String>,
     pub data_dir: PathBuf,
     pub database_url: Option<SecretString>,
     pub database_max_connections: u32,
@@ -188,6 +189,9 @@ pub struct Settings {
     pub public_url: url::Url,
     /// Built-in HTTPS: the certificate and key files (checked to load).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// With built-in HTTPS: where plain HTTP is answered with a redirect to
+    /// `public_url`.
+    pub redirect_http: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: SecretString,
     pub database_max_connections: u32,
@@ -294,6 +298,19 @@ impl Config {
                  server speaks only HTTPS: make it https://"
             )));
         }
+        let redirect_http = match &self.redirect_http {
+            None => None,
+            Some(_) if tls.is_none() => return Err(ConfigError(
+                "redirect_http: sends plain HTTP on to built-in HTTPS, so it needs tls_cert and \
+                     tls_key; behind a proxy, let the proxy redirect"
+                    .into(),
+            )),
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+                ConfigError(format!(
+                    "redirect_http: {a:?} is not an address like 0.0.0.0:80"
+                ))
+            })?),
+        };
         let database_url = match &self.database_url {
             Some(u) => {
                 let s = u.expose_secret();
@@ -440,6 +457,7 @@ impl Config {
             listen,
             public_url,
             tls,
+            redirect_http,
             data_dir: self.data_dir,
             database_url,
             database_max_connections: self.database_max_connections,
@@ -515,11 +533,12 @@ impl Settings {
             self.database_url.expose_secret().to_owned()
         };
         format!(
-            "listen = {:?}\npublic_url = {:?}\ntls_cert = {:?}\ntls_key = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\noperators = {:?}\nterms_url = {:?}\nprivacy_url = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
+            "listen = {:?}\npublic_url = {:?}\ntls_cert = {:?}\ntls_key = {:?}\nredirect_http = {:?}\ndata_dir = {:?}\ndatabase_url = {:?}\nsecret_key = {:?}\nsmtp_url = {:?}\nmetrics_token = {:?}\nmail_from = {:?}\nsupport_email = {:?}\noperators = {:?}\nterms_url = {:?}\nprivacy_url = {:?}\nlog_format = {:?}\ntrust_proxy = {}\ncaptcha = {:?}\nrate_limits = {}\n",
             self.listen.to_string(),
             self.public_url.as_str(),
             self.tls.as_ref().map(|t| t.cert.display().to_string()),
             self.tls.as_ref().map(|t| t.key.display().to_string()),
+            self.redirect_http.map(|a| a.to_string()),
             self.data_dir.display().to_string(),
             db,
             hide(&self.secret_key),

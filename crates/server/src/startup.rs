@@ -24,6 +24,9 @@ pub struct Application {
     addr: SocketAddr,
     /// The certificate of built-in HTTPS, when it is on.
     tls: Option<Arc<Certificates>>,
+    /// With built-in HTTPS and `redirect_http`: the plain HTTP listener
+    /// that sends browsers on to `public_url`.
+    redirect: Option<TcpListener>,
     /// Held until `run` returns.
     _lock: crate::files::DataDirLock,
 }
@@ -34,6 +37,14 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let redirect = match settings.redirect_http {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("listening on {at} (redirect_http)"))?,
+            ),
+            None => None,
+        };
         let lock = crate::files::lock_data_dir(&settings.data_dir)
             .with_context(|| format!("locking the data directory {}", settings.data_dir.display()))?
             .map_err(|held| {
@@ -62,6 +73,7 @@ impl Application {
             app,
             addr,
             tls,
+            redirect,
             _lock: lock,
         })
     }
@@ -72,6 +84,11 @@ impl Application {
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// Where plain HTTP is redirected to HTTPS, when it is.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The certificate in use, with built-in HTTPS.
@@ -97,6 +114,20 @@ impl Application {
         let upkeep = tokio::spawn(crate::telemetry::metrics_upkeep());
         let router = crate::http::router(self.app.clone());
         let app = self.app.clone();
+        let mut stopping = stop_tx.subscribe();
+        let redirect = self.redirect.map(|listener| {
+            let public_url = self.app.settings.public_url.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, redirect_router(public_url))
+                    .with_graceful_shutdown(async move {
+                        let _ = stopping.wait_for(|stop| *stop).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::warn!(error = %e, "the HTTP redirect listener stopped");
+                }
+            })
+        });
         let shutdown = async move {
             shutdown.await;
             app.closing.send_replace(true);
@@ -114,6 +145,9 @@ impl Application {
         };
         let _ = stop_tx.send(true);
         let _ = tokio::join!(worker, janitor);
+        if let Some(redirect) = redirect {
+            let _ = redirect.await;
+        }
         if let Some(certificates) = certificates {
             let _ = certificates.await;
         }
@@ -122,6 +156,24 @@ impl Application {
         self.app.store.close().await;
         served.context("serving HTTP")
     }
+}
+
+/// Plain HTTP beside built-in HTTPS (`redirect_http`): every request is sent
+/// on, 308, to the same path and query at `public_url`. The request's Host
+/// is not used, so the answer never points anywhere but this server.
+fn redirect_router(public_url: url::Url) -> axum::Router {
+    let base = public_url.as_str().trim_end_matches('/').to_owned();
+    axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let base = base.clone();
+        async move {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            let to = format!("{base}{path}");
+            (
+                axum::http::StatusCode::PERMANENT_REDIRECT,
+                [(axum::http::header::LOCATION, to)],
+            )
+        }
+    })
 }
 
 /// Deletes what has expired: sessions, sign-ins left at their second step,

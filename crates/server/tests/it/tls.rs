@@ -797,3 +797,50 @@ async fn the_readmes_test_certificate_works() {
     assert_eq!(ready.status, 200, "{}", ready.body);
     t.stop().await;
 }
+
+/// `redirect_http`: plain HTTP on its own address sends the browser on to
+/// the same path and query over HTTPS, at the public URL whatever Host the
+/// request named; without built-in HTTPS the setting is refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_sent_on_to_https() {
+    let authority = Authority::new();
+    let files = Files::with(&authority.issue());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (cert, key) = (files.cert.clone(), files.key.clone());
+    let t = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.tls_cert = Some(cert);
+        c.tls_key = Some(key);
+        c.redirect_http = Some(format!("127.0.0.1:{port}"));
+    })
+    .await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain
+        .get(format!("http://127.0.0.1:{port}/sign-in?next=%2Fteams"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 308);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("{}/sign-in?next=%2Fteams", t.base)
+    );
+    assert!(t.base.starts_with("https://"));
+
+    let mut c = Config::defaults();
+    c.redirect_http = Some("127.0.0.1:8081".into());
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("redirect_http") && e.contains("tls_cert"), "{e}");
+    let mut c = Config::defaults();
+    c.tls_cert = Some(files.cert.clone());
+    c.tls_key = Some(files.key.clone());
+    c.redirect_http = Some("port 80".into());
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("not an address"), "{e}");
+}
