@@ -125,8 +125,8 @@ impl Application {
 }
 
 /// Deletes what has expired: sessions, used or stale link tokens, programs'
-/// sign-in requests, old rate limit windows and spent captchas; drops cache
-/// entries past their age.
+/// sign-in requests, passkey ceremonies, old rate limit windows and spent
+/// captchas; drops cache entries past their age.
 async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -142,6 +142,7 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
             // Kept an hour past their expiry, so that a spent authorization
             // code used again still ends the session it gave.
             store::oauth::delete_expired(&mut tx, now - HOUR).await?;
+            store::passkeys::delete_expired_ceremonies(&mut tx, now).await?;
             store::limits::delete_windows_before(&mut tx, now - 2 * HOUR).await?;
             store::limits::delete_spent_captchas(&mut tx, now).await?;
             store::items::purge_deleted(

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod notify;
 pub mod oauth;
 pub mod operator;
+pub mod passkeys;
 pub mod passwords;
 pub mod plans;
 pub mod policy;

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod mail;
 pub mod oauth;
 pub mod operator;
+pub mod passkeys;
 pub mod sessions;
 pub mod support;
 pub mod sync;

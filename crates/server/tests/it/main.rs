@@ -17,6 +17,7 @@ mod my_data;
 mod oauth;
 mod operator;
 mod ops;
+mod passkeys;
 mod sessions;
 mod settings;
 mod smtp;

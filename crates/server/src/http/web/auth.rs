@@ -15,7 +15,7 @@ use super::session::{CsrfForm, SignedIn, WebSession};
 use crate::config::CaptchaMode;
 use crate::domain::actor::Actor;
 use crate::domain::sessions::{self, SignIn};
-use crate::domain::{accounts, profile};
+use crate::domain::{accounts, passkeys, profile};
 use crate::http::extract::ClientInfo;
 use crate::state::App;
 
@@ -61,7 +61,7 @@ struct SignUpForm {
 }
 
 /// `?next=` for a link, when there is somewhere to come back to.
-fn next_query(next: Option<&str>, sep: char) -> String {
+pub(super) fn next_query(next: Option<&str>, sep: char) -> String {
     match local_path(next).as_str() {
         "/" => String::new(),
         p => format!("{sep}next={}", enc(p)),
@@ -336,7 +336,10 @@ struct SignInQuery {
     flash: Option<String>,
 }
 
-fn sign_in_form(form: &SignInForm, adding: bool, fe: FormError) -> Page {
+fn sign_in_form(app: &App, form: &SignInForm, adding: bool, fe: FormError) -> Page {
+    // The passkey button and the browser's autofill of passkeys, when this
+    // server can have passkeys (a domain name, a secure page).
+    let passkeys = passkeys::unavailable_reason(&app.settings).is_none();
     Page::new(
         "sign_in.html",
         if adding { "Add an account" } else { "Sign in" },
@@ -345,6 +348,8 @@ fn sign_in_form(form: &SignInForm, adding: bool, fe: FormError) -> Page {
     .with("adding", adding)
     .with("next", local_path(form.next.as_deref()))
     .with("form", form)
+    .with("passkeys", passkeys)
+    .with("passkey_script", passkeys)
     .with_errors(fe)
 }
 
@@ -364,7 +369,7 @@ async fn sign_in_page(
         next: q.next,
         ..Default::default()
     };
-    sign_in_form(&form, adding, FormError::default())
+    sign_in_form(&app, &form, adding, FormError::default())
         .with("captcha", always_captcha(&app))
         .with("flash", flash(q.flash.as_deref()))
         .render(&app, &session)
@@ -397,7 +402,7 @@ async fn sign_in(
                     .insert("password".into(), "Type your password again.".into());
             }
             let adding = session.active().is_some();
-            Ok(sign_in_form(&form, adding, fe).with("captcha", captcha))
+            Ok(sign_in_form(&app, &form, adding, fe).with("captcha", captcha))
         })
         .await?;
     let actor = Actor {

@@ -7,7 +7,10 @@
 //! - `errors`: error pages.
 //! - `pages`: the context every page shares, flash messages, redirects.
 //! - `auth`: sign-up, sign-in, switching accounts, recovery, mailed links, onboarding.
-//! - `settings`: profile, account, notifications, sessions, API keys.
+//! - `settings`: profile, account, notifications, sessions, API keys,
+//!   security (passkeys).
+//! - `passkeys`: the JSON endpoints of passkey ceremonies that
+//!   `assets/passkeys.js` calls: adding a passkey, signing in with one.
 //! - `misc`: home, notifications, support, public profiles.
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
@@ -33,6 +36,7 @@ mod markdown;
 mod misc;
 mod oauth;
 pub mod pages;
+mod passkeys;
 mod render;
 pub mod session;
 mod settings;
@@ -55,6 +59,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(conflicts::router())
         .merge(admin::router())
         .merge(oauth::router())
+        .merge(passkeys::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

@@ -55,6 +55,17 @@ const FLASHES: &[(&str, &str, &str)] = &[
     ),
     ("key_revoked", "ok", "The API key was revoked."),
     (
+        "passkey_added",
+        "ok",
+        "Your passkey was added: use it to sign in on this site.",
+    ),
+    ("passkey_renamed", "ok", "The passkey was renamed."),
+    (
+        "passkey_removed",
+        "ok",
+        "The passkey was removed: it no longer signs you in.",
+    ),
+    (
         "support_sent",
         "ok",
         "Your request was sent. We will answer by email.",

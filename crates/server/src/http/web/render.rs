@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "settings_notifications.html",
     "settings_sessions.html",
     "settings_api_keys.html",
+    "settings_security.html",
     "notifications.html",
     "support.html",
     "public_profile.html",

@@ -1,5 +1,6 @@
 //! Settings pages: profile and avatar, account (username, email, password),
-//! notification preferences, active sessions and API keys.
+//! notification preferences, active sessions, API keys and security
+//! (passkeys; adding one is `passkeys.js`'s, through `web/passkeys.rs`).
 
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::errors::{csrf_refused, error_status};
 use super::pages::{capitalise, flash, see_other, FormError, OrForm, Page, PageResult};
 use super::session::{check_csrf, CsrfForm, SignedIn};
-use crate::domain::{accounts, api_keys, profile, sessions};
+use crate::domain::{accounts, api_keys, passkeys, profile, sessions};
 use crate::error::Error;
 use crate::http::extract::read_avatar;
 use crate::state::App;
@@ -43,6 +44,15 @@ pub fn router() -> Router<App> {
         .route("/settings/sessions/{id}/revoke", post(revoke_session))
         .route("/settings/api-keys", get(keys_page).post(create_key))
         .route("/settings/api-keys/{id}/revoke", post(revoke_key))
+        .route("/settings/security", get(security_page))
+        .route(
+            "/settings/security/passkeys/{id}/rename",
+            post(rename_passkey),
+        )
+        .route(
+            "/settings/security/passkeys/{id}/remove",
+            post(remove_passkey),
+        )
 }
 
 #[derive(Deserialize)]
@@ -470,4 +480,61 @@ async fn revoke_key(
 ) -> PageResult {
     api_keys::revoke(&app, signed.actor(), &id).await?;
     Ok(see_other("/settings/api-keys?flash=key_revoked"))
+}
+
+/// The security page: the account's passkeys (A10), or why this server
+/// has none.
+async fn security(app: &App, signed: &SignedIn) -> Result<Page, Error> {
+    let unavailable = passkeys::unavailable_reason(&app.settings);
+    let list = passkeys::list(app, signed.actor()).await?;
+    Ok(settings("settings_security.html", "security", "Security")
+        .with("passkey_script", unavailable.is_none())
+        .with("unavailable", unavailable)
+        .with("passkeys", list))
+}
+
+async fn security_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> PageResult {
+    Ok(security(&app, &signed)
+        .await?
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn rename_passkey(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<NameForm>,
+) -> PageResult {
+    passkeys::rename(&app, signed.actor(), &id, &form.name)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            let message = fe.errors.values().next().cloned().or(fe.error);
+            Ok(security(&app, &signed)
+                .await?
+                .with("error", message.map(|m| capitalise(&m))))
+        })
+        .await?;
+    Ok(see_other("/settings/security?flash=passkey_renamed"))
+}
+
+async fn remove_passkey(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> PageResult {
+    passkeys::remove(&app, signed.actor(), &id).await?;
+    Ok(see_other("/settings/security?flash=passkey_removed"))
 }
