@@ -8,11 +8,15 @@
 //!
 //! And, without a browser, the JSON endpoints the pages' script calls: each
 //! bad answer, unknown, spent, expired or foreign ceremony gets its status
-//! and code; the options ask for what passkeys need.
+//! and code; the options ask for what passkeys need; made-up answers (noise,
+//! near-valid client data, CBOR-looking attestations) are refused with a
+//! code, never a 5xx.
 
 use std::time::{Duration, Instant};
 
 use postroom_server::clock::{MINUTE, SECOND};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use reqwest::Client;
 use serde_json::{json, Value};
 
@@ -209,6 +213,8 @@ async fn passkeys_are_added_sign_in_and_are_removed() {
             b.button("", PASSKEY_BUTTON).await;
             expect_path(b, "/").await;
             assert_eq!(b.acting_as().await, "ada");
+            // As the phone holds it now (its counter moved on).
+            let phone_keys = resident_credentials(b, &phone).await;
 
             // Removing the laptop's passkey: it signs in no more.
             b.goto("/settings/security").await;
@@ -239,6 +245,21 @@ async fn passkeys_are_added_sign_in_and_are_removed() {
                 .find(fantoccini::Locator::Css("details.menu"))
                 .await
                 .is_err());
+
+            // A disabled account does not sign in with a passkey either.
+            let by = postroom_server::domain::operator::By::CommandLine;
+            postroom_server::domain::operator::set_disabled(&w.t.app, &by, "ada", true)
+                .await
+                .unwrap();
+            b.remove_credentials(&laptop).await;
+            b.add_credential(&laptop, &phone_keys[0]).await;
+            b.button("", PASSKEY_BUTTON).await;
+            b.expect_text("This account is disabled by the operator of this server")
+                .await;
+            assert_eq!(b.path().await, "/sign-in");
+            postroom_server::domain::operator::set_disabled(&w.t.app, &by, "ada", false)
+                .await
+                .unwrap();
 
             // The security page as it is left, in a second browser (its
             // screenshot is this test's second).
@@ -336,10 +357,6 @@ async fn send(t: &TestApp, browser: &Client, csrf: Option<&str>, path: &str, bod
 
 /// A credential of the right shape whose signature proves nothing.
 fn forged_assertion() -> Value {
-    let b64 = |bytes: &[u8]| {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    };
     json!({
         "id": b64(&[7; 16]),
         "rawId": b64(&[7; 16]),
@@ -628,9 +645,195 @@ async fn registration_needs_the_password_and_the_session_that_began_it(db: Db) {
         .await
         .unwrap();
     assert_eq!(
-        postroom_server::domain::passkeys::count(&mut *c, &ada_id)
+        postroom_server::domain::passkeys::count(&mut c, &ada_id)
             .await
             .unwrap(),
         0
     );
+}
+
+// ---------------------------------------------------------------------------
+// Made-up answers.
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Bytes from noise to a near-valid `clientDataJSON` for `challenge`.
+fn client_data(
+    kind: &'static str,
+    challenge: String,
+    origin: String,
+) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..120),
+        (any::<bool>(), ".{0,20}").prop_map(move |(right, noise)| {
+            let challenge = if right { challenge.clone() } else { noise };
+            serde_json::to_vec(&json!({ "type": kind, "challenge": challenge, "origin": origin }))
+                .unwrap()
+        }),
+    ]
+}
+
+/// A credential's binary fields: noise, or a CBOR map's first bytes
+/// followed by noise (where a decoder has the most to get wrong).
+fn binary() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..200),
+        prop::collection::vec(any::<u8>(), 0..200).prop_map(|mut v| {
+            v.splice(
+                0..0,
+                [0xa3, 0x63, b'f', b'm', b't', 0x64, b'n', b'o', b'n', b'e'],
+            );
+            v
+        }),
+    ]
+}
+
+/// Neither a made-up registration nor a made-up sign-in answer gets
+/// anything but a 4xx JSON error with a code (no 5xx, no panic), and none
+/// adds a passkey or signs anyone in.
+#[test]
+fn made_up_answers_are_refused_with_a_code() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = rt.block_on(TestApp::spawn_with(Db::Sqlite, |c| {
+        c.public_url = Some(LOCALHOST.into());
+        // Many attempts from one address and account.
+        c.rate_limits = false;
+    }));
+    rt.block_on(t.new_user("ada"));
+    let (ada, csrf) = rt.block_on(browser_signed_in(&t, "ada"));
+    let origin = t.app.settings.public_url.origin().ascii_serialization();
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let refused = |what: &str, r: &Resp| {
+        if r.status.is_client_error() && r.body["error"]["code"].is_string() {
+            Ok(())
+        } else {
+            Err(TestCaseError::fail(format!(
+                "{what}: {} {}",
+                r.status, r.body
+            )))
+        }
+    };
+
+    // Registrations: each case with a ceremony of its own.
+    let result = runner.run(
+        &(
+            binary(),
+            client_data("webauthn.create", String::new(), origin.clone()),
+            prop::collection::vec(any::<u8>(), 0..40),
+            any::<bool>(),
+        ),
+        |(attestation, client, id, challenge)| {
+            let r = rt.block_on(send(
+                &t,
+                &ada,
+                Some(&csrf),
+                "/settings/security/passkeys/begin",
+                json!({ "password": PASSWORD }),
+            ));
+            let ceremony = r.body["ceremony"].as_str().unwrap().to_owned();
+            let mut client = client;
+            if challenge {
+                // The real challenge, so that decoding gets to the attestation.
+                let real = r.body["options"]["publicKey"]["challenge"].as_str().unwrap();
+                client = serde_json::to_vec(&json!({ "type": "webauthn.create", "challenge": real, "origin": origin }))
+                    .unwrap();
+            }
+            let credential = json!({
+                "id": b64(&id),
+                "rawId": b64(&id),
+                "type": "public-key",
+                "response": { "attestationObject": b64(&attestation), "clientDataJSON": b64(&client) },
+            });
+            let r = rt.block_on(send(
+                &t,
+                &ada,
+                Some(&csrf),
+                "/settings/security/passkeys/finish",
+                json!({ "ceremony": ceremony, "credential": credential }),
+            ));
+            refused("a made-up registration", &r)
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+
+    // Sign-ins, naming ada's account or another.
+    let handle = rt.block_on(async {
+        let r = send(
+            &t,
+            &ada,
+            Some(&csrf),
+            "/settings/security/passkeys/begin",
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+        r.body["options"]["publicKey"]["user"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    });
+    let (nobody, nobody_csrf) = rt.block_on(signed_out_browser(&t));
+    let result = runner.run(
+        &(
+            binary(),
+            client_data("webauthn.get", String::new(), origin.clone()),
+            binary(),
+            any::<bool>(),
+            prop::collection::vec(any::<u8>(), 0..40),
+        ),
+        |(authenticator_data, client, signature, ours, id)| {
+            let r = rt.block_on(send(
+                &t,
+                &nobody,
+                Some(&nobody_csrf),
+                "/sign-in/passkey/begin",
+                json!({}),
+            ));
+            let ceremony = r.body["ceremony"].as_str().unwrap().to_owned();
+            let user_handle = if ours { handle.clone() } else { b64(&id) };
+            let credential = json!({
+                "id": b64(&id),
+                "rawId": b64(&id),
+                "type": "public-key",
+                "response": {
+                    "authenticatorData": b64(&authenticator_data),
+                    "clientDataJSON": b64(&client),
+                    "signature": b64(&signature),
+                    "userHandle": user_handle,
+                },
+            });
+            let r = rt.block_on(send(
+                &t,
+                &nobody,
+                Some(&nobody_csrf),
+                "/sign-in/passkey/finish",
+                json!({ "ceremony": ceremony, "credential": credential }),
+            ));
+            refused("a made-up sign-in", &r)
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    rt.block_on(async {
+        let mut c = t.app.store.conn().await.unwrap();
+        let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(passkeys, 0);
+    });
+    rt.block_on(t.stop());
 }
