@@ -189,8 +189,16 @@ async fn passkeys_are_added_sign_in_and_are_removed() {
             // (conditional mediation): the sign-in page asks for it as it
             // loads, and the virtual authenticator answers such a request by
             // itself with the passkey it holds, as a person picking it would.
+            // The phone is empty while signing out, so that the page signing
+            // out lands on does not sign in at once; then a sign-in page that
+            // names where to go next.
+            let phone_keys = resident_credentials(b, &phone).await;
+            b.remove_credentials(&phone).await;
             b.sign_out().await;
-            expect_path(b, "/").await;
+            b.expect_heading("Sign in to Postroom").await;
+            b.add_credential(&phone, &phone_keys[0]).await;
+            b.goto("/sign-in?next=%2Fsettings%2Fnotifications").await;
+            expect_path(b, "/settings/notifications").await;
             assert_eq!(b.acting_as().await, "ada");
             b.goto("/settings/security").await;
             let list = listed(b).await;
