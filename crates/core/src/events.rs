@@ -131,6 +131,10 @@ pub enum AccountEvent {
         old_email: String,
         new_email: String,
     },
+    /// A passkey was added to the account (A10), named `name`.
+    PasskeyAdded { name: String },
+    /// A passkey was removed from the account.
+    PasskeyRemoved { name: String },
 }
 
 /// The kinds of workspace item (S1).

@@ -25,6 +25,8 @@ fn message(event: &AccountEvent) -> String {
         AccountEvent::EmailChanged { new_email, .. } => {
             format!("Your email address was changed to {new_email}")
         }
+        AccountEvent::PasskeyAdded { name } => format!("A passkey was added: {name}"),
+        AccountEvent::PasskeyRemoved { name } => format!("A passkey was removed: {name}"),
     }
 }
 
@@ -33,6 +35,8 @@ fn template(event: &AccountEvent) -> Template {
         AccountEvent::NewSignIn { .. } => Template::NewSignIn,
         AccountEvent::PasswordChanged { .. } => Template::PasswordChanged,
         AccountEvent::EmailChanged { .. } => Template::EmailChanged,
+        AccountEvent::PasskeyAdded { .. } => Template::PasskeyAdded,
+        AccountEvent::PasskeyRemoved { .. } => Template::PasskeyRemoved,
     }
 }
 
@@ -63,6 +67,7 @@ pub async fn send(
         ctx["username"] = json!(user.username);
         ctx["when"] = json!(rfc3339(now));
         ctx["settings_link"] = json!(app.settings.link("/settings/account"));
+        ctx["security_link"] = json!(app.settings.link("/settings/security"));
         ctx["recovery_link"] = json!(app.settings.link("/trouble"));
         app.mailer
             .queue(

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
+use postroom_core::AccountEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use webauthn_rs::prelude::{
@@ -31,6 +32,7 @@ use webauthn_rs::prelude::{
 use super::accounts::{self, load_user};
 use super::actor::{Actor, Client};
 use super::limits::{self, Check};
+use super::notify;
 use super::sessions::{self, NewSession};
 use super::{tokens, views};
 use crate::clock::{date_in_words, rfc3339, Millis, MINUTE};
@@ -384,6 +386,18 @@ pub async fn finish_registration(
             e.into()
         }
     })?;
+    // The owner hears of it: a passkey signs in on its own.
+    let user = load_user(&mut tx, &actor.user_id).await?;
+    notify::send(
+        app,
+        &mut tx,
+        &user,
+        AccountEvent::PasskeyAdded {
+            name: row.name.clone(),
+        },
+        None,
+    )
+    .await?;
     tx.commit().await?;
     metrics::counter!("postroom_passkeys_registered_total").increment(1);
     Ok(view(&row))
@@ -512,14 +526,23 @@ pub async fn rename(app: &App, actor: &Actor, id: &str, name: &str) -> Result<()
     Ok(())
 }
 
-/// Removes one of the actor's passkeys: it signs in no more. Someone
-/// else's is "not found".
+/// Removes one of the actor's passkeys: it signs in no more, and the owner
+/// is told (as of an added one). Someone else's is "not found".
 pub async fn remove(app: &App, actor: &Actor, id: &str) -> Result<()> {
     actor.session_id.as_deref().ok_or_else(session_required)?;
     let mut tx = app.store.begin().await?;
-    if !store::passkeys::delete(&mut tx, &actor.user_id, id).await? {
+    let Some(name) = store::passkeys::delete(&mut tx, &actor.user_id, id).await? else {
         return Err(Error::NotFound { what: "passkey" });
-    }
+    };
+    let user = load_user(&mut tx, &actor.user_id).await?;
+    notify::send(
+        app,
+        &mut tx,
+        &user,
+        AccountEvent::PasskeyRemoved { name },
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

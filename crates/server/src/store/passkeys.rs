@@ -125,16 +125,15 @@ pub async fn rename(c: &mut Tx, user_id: &str, id: &str, name: &str) -> Result<b
     Ok(r.rows_affected() == 1)
 }
 
-/// Deletes one of `user_id`'s passkeys; false when there is no such passkey
-/// of theirs.
-pub async fn delete(c: &mut Tx, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+/// Deletes one of `user_id`'s passkeys and answers its name; `None` when
+/// there is no such passkey of theirs.
+pub async fn delete(c: &mut Tx, user_id: &str, id: &str) -> Result<Option<String>, sqlx::Error> {
     let c: &mut Conn = c;
-    let r = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+    sqlx::query_scalar("DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING name")
         .bind(id)
         .bind(user_id)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .fetch_optional(c)
+        .await
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -161,6 +161,14 @@ async fn passkeys_are_added_sign_in_and_are_removed() {
             assert!(list[1].0.starts_with("Chrome on Linux, "), "{list:?}");
             assert!(list[0].1.contains("not used yet"), "{list:?}");
             let phone_name = list[1].0.clone();
+            // The owner is told of each passkey added, by mail and in the app.
+            let mail =
+                w.t.mail_to(
+                    "ada@example.com",
+                    "A passkey was added to your Postroom account",
+                )
+                .await;
+            assert!(mail.contains("Chrome on Linux"), "{mail}");
 
             // Renaming one.
             let rename = b
@@ -236,6 +244,16 @@ async fn passkeys_are_added_sign_in_and_are_removed() {
             let list = listed(b).await;
             assert_eq!(list.len(), 1, "{list:?}");
             assert_eq!(list[0].0, "Phone");
+            let mail =
+                w.t.mail_to(
+                    "ada@example.com",
+                    "A passkey was removed from your Postroom account",
+                )
+                .await;
+            assert!(mail.contains("Laptop"), "{mail}");
+            b.goto("/notifications").await;
+            b.expect_text("A passkey was removed: Laptop").await;
+            b.expect_text("A passkey was added: Laptop").await;
 
             // The autofill offers it and the server refuses it; so does the button.
             b.remove_authenticator(&phone).await;

@@ -2681,9 +2681,20 @@ async fn passkeys_are_owned_unique_and_ceremonies_serve_once(db: Db) {
             .await)
         .unwrap()
     );
-    assert!(!write!(f.store, |t| passkeys::delete(&mut t, &bob.id, "p1").await).unwrap());
-    assert!(write!(f.store, |t| passkeys::delete(&mut t, &ada.id, "p1").await).unwrap());
-    assert!(!write!(f.store, |t| passkeys::delete(&mut t, &ada.id, "p1").await).unwrap());
+    assert_eq!(
+        write!(f.store, |t| passkeys::delete(&mut t, &bob.id, "p1").await).unwrap(),
+        None
+    );
+    assert_eq!(
+        write!(f.store, |t| passkeys::delete(&mut t, &ada.id, "p1").await)
+            .unwrap()
+            .as_deref(),
+        Some("Work")
+    );
+    assert_eq!(
+        write!(f.store, |t| passkeys::delete(&mut t, &ada.id, "p1").await).unwrap(),
+        None
+    );
     let left = passkeys::list(&mut c, &ada.id).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].name, "Laptop");
