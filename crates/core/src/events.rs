@@ -154,6 +154,10 @@ pub enum AccountEvent {
     TwoFactorDisabled {},
     /// A recovery code was used to sign in; `left` are still unused.
     RecoveryCodeUsed { left: u64 },
+    /// A passkey was added to the account (A10), named `name`.
+    PasskeyAdded { name: String },
+    /// A passkey was removed from the account.
+    PasskeyRemoved { name: String },
 }
 
 /// The kinds of workspace item (S1).

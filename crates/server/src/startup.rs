@@ -177,8 +177,8 @@ fn redirect_router(public_url: url::Url) -> axum::Router {
 }
 
 /// Deletes what has expired: sessions, sign-ins left at their second step,
-/// used or stale link tokens, programs'
-/// sign-in requests, old rate limit windows and spent captchas; drops cache
+/// used or stale link tokens, programs' sign-in requests, passkey
+/// ceremonies, old rate limit windows and spent captchas; drops cache
 /// entries past their age.
 async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
     loop {
@@ -197,6 +197,7 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
             // code used again still ends the session it gave.
             store::oauth::delete_expired(&mut tx, now - HOUR).await?;
             store::oidc::delete_expired_requests(&mut tx, now).await?;
+            store::passkeys::delete_expired_ceremonies(&mut tx, now).await?;
             store::limits::delete_windows_before(&mut tx, now - 2 * HOUR).await?;
             store::limits::delete_spent_captchas(&mut tx, now).await?;
             store::items::purge_deleted(

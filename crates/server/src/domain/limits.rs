@@ -70,6 +70,13 @@ pub const USER_CODE_PER_ACCOUNT: Rule = Rule {
     limit: 20,
     window: 15 * MINUTE,
 };
+/// Passkey sign-ins begun: each sign-in page asks for one (for the
+/// browser's autofill), and each makes a ceremony that waits 5 minutes.
+pub const PASSKEY_CHALLENGE_PER_IP: Rule = Rule {
+    name: "passkey_challenge:ip",
+    limit: 120,
+    window: 5 * MINUTE,
+};
 pub const AVATAR_PER_ACCOUNT: Rule = Rule {
     name: "avatar:account",
     limit: 20,

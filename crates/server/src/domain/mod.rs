@@ -12,6 +12,7 @@ pub mod notify;
 pub mod oauth;
 pub mod oidc;
 pub mod operator;
+pub mod passkeys;
 pub mod passwords;
 pub mod plans;
 pub mod policy;

@@ -32,6 +32,8 @@ fn message(event: &AccountEvent) -> String {
         AccountEvent::RecoveryCodeUsed { left } => {
             format!("A recovery code was used to sign in; {left} left")
         }
+        AccountEvent::PasskeyAdded { name } => format!("A passkey was added: {name}"),
+        AccountEvent::PasskeyRemoved { name } => format!("A passkey was removed: {name}"),
     }
 }
 
@@ -43,6 +45,8 @@ fn template(event: &AccountEvent) -> Template {
         AccountEvent::TwoFactorEnabled {}
         | AccountEvent::TwoFactorDisabled {}
         | AccountEvent::RecoveryCodeUsed { .. } => Template::TwoFactorChanged,
+        AccountEvent::PasskeyAdded { .. } => Template::PasskeyAdded,
+        AccountEvent::PasskeyRemoved { .. } => Template::PasskeyRemoved,
     }
 }
 
@@ -74,6 +78,7 @@ pub async fn send(
         ctx["username"] = json!(user.username);
         ctx["when"] = json!(rfc3339(now));
         ctx["settings_link"] = json!(app.settings.link("/settings/account"));
+        ctx["security_link"] = json!(app.settings.link("/settings/security"));
         ctx["recovery_link"] = json!(app.settings.link("/trouble"));
         app.mailer
             .queue(

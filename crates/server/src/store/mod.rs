@@ -26,6 +26,7 @@ pub mod mail;
 pub mod oauth;
 pub mod oidc;
 pub mod operator;
+pub mod passkeys;
 pub mod sessions;
 pub mod support;
 pub mod sync;

@@ -18,6 +18,7 @@ mod oauth;
 mod oidc;
 mod operator;
 mod ops;
+mod passkeys;
 mod sessions;
 mod settings;
 mod smtp;

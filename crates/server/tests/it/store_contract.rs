@@ -7,8 +7,8 @@
 use crate::common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::{DAY, HOUR, MINUTE};
 use postroom_server::store::{
-    self, api_keys, avatars, events, limits, mail, oauth, sessions, support, tokens, two_factor,
-    users, Backend, Conn, Store, Tx,
+    self, api_keys, avatars, events, limits, mail, oauth, passkeys, sessions, support, tokens,
+    two_factor, users, Backend, Conn, Store, Tx,
 };
 use sessions::NewSession;
 use tokens::Purpose;
@@ -33,6 +33,7 @@ on_both_databases!(
     items_revisions_links_subscriptions_and_keys,
     oauth_requests_are_decided_and_spent_once,
     two_factor_steps_codes_and_challenges_are_spent_once,
+    passkeys_are_owned_unique_and_ceremonies_serve_once,
 );
 
 /// A store on a fresh database; keeps the database alive as long as it lives.
@@ -2769,4 +2770,207 @@ async fn two_factor_steps_codes_and_challenges_are_spent_once(db: Db) {
             .unwrap(),
         0
     );
+}
+
+fn passkey<'a>(id: &'a str, user_id: &'a str, credential_id: &'a str) -> passkeys::NewPasskey<'a> {
+    passkeys::NewPasskey {
+        id,
+        user_id,
+        credential_id,
+        name: "Laptop",
+        credential: "{}",
+        sign_count: 0,
+    }
+}
+
+async fn passkeys_are_owned_unique_and_ceremonies_serve_once(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    let bob = add_user(&f.store, "bob").await;
+
+    let p1 = write!(f.store, |t| passkeys::insert(
+        &mut t,
+        &passkey("p1", &ada.id, "cred1"),
+        T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        (
+            p1.name.as_str(),
+            p1.created_at,
+            p1.last_used_at,
+            p1.sign_count
+        ),
+        ("Laptop", T0, None, 0)
+    );
+    write!(f.store, |t| passkeys::insert(
+        &mut t,
+        &passkey("p2", &ada.id, "cred2"),
+        T0 + 1
+    )
+    .await)
+    .unwrap();
+    // A credential id is registered once, whoever asks.
+    let taken = write!(f.store, |t| passkeys::insert(
+        &mut t,
+        &passkey("p3", &bob.id, "cred1"),
+        T0
+    )
+    .await)
+    .unwrap_err();
+    assert!(
+        store::is_unique_violation(&taken, "passkeys_credential_id"),
+        "{taken}"
+    );
+    assert_eq!(passkeys::count(&mut c, &ada.id).await.unwrap(), 2);
+    assert_eq!(passkeys::count(&mut c, &bob.id).await.unwrap(), 0);
+    let names: Vec<String> = passkeys::list(&mut c, &ada.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(names, ["p1", "p2"]);
+    let found = passkeys::by_credential_id(&mut c, "cred2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.user_id.as_str()),
+        ("p2", ada.id.as_str())
+    );
+    assert!(passkeys::by_credential_id(&mut c, "nope")
+        .await
+        .unwrap()
+        .is_none());
+
+    // A use moves the counter forward only, and always notes the time.
+    write!(f.store, |t| passkeys::record_use(
+        &mut t,
+        "p1",
+        "{\"n\":5}",
+        5,
+        T0 + HOUR
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| passkeys::record_use(
+        &mut t,
+        "p1",
+        "{\"n\":3}",
+        3,
+        T0 + 2 * HOUR
+    )
+    .await)
+    .unwrap();
+    let p1 = passkeys::by_credential_id(&mut c, "cred1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p1.sign_count, p1.credential.as_str(), p1.last_used_at),
+        (5, "{\"n\":5}", Some(T0 + 2 * HOUR))
+    );
+
+    // Renamed and removed by their owner only.
+    assert!(
+        !write!(f.store, |t| passkeys::rename(&mut t, &bob.id, "p1", "Mine")
+            .await)
+        .unwrap()
+    );
+    assert!(
+        write!(f.store, |t| passkeys::rename(&mut t, &ada.id, "p1", "Work")
+            .await)
+        .unwrap()
+    );
+    assert_eq!(
+        write!(f.store, |t| passkeys::delete(&mut t, &bob.id, "p1").await).unwrap(),
+        None
+    );
+    assert_eq!(
+        write!(f.store, |t| passkeys::delete(&mut t, &ada.id, "p1").await)
+            .unwrap()
+            .as_deref(),
+        Some("Work")
+    );
+    assert_eq!(
+        write!(f.store, |t| passkeys::delete(&mut t, &ada.id, "p1").await).unwrap(),
+        None
+    );
+    let left = passkeys::list(&mut c, &ada.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, "Laptop");
+
+    // A ceremony is taken once; expired ones are swept.
+    let live = passkeys::NewCeremony {
+        id_hash: "h1",
+        kind: "register",
+        user_id: Some(&ada.id),
+        session_id: Some("s1"),
+        state: "{}",
+        expires_at: T0 + 5 * MINUTE,
+    };
+    write!(f.store, |t| passkeys::insert_ceremony(&mut t, &live, T0)
+        .await)
+    .unwrap();
+    let old = passkeys::NewCeremony {
+        id_hash: "h2",
+        kind: "sign_in",
+        user_id: None,
+        session_id: None,
+        state: "{}",
+        expires_at: T0 + MINUTE,
+    };
+    write!(f.store, |t| passkeys::insert_ceremony(&mut t, &old, T0)
+        .await)
+    .unwrap();
+    let taken = write!(f.store, |t| passkeys::take_ceremony(&mut t, "h1").await)
+        .unwrap()
+        .expect("the ceremony");
+    assert_eq!(
+        (
+            taken.kind.as_str(),
+            taken.user_id.as_deref(),
+            taken.session_id.as_deref(),
+            taken.state.as_str(),
+            taken.created_at,
+            taken.expires_at
+        ),
+        (
+            "register",
+            Some(ada.id.as_str()),
+            Some("s1"),
+            "{}",
+            T0,
+            T0 + 5 * MINUTE
+        )
+    );
+    assert!(
+        write!(f.store, |t| passkeys::take_ceremony(&mut t, "h1").await)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        write!(f.store, |t| passkeys::delete_expired_ceremonies(
+            &mut t,
+            T0 + MINUTE
+        )
+        .await)
+        .unwrap(),
+        1
+    );
+    assert!(
+        write!(f.store, |t| passkeys::take_ceremony(&mut t, "h2").await)
+            .unwrap()
+            .is_none()
+    );
+
+    // They go with their account.
+    write!(f.store, |t| users::delete(&mut t, &ada.id).await).unwrap();
+    assert!(passkeys::by_credential_id(&mut c, "cred2")
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -829,14 +829,8 @@ pub async fn prove_with_provider(
 pub async fn ways_in(c: &mut Conn, user: &UserRow) -> Result<i64> {
     let password = i64::from(super::passwords::has_password(&user.password_hash));
     let identities = store::oidc::count_identities(c, &user.id).await?;
-    let passkeys = count_passkeys(c, &user.id).await?;
+    let passkeys = super::passkeys::count(c, &user.id).await?;
     Ok(password + identities + passkeys)
-}
-
-/// The account's passkeys (A10, the `passkeys` table), which sign in as
-/// well. Passkeys are being added separately; until then an account has none.
-async fn count_passkeys(_c: &mut Conn, _user_id: &str) -> Result<i64> {
-    Ok(0)
 }
 
 /// A linked identity, as settings list it.

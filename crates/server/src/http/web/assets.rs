@@ -29,6 +29,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/sync.js"),
     ),
     (
+        "passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/passkeys.js"),
+    ),
+    (
         "logo.svg",
         "image/svg+xml",
         include_bytes!("assets/logo.svg"),

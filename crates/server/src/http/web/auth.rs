@@ -16,7 +16,7 @@ use crate::config::CaptchaMode;
 use crate::domain::actor::Actor;
 use crate::domain::sessions::{self, SignIn};
 use crate::domain::two_factor::Factor;
-use crate::domain::{accounts, profile};
+use crate::domain::{accounts, passkeys, profile};
 use crate::http::extract::ClientInfo;
 use crate::state::App;
 
@@ -63,7 +63,7 @@ struct SignUpForm {
 }
 
 /// `?next=` for a link, when there is somewhere to come back to.
-fn next_query(next: Option<&str>, sep: char) -> String {
+pub(super) fn next_query(next: Option<&str>, sep: char) -> String {
     match local_path(next).as_str() {
         "/" => String::new(),
         p => format!("{sep}next={}", enc(p)),
@@ -340,6 +340,9 @@ struct SignInQuery {
 }
 
 fn sign_in_form(app: &App, form: &SignInForm, adding: bool, fe: FormError) -> Page {
+    // The passkey button and the browser's autofill of passkeys, when this
+    // server can have passkeys (a domain name, a secure page).
+    let passkeys = passkeys::unavailable_reason(&app.settings).is_none();
     Page::new(
         "sign_in.html",
         if adding { "Add an account" } else { "Sign in" },
@@ -349,6 +352,8 @@ fn sign_in_form(app: &App, form: &SignInForm, adding: bool, fe: FormError) -> Pa
     .with("next", local_path(form.next.as_deref()))
     .with("form", form)
     .with("providers", super::oidc::providers(app))
+    .with("passkeys", passkeys)
+    .with("passkey_script", passkeys)
     .with_errors(fe)
 }
 

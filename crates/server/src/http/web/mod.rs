@@ -7,8 +7,11 @@
 //! - `errors`: error pages.
 //! - `pages`: the context every page shares, flash messages, redirects.
 //! - `auth`: sign-up, sign-in, switching accounts, recovery, mailed links, onboarding.
-//! - `settings`: profile, account, notifications, sessions, API keys.
+//! - `settings`: profile, account, notifications, sessions, API keys,
+//!   sign-in methods (providers, passkeys).
 //! - `two_factor`: the settings page of two-step verification.
+//! - `passkeys`: the JSON endpoints of passkey ceremonies that
+//!   `assets/passkeys.js` calls: adding a passkey, signing in with one.
 //! - `misc`: home, notifications, support, public profiles.
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
@@ -38,6 +41,7 @@ mod misc;
 mod oauth;
 pub mod oidc;
 pub mod pages;
+mod passkeys;
 mod render;
 pub mod session;
 mod settings;
@@ -65,6 +69,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(admin::router())
         .merge(oauth::router())
         .merge(oidc::router())
+        .merge(passkeys::router())
         .fallback(crate::http::fallback)
         .layer(middleware::from_fn_with_state(app, session::middleware))
         .merge(assets::router())

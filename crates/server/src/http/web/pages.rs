@@ -67,6 +67,17 @@ const FLASHES: &[(&str, &str, &str)] = &[
     ("sso_not_enforced", "ok", "Single sign-on is no longer required."),
     ("sso_removed", "ok", "Single sign-on was removed."),
     (
+        "passkey_added",
+        "ok",
+        "Your passkey was added: use it to sign in on this site.",
+    ),
+    ("passkey_renamed", "ok", "The passkey was renamed."),
+    (
+        "passkey_removed",
+        "ok",
+        "The passkey was removed: it no longer signs you in.",
+    ),
+    (
         "support_sent",
         "ok",
         "Your request was sent. We will answer by email.",

@@ -37,6 +37,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "settings_security.html",
     "oidc_continue.html",
     "settings_api_keys.html",
+    "settings_security.html",
     "notifications.html",
     "support.html",
     "public_profile.html",

@@ -1,5 +1,6 @@
 //! Settings pages: profile and avatar, account (username, email, password),
-//! notification preferences, active sessions and API keys.
+//! notification preferences, active sessions, API keys and security
+//! (passkeys; adding one is `passkeys.js`'s, through `web/passkeys.rs`).
 
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::errors::{csrf_refused, error_status};
 use super::pages::{capitalise, flash, see_other, FormError, OrForm, Page, PageResult};
 use super::session::{check_csrf, CsrfForm, SignedIn};
-use crate::domain::{accounts, api_keys, profile, sessions};
+use crate::domain::{accounts, api_keys, passkeys, profile, sessions};
 use crate::error::Error;
 use crate::http::extract::read_avatar;
 use crate::state::App;
@@ -45,6 +46,14 @@ pub fn router() -> Router<App> {
         .route("/settings/sessions/{id}/revoke", post(revoke_session))
         .route("/settings/api-keys", get(keys_page).post(create_key))
         .route("/settings/api-keys/{id}/revoke", post(revoke_key))
+        .route(
+            "/settings/security/passkeys/{id}/rename",
+            post(rename_passkey),
+        )
+        .route(
+            "/settings/security/passkeys/{id}/remove",
+            post(remove_passkey),
+        )
 }
 
 #[derive(Deserialize)]
@@ -367,31 +376,6 @@ async fn save_prefs(
 
 /// Sign-in methods: the password, and the providers linked to the account
 /// (A2), each unlinked unless it is the last way in.
-async fn security_page(
-    State(app): State<App>,
-    signed: SignedIn,
-    Query(q): Query<FlashQuery>,
-) -> PageResult {
-    security(&app, &signed, flash(q.flash.as_deref())).await
-}
-
-async fn security(app: &App, signed: &SignedIn, flash: Option<serde_json::Value>) -> PageResult {
-    let (linked, others) = crate::domain::oidc::identities(app, signed.actor()).await?;
-    let user = accounts::current_user(app, &signed.actor().user_id).await?;
-    Ok(
-        settings("settings_security.html", "security", "Sign-in methods")
-            .with("linked", linked)
-            .with("unlinked", others)
-            .with(
-                "has_password",
-                crate::domain::passwords::has_password(&user.password_hash),
-            )
-            .with("flash", flash)
-            .render(app, &signed.session)
-            .await,
-    )
-}
-
 async fn unlink(
     State(app): State<App>,
     signed: SignedIn,
@@ -402,15 +386,12 @@ async fn unlink(
         Ok(()) => Ok(see_other("/settings/security?flash=provider_unlinked")),
         Err(e @ Error::Conflict { .. }) => {
             let text = capitalise(&e.body().error.message);
-            let page = security(
-                &app,
-                &signed,
-                Some(json!({ "kind": "error", "text": text })),
-            )
-            .await?;
-            let mut page = page;
-            *page.status_mut() = StatusCode::CONFLICT;
-            Ok(page)
+            Ok(security(&app, &signed)
+                .await?
+                .with("flash", json!({ "kind": "error", "text": text }))
+                .status(StatusCode::CONFLICT)
+                .render(&app, &signed.session)
+                .await)
         }
         Err(e) => Err(e.into()),
     }
@@ -523,4 +504,73 @@ async fn revoke_key(
 ) -> PageResult {
     api_keys::revoke(&app, signed.actor(), &id).await?;
     Ok(see_other("/settings/api-keys?flash=key_revoked"))
+}
+
+/// The security page: the account's passkeys (A10), or why this server
+/// has none.
+/// The sign-in methods page: the password, providers linked and to link
+/// (A2), and passkeys (A10).
+async fn security(app: &App, signed: &SignedIn) -> Result<Page, Error> {
+    let (linked, unlinked) = crate::domain::oidc::identities(app, signed.actor()).await?;
+    let user = accounts::current_user(app, &signed.actor().user_id).await?;
+    let unavailable = passkeys::unavailable_reason(&app.settings);
+    let list = passkeys::list(app, signed.actor()).await?;
+    Ok(
+        settings("settings_security.html", "security", "Sign-in methods")
+            .with("linked", linked)
+            .with("unlinked", unlinked)
+            .with(
+                "has_password",
+                crate::domain::passwords::has_password(&user.password_hash),
+            )
+            .with("passkey_script", unavailable.is_none())
+            .with("unavailable", unavailable)
+            .with("passkeys", list),
+    )
+}
+
+async fn security_page(
+    State(app): State<App>,
+    signed: SignedIn,
+    Query(q): Query<FlashQuery>,
+) -> PageResult {
+    Ok(security(&app, &signed)
+        .await?
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn rename_passkey(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<NameForm>,
+) -> PageResult {
+    passkeys::rename(&app, signed.actor(), &id, &form.name)
+        .await
+        .or_form(&app, &signed.session, async |fe| {
+            let message = fe.errors.values().next().cloned().or(fe.error);
+            Ok(security(&app, &signed)
+                .await?
+                .with("error", message.map(|m| capitalise(&m))))
+        })
+        .await?;
+    Ok(see_other("/settings/security?flash=passkey_renamed"))
+}
+
+async fn remove_passkey(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<Nothing>,
+) -> PageResult {
+    passkeys::remove(&app, signed.actor(), &id).await?;
+    Ok(see_other("/settings/security?flash=passkey_removed"))
 }

@@ -134,6 +134,37 @@ impl WebDriverCompatibleCommand for Cdp {
     }
 }
 
+/// A command of WebDriver's WebAuthn extension on the session's virtual
+/// authenticators: `POST /session/{id}/webauthn/authenticator` adds one,
+/// and so on under `webauthn/`.
+#[derive(Debug)]
+pub struct WebAuthn {
+    pub method: Method,
+    /// After `session/{id}/webauthn/`.
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+impl WebDriverCompatibleCommand for WebAuthn {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/webauthn/{}",
+            session.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
+        let body = (self.method == Method::POST)
+            .then(|| self.body.clone().unwrap_or_else(|| json!({})).to_string());
+        (self.method.clone(), body)
+    }
+}
+
 /// One browser: its own profile, so its own cookies.
 #[derive(Clone)]
 pub struct Browser {
@@ -591,6 +622,78 @@ impl Browser {
         }
     }
 
+    /// Sends a command of WebDriver's WebAuthn extension and returns its answer.
+    pub async fn webauthn(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        self.c
+            .issue_cmd(WebAuthn {
+                method,
+                path: path.to_owned(),
+                body,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("webauthn/{path}: {e}"))
+    }
+
+    /// Adds a virtual authenticator like a phone's or a laptop's built-in
+    /// one: CTAP2, internal, keeping discoverable credentials, verifying its
+    /// user (who always consents). Answers its id.
+    pub async fn add_authenticator(&self) -> String {
+        let id = self
+            .webauthn(
+                Method::POST,
+                "authenticator",
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                })),
+            )
+            .await;
+        id.as_str().expect("an authenticator id").to_owned()
+    }
+
+    /// Removes a virtual authenticator, with its credentials.
+    pub async fn remove_authenticator(&self, id: &str) {
+        self.webauthn(Method::DELETE, &format!("authenticator/{id}"), None)
+            .await;
+    }
+
+    /// The credentials a virtual authenticator holds (with their private keys).
+    pub async fn credentials(&self, id: &str) -> Vec<Value> {
+        let v = self
+            .webauthn(
+                Method::GET,
+                &format!("authenticator/{id}/credentials"),
+                None,
+            )
+            .await;
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Puts a credential (as [`Browser::credentials`] gave it) into a
+    /// virtual authenticator.
+    pub async fn add_credential(&self, id: &str, credential: &Value) {
+        self.webauthn(
+            Method::POST,
+            &format!("authenticator/{id}/credential"),
+            Some(credential.clone()),
+        )
+        .await;
+    }
+
+    /// Removes every credential of a virtual authenticator.
+    pub async fn remove_credentials(&self, id: &str) {
+        self.webauthn(
+            Method::DELETE,
+            &format!("authenticator/{id}/credentials"),
+            None,
+        )
+        .await;
+    }
+
     /// Sends a Chrome DevTools command and returns its answer.
     pub async fn cdp(&self, command: &'static str, params: Value) -> Value {
         self.c
@@ -642,6 +745,9 @@ pub fn screenshot_dir() -> PathBuf {
 /// A test server, ChromeDriver, and the browser the test starts in.
 pub struct Web {
     pub t: TestApp,
+    /// Where the browsers open the server's pages: its public URL when that
+    /// names `localhost` (passkeys need a domain name), else `t.base`.
+    pub base: String,
     pub b: Browser,
     pub driver: ChromeDriver,
     pub others: Mutex<Vec<Browser>>,
@@ -650,7 +756,7 @@ pub struct Web {
 impl Web {
     /// Another browser, with its own cookies.
     pub async fn browser(&self) -> Browser {
-        let b = Browser::open(&self.driver, &self.t.base).await;
+        let b = Browser::open(&self.driver, &self.base).await;
         self.others.lock().unwrap().push(b.clone());
         b
     }
@@ -710,9 +816,15 @@ where
     let _slot = BROWSERS.acquire().await.expect("the browser semaphore");
     let t = TestApp::spawn_with(Db::Sqlite, edit).await;
     let driver = ChromeDriver::start();
-    let b = Browser::open(&driver, &t.base).await;
+    let public_url = &t.app.settings.public_url;
+    let base = match public_url.host_str() {
+        Some("localhost") => public_url.origin().ascii_serialization(),
+        _ => t.base.clone(),
+    };
+    let b = Browser::open(&driver, &base).await;
     let web = Arc::new(Web {
         t,
+        base,
         b,
         driver,
         others: Mutex::new(Vec::new()),
