@@ -289,6 +289,16 @@ enum AdminCommand {
     },
     /// List teams with their plan, members and seats.
     Teams,
+    /// Put a team on a plan (free, pro, business, enterprise) without payment;
+    /// for servers that take no payments.
+    SetPlan {
+        /// The team's URL name.
+        team: String,
+        plan: String,
+        /// Seats of a paid plan (default: the plan's, or what the team uses).
+        #[arg(long)]
+        seats: Option<i64>,
+    },
 }
 
 /// The settings from the configuration file and the environment. A file
@@ -628,6 +638,10 @@ async fn admin(settings: config::Settings, command: AdminCommand) -> anyhow::Res
                 }
                 let user = operator::delete(&app, &by, &user).await?;
                 println!("Deleted {} <{}>.", user.username, user.email);
+            }
+            AdminCommand::SetPlan { team, plan, seats } => {
+                let (name, seats) = operator::set_plan(&app, &by, &team, &plan, seats).await?;
+                println!("{team} is on {name} now, with {seats} seats.");
             }
             AdminCommand::Teams => {
                 let mut after = String::new();

@@ -112,6 +112,13 @@ pub enum TeamEvent {
     SsoRemoved {
         issuer: String,
     },
+    /// The operator set the team's plan and seats (no payment provider is
+    /// configured, so nobody was charged).
+    PlanSet {
+        from: String,
+        to: String,
+        seats: i64,
+    },
     /// The operator disabled a member's account (it cannot sign in; it
     /// stays a member), or enabled it again.
     MemberDisabled {

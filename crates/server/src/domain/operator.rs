@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::accounts::{self, confirmed_by_password};
 use super::actor::Actor;
+use super::plans;
 use super::tokens;
 use crate::clock::{rfc3339, Millis, MINUTE};
 use crate::error::{Error, FieldErrors, Result};
@@ -368,6 +369,41 @@ pub async fn create_account(
     .await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Sets a team's plan (and seats) where no payment provider is configured;
+/// with one, plans change by payment only (billing, B2), so this refuses.
+pub async fn set_plan(
+    app: &App,
+    by: &By,
+    slug: &str,
+    plan: &str,
+    seats: Option<i64>,
+) -> Result<(String, i64)> {
+    let plan = plans::parse(plan).ok_or_else(|| {
+        let known: Vec<&str> = plans::ALL.iter().map(|p| p.id).collect();
+        Error::field(
+            "plan",
+            "unknown_plan",
+            format!("no such plan; the plans are {}", known.join(", ")),
+        )
+    })?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    let (team, before, seats) =
+        super::teams::operator_set_plan(&mut tx, slug, plan, seats, now).await?;
+    audit(
+        &mut tx,
+        by,
+        "plan_set",
+        &format!("team {}", team.id),
+        json!({ "slug": team.slug, "from": before.id, "to": plan.id, "seats": seats }),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(team = %team.id, operator = by.name(), plan = plan.id, seats, "operator set a plan");
+    Ok((plan.name.to_owned(), seats))
 }
 
 pub async fn teams(app: &App, after: &str) -> Result<Vec<ops::TeamRow>> {

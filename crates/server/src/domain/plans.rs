@@ -49,6 +49,15 @@ pub const ENTERPRISE: Plan = Plan {
     sso: true,
 };
 
+/// Every plan of the catalogue.
+pub const ALL: [Plan; 4] = [FREE, PRO, BUSINESS, ENTERPRISE];
+
+/// The plan named `id` exactly, for input that must name one.
+pub fn parse(id: &str) -> Option<Plan> {
+    ALL.into_iter()
+        .find(|p| p.id == id.trim().to_ascii_lowercase())
+}
+
 /// The plan a new team starts on.
 pub fn for_new_team() -> Plan {
     FREE

@@ -200,6 +200,25 @@ pub async fn teams(c: &mut Conn, after: &str, limit: i64) -> Result<Vec<TeamRow>
     .await
 }
 
+/// Sets a team's plan and seats.
+pub async fn set_plan(
+    c: &mut Tx,
+    team_id: &str,
+    plan: &str,
+    seats: i64,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    let c: &mut Conn = c;
+    sqlx::query("UPDATE teams SET plan = $2, seats = $3, updated_at = $4 WHERE id = $1")
+        .bind(team_id)
+        .bind(plan)
+        .bind(seats)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 /// A support request as the operator sees it.
 #[derive(Debug, Clone, FromRow)]
 pub struct SupportRow {

@@ -9,7 +9,10 @@ use serde_json::json;
 use crate::common::{Db, TestApp, PASSWORD};
 use crate::cookie_auth::browser_signed_in;
 
-on_both_databases!(operators_disable_accounts_and_answer_support);
+on_both_databases!(
+    operators_disable_accounts_and_answer_support,
+    operators_set_plans_without_payment,
+);
 
 async fn get(t: &TestApp, browser: &Client, path: &str) -> (u16, String) {
     let r = browser.get(t.url(path)).send().await.unwrap();
@@ -304,4 +307,111 @@ async fn operators_disable_accounts_and_answer_support(db: Db) {
     }
     let (_, page) = get(&t, &ops, "/admin/teams").await;
     assert!(page.contains("acme"), "{page}");
+}
+
+/// Without a payment provider the operator puts a team on a plan (O7): from
+/// the pages and the shell's domain function; seats never drop below what
+/// the team uses, Free keeps every member but adds nobody, and the team's
+/// audit log and the operator's both say so.
+async fn operators_set_plans_without_payment(db: Db) {
+    use postroom_server::domain::operator::{self, By};
+    let t = TestApp::spawn_with(db, |c| c.operators = Some("ops@example.com".into())).await;
+    t.new_user("ops").await;
+    let bob = t.new_user("bob").await;
+    t.create_team(&bob, "acme").await;
+    for name in ["carol", "dave"] {
+        let member = t.new_user(name).await;
+        t.join_team(&bob, "acme", &member).await;
+    }
+
+    let (ops, csrf) = browser_signed_in(&t, "ops").await;
+    post(
+        &t,
+        &ops,
+        "/admin/confirm",
+        &[
+            ("csrf", &csrf),
+            ("password", PASSWORD),
+            ("next", "/admin/teams"),
+        ],
+    )
+    .await;
+    let (status, page) = get(&t, &ops, "/admin/teams").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("/admin/teams/acme/plan"), "{page}");
+
+    // Unknown plans and too few seats are refused, and nothing changes.
+    let (status, _, page) = post(
+        &t,
+        &ops,
+        "/admin/teams/acme/plan",
+        &[("csrf", &csrf), ("plan", "platinum"), ("seats", "")],
+    )
+    .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("the plans are free, pro, business, enterprise"),
+        "{page}"
+    );
+    let (status, _, page) = post(
+        &t,
+        &ops,
+        "/admin/teams/acme/plan",
+        &[("csrf", &csrf), ("plan", "business"), ("seats", "2")],
+    )
+    .await;
+    assert_eq!(status, 409, "{page}");
+    let team = t.get("/api/v1/teams/acme", Some(&bob)).await;
+    assert_eq!(team.body["team"]["plan"], "free");
+
+    let (status, location, _) = post(
+        &t,
+        &ops,
+        "/admin/teams/acme/plan",
+        &[("csrf", &csrf), ("plan", "business"), ("seats", "12")],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/teams?flash=plan_set")
+    );
+    let team = t.get("/api/v1/teams/acme", Some(&bob)).await;
+    assert_eq!(team.body["team"]["plan"], "business");
+    assert_eq!(team.body["team"]["seats"]["total"], 12);
+    t.post(
+        "/api/v1/teams/acme/invites",
+        Some(&bob),
+        json!({ "email": "erin@example.com" }),
+    )
+    .await
+    .assert(201, None);
+
+    // Back to Free: every member stays, nobody new comes in.
+    let (name, seats) = operator::set_plan(&t.app, &By::CommandLine, "acme", "free", None)
+        .await
+        .unwrap();
+    assert_eq!((name.as_str(), seats), ("Free", 3));
+    let team = t.get("/api/v1/teams/acme", Some(&bob)).await;
+    assert_eq!(team.body["team"]["plan"], "free");
+    assert_eq!(team.body["team"]["seats"]["members"], 3);
+    t.post(
+        "/api/v1/teams/acme/invites",
+        Some(&bob),
+        json!({ "email": "fred@example.com" }),
+    )
+    .await
+    .assert(409, Some("no_seats_available"));
+
+    let audit = t.get("/api/v1/teams/acme/audit-log", Some(&bob)).await;
+    let text = audit.body.to_string();
+    assert!(
+        text.contains("The operator moved the team from Free to Business with 12 seats"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The operator moved the team from Business to Free with 3 seats"),
+        "{text}"
+    );
+    let log = operator::audit_log(&t.app, "").await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.action == "plan_set").count(), 2);
 }

@@ -155,6 +155,12 @@ fn summary(event: Option<&TeamEvent>, kind: &str, actor: Option<&api::AuditActor
         TeamEvent::SsoRemoved { issuer } => {
             format!("{who} removed single sign-on with {issuer}")
         }
+        TeamEvent::PlanSet { from, to, seats } => format!(
+            "The operator moved the team from {} to {} with {seats} seat{}",
+            super::plans::by_id(from).name,
+            super::plans::by_id(to).name,
+            if *seats == 1 { "" } else { "s" }
+        ),
         TeamEvent::JoinRequested { username, .. } => format!("{username} asked to join"),
         TeamEvent::JoinApproved { username, .. } => {
             format!("{who} approved the request of {username} to join")

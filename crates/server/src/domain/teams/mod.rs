@@ -70,6 +70,73 @@ fn scope(team_id: &str) -> String {
     format!("team:{team_id}")
 }
 
+/// Sets a team's plan and seats for the operator (O7), where no payment
+/// provider takes payments: a paid plan's seats are `seats`, or the plan's
+/// default, and never fewer than the members holding a seat and the pending
+/// invites; Free has Free's seats, and a team with more members keeps them
+/// all but adds nobody until it has room (B1). Recorded in the team's audit
+/// log, in the caller's transaction; returns the team, the plan before and
+/// the seats.
+pub async fn operator_set_plan(
+    tx: &mut Tx,
+    slug: &str,
+    plan: plans::Plan,
+    seats: Option<i64>,
+    now: Millis,
+) -> Result<(store::teams::TeamRow, plans::Plan, i64)> {
+    let team = store::teams::lock_by_slug(tx, &slug.trim().to_ascii_lowercase())
+        .await?
+        .ok_or_else(policy::team_not_found)?;
+    let counts = store::teams::seat_counts(tx, &team.id, now).await?;
+    let used = counts.members + counts.pending_invites;
+    let seats = if plan == plans::FREE {
+        if seats.is_some_and(|s| s != plans::FREE.seats) {
+            return Err(Error::field(
+                "seats",
+                "invalid_seats",
+                format!("Free has {} seats", plans::FREE.seats),
+            ));
+        }
+        plans::FREE.seats
+    } else {
+        match seats {
+            Some(s) if !(1..=10_000).contains(&s) => {
+                return Err(Error::field(
+                    "seats",
+                    "invalid_seats",
+                    "seats must be from 1 to 10000",
+                ))
+            }
+            Some(s) if s < used => {
+                return Err(Error::conflict(
+                    "seats_below_members",
+                    Some("seats"),
+                    format!(
+                        "the team uses {used} seats (members and pending invites): give it at least that many"
+                    ),
+                ))
+            }
+            Some(s) => s,
+            None => plan.seats.max(used),
+        }
+    };
+    let before = plans::by_id(&team.plan);
+    store::operator::set_plan(tx, &team.id, plan.id, seats, now).await?;
+    record(
+        tx,
+        &team.id,
+        None,
+        TeamEvent::PlanSet {
+            from: team.plan.clone(),
+            to: plan.id.to_owned(),
+            seats,
+        },
+        now,
+    )
+    .await?;
+    Ok((team, before, seats))
+}
+
 /// Tells each team of an account, in its audit log, that the operator
 /// disabled (or enabled) it.
 pub async fn record_member_disabled(

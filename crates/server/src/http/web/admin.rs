@@ -28,6 +28,7 @@ pub fn router() -> Router<App> {
         .route("/admin/users/{id}", get(user))
         .route("/admin/users/{id}/{action}", post(user_action))
         .route("/admin/teams", get(teams))
+        .route("/admin/teams/{slug}/plan", post(set_plan))
         .route("/admin/support", get(support))
         .route("/admin/support/{id}", get(support_request))
         .route("/admin/support/{id}/answer", post(answer))
@@ -309,7 +310,50 @@ async fn user_action(
 
 async fn teams(State(app): State<App>, signed: SignedIn, Query(q): Query<ListQuery>) -> PageResult {
     operator(&app, &signed, "/admin/teams", false).await?;
-    let rows = operator::teams(&app, q.after.as_deref().unwrap_or_default()).await?;
+    Ok(teams_page(&app, q.after.as_deref().unwrap_or_default())
+        .await?
+        .with("flash", flash(q.flash.as_deref()))
+        .render(&app, &signed.session)
+        .await)
+}
+
+#[derive(Deserialize)]
+struct PlanForm {
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    seats: String,
+}
+
+/// Puts a team on a plan, without payment (O7).
+async fn set_plan(
+    State(app): State<App>,
+    signed: SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<PlanForm>,
+) -> PageResult {
+    let by = operator(&app, &signed, "/admin/teams", true).await?;
+    let seats = match form.seats.trim() {
+        "" => Ok(None),
+        s => s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| Error::field("seats", "invalid_seats", "seats must be a whole number")),
+    };
+    let result = match seats {
+        Ok(seats) => operator::set_plan(&app, &by, &slug, &form.plan, seats).await,
+        Err(e) => Err(e),
+    };
+    result
+        .or_form(&app, &signed.session, async |fe| {
+            Ok(teams_page(&app, "").await?.with_errors(fe))
+        })
+        .await?;
+    Ok(see_other("/admin/teams?flash=plan_set"))
+}
+
+async fn teams_page(app: &App, after: &str) -> Result<Page, Error> {
+    let rows = operator::teams(app, after).await?;
     let next = (rows.len() as i64 == PAGE)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
@@ -320,12 +364,17 @@ async fn teams(State(app): State<App>, signed: SignedIn, Query(q): Query<ListQue
                    "created_at": rfc3339(t.created_at)})
         })
         .collect();
-    Ok(admin_page(&app, "admin_teams.html", "Teams", "teams")
+    Ok(admin_page(app, "admin_teams.html", "Teams", "teams")
         .await?
         .with("teams", lines)
-        .with("next", next)
-        .render(&app, &signed.session)
-        .await)
+        .with(
+            "plans",
+            crate::domain::plans::ALL
+                .iter()
+                .map(|p| (p.id, p.name))
+                .collect::<Vec<_>>(),
+        )
+        .with("next", next))
 }
 
 fn support_line(r: &store::operator::SupportRow) -> serde_json::Value {

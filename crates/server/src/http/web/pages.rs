@@ -25,6 +25,7 @@ const FLASHES: &[(&str, &str, &str)] = &[
     ("user_disabled", "ok", "The account is disabled: its sessions and API keys ended, and it cannot sign in."),
     ("user_enabled", "ok", "The account is enabled again: it can sign in."),
     ("user_signed_out", "ok", "Every session of the account ended."),
+    ("plan_set", "ok", "The team's plan and seats were set."),
     (
         "user_two_factor_off",
         "ok",
