@@ -118,6 +118,15 @@ impl Error {
         }
     }
 
+    /// 403 `session_required`: `what` is done from a signed-in session,
+    /// never with an API key (managing sign-in methods, approving a device).
+    pub fn session_required(what: &str) -> Error {
+        Error::forbidden(
+            "session_required",
+            format!("{what} from a signed-in session, not with an API key"),
+        )
+    }
+
     pub fn conflict(
         code: &'static str,
         field: Option<&'static str>,

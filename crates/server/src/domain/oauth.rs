@@ -624,10 +624,7 @@ async fn pending_device(
     user_code: &str,
 ) -> Result<OAuthRequestRow> {
     if actor.session_id.is_none() {
-        return Err(Error::forbidden(
-            "session_required",
-            "a device is approved by a signed-in session, not with an API key",
-        ));
+        return Err(Error::session_required("a device is approved"));
     }
     limits::limit(
         app,

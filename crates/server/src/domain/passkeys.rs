@@ -163,10 +163,7 @@ fn passkey_not_accepted() -> Error {
 }
 
 fn session_required() -> Error {
-    Error::forbidden(
-        "session_required",
-        "passkeys are managed from a signed-in session, not with an API key",
-    )
+    Error::session_required("passkeys are managed")
 }
 
 /// The base64url (unpadded) form of a credential id, as stored.
@@ -499,11 +496,7 @@ pub async fn finish_sign_in(
     tx.commit().await?;
     metrics::counter!("postroom_sign_ins_total", "result" => "ok", "method" => "passkey")
         .increment(1);
-    Ok(postroom_core::api::SignInResponse {
-        token: started.token,
-        session: views::session(&started.session, Some(&started.session.id)),
-        user: views::user(app, &user),
-    })
+    Ok(started.answer(app, &user))
 }
 
 /// Renames one of the actor's passkeys; someone else's is "not found".

@@ -110,12 +110,13 @@ pub async fn begin_web(
     if user.disabled_at.is_some() {
         return Err(account_disabled());
     }
-    let mut tx = app.store.begin().await?;
-    if two_factor::is_enabled(&mut tx, &user.id).await? {
-        drop(tx);
+    // Asked on a plain connection: the writer's turn is taken only for
+    // what is written.
+    if two_factor::is_enabled(&mut *app.store.conn().await?, &user.id).await? {
         let challenge = two_factor::challenge(app, user, keep_signed_in).await?;
         return Ok(WebSignIn::SecondStep { challenge });
     }
+    let tx = app.store.begin().await?;
     Ok(WebSignIn::Started(Box::new(
         finish(app, tx, user, keep_signed_in, client).await?,
     )))
@@ -235,11 +236,7 @@ async fn finish(
     .await?;
     tx.commit().await?;
     metrics::counter!("postroom_sign_ins_total", "result" => "ok").increment(1);
-    Ok(api::SignInResponse {
-        token: started.token,
-        session: views::session(&started.session, Some(&started.session.id)),
-        user: views::user(app, user),
-    })
+    Ok(started.answer(app, user))
 }
 
 /// A session about to begin for someone whose sign-in succeeded.
@@ -255,6 +252,17 @@ pub struct NewSession<'a> {
 pub struct Started {
     pub token: String,
     pub session: SessionRow,
+}
+
+impl Started {
+    /// What a sign-in answers: the token, the session and its account.
+    pub fn answer(self, app: &App, user: &UserRow) -> api::SignInResponse {
+        api::SignInResponse {
+            session: views::session(&self.session, Some(&self.session.id)),
+            token: self.token,
+            user: views::user(app, user),
+        }
+    }
 }
 
 /// Begins a session for `user` in the caller's transaction, whatever the

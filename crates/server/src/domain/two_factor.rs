@@ -84,10 +84,7 @@ fn challenge_expired() -> Error {
 }
 
 fn session_required() -> Error {
-    Error::forbidden(
-        "session_required",
-        "two-step verification is managed from a signed-in session, not with an API key",
-    )
+    Error::session_required("two-step verification is managed")
 }
 
 fn issuer(app: &App) -> String {

@@ -466,13 +466,16 @@ pub(super) async fn signed_in_or_second_step(
     }
 }
 
-/// Adds a new session to the browser's and goes on.
-async fn signed_in(
+/// Adds a new session to the browser's accounts, as the active one, and
+/// says where the person goes on: onboarding the first time, else `next`.
+/// Every web sign-in ends here (a password, a second step, a provider, a
+/// passkey).
+pub(super) async fn add_signed_in(
     app: &App,
     session: &WebSession,
     signed: api::SignInResponse,
     next: Option<&str>,
-) -> Response {
+) -> String {
     let keep = signed.session.keep_signed_in;
     let actor = Actor {
         user_id: signed.user.id.clone(),
@@ -481,9 +484,19 @@ async fn signed_in(
     };
     session.add(signed.token, keep, actor.clone());
     match profile::needs_onboarding(app, &actor).await {
-        Ok(true) => see_other(&format!("/welcome{}", next_query(next, '?'))),
-        _ => see_other(&local_path(next)),
+        Ok(true) => format!("/welcome{}", next_query(next, '?')),
+        _ => local_path(next),
     }
+}
+
+/// Adds a new session to the browser's and goes on.
+async fn signed_in(
+    app: &App,
+    session: &WebSession,
+    signed: api::SignInResponse,
+    next: Option<&str>,
+) -> Response {
+    see_other(&add_signed_in(app, session, signed, next).await)
 }
 
 fn second_step_form(challenge: &str, next: Option<&str>, fe: FormError) -> Page {

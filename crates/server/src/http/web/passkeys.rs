@@ -18,12 +18,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::next_query;
-use super::pages::local_path;
 use super::session::{check_csrf, WebSession, CSRF_HEADER};
 use crate::domain::actor::Actor;
 use crate::domain::passkeys::{self, SignInAnswer};
-use crate::domain::profile;
 use crate::error::Error;
 use crate::http::extract::{ApiJson, ClientInfo};
 use crate::state::App;
@@ -147,17 +144,7 @@ async fn finish_sign_in(
     req: PageJson<FinishSignIn>,
 ) -> Result<Json<Value>, Error> {
     let signed = passkeys::finish_sign_in(&app, &req.body.answer, &client).await?;
-    let actor = Actor {
-        user_id: signed.user.id.clone(),
-        session_id: Some(signed.session.id.clone()),
-        can_write: true,
-    };
-    req.session
-        .add(signed.token, req.body.answer.keep_signed_in, actor.clone());
-    let next = req.body.next.as_deref();
-    let redirect = match profile::needs_onboarding(&app, &actor).await {
-        Ok(true) => format!("/welcome{}", next_query(next, '?')),
-        _ => local_path(next),
-    };
+    let redirect =
+        super::auth::add_signed_in(&app, &req.session, signed, req.body.next.as_deref()).await;
     Ok(Json(json!({ "redirect": redirect })))
 }
