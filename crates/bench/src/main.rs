@@ -153,6 +153,9 @@ type Step = fn(&mut Bench) -> anyhow::Result<()>;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The bench's HTTP clients share the server crate's rustls, which picks
+    // no crypto provider of its own when several are compiled in.
+    postroom_server::state::use_ring_by_default();
     wrk::check_installed()?;
     // Before any server starts: they inherit it.
     let open_files = raise_open_files_limit()?;
