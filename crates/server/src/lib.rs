@@ -2,6 +2,7 @@
 //! [`startup::Application`] from a validated [`config::Settings`] and runs it.
 //! See `docs/ARCHITECTURE.md` for the map.
 
+pub mod billing;
 pub mod clock;
 pub mod config;
 pub mod deferred;

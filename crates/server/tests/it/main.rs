@@ -24,6 +24,7 @@ mod settings;
 mod smtp;
 mod store_contract;
 mod store_teams;
+mod stripe;
 mod support;
 mod sync;
 mod sync_model;

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod localstripe;
 pub mod oidc_mock;
 
 use std::path::PathBuf;
