@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::prefs::NotificationPrefs;
 
+mod billing;
 mod oauth;
 mod sync;
 mod teams;
 mod workspace;
+pub use billing::*;
 pub use oauth::*;
 pub use sync::*;
 pub use teams::*;

@@ -4,6 +4,7 @@
 //! both depend on it.
 
 pub mod api;
+pub mod billing;
 pub mod events;
 pub mod merge;
 pub mod postman;
@@ -11,6 +12,7 @@ pub mod prefs;
 pub mod teams;
 pub mod values;
 
+pub use billing::{Cycle, Money};
 pub use events::{AccountEvent, ItemEvent, ItemKind, JoinedVia, Stored, TeamEvent};
 pub use prefs::{NotificationPrefs, Topic};
 pub use teams::{DomainName, Role, Slug};
