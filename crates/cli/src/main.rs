@@ -168,6 +168,18 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Put a team on a plan (free, pro, business, enterprise) where no
+    /// payment provider is configured (B10); the same as `admin set-plan`.
+    Plan {
+        /// The team's URL name.
+        team: String,
+        plan: String,
+        /// Seats of a paid plan (default: the plan's, or what the team uses).
+        #[arg(long)]
+        seats: Option<i64>,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Mark an email domain verified for a team, without the DNS check.
     VerifyDomain {
         /// The team's URL name, as in /teams/<URL name>.
@@ -347,6 +359,7 @@ impl Command {
                 | Command::Backup { .. }
                 | Command::Restore { .. }
                 | Command::VerifyDomain { .. }
+                | Command::Plan { .. }
                 | Command::Admin { .. }
         )
     }
@@ -366,6 +379,16 @@ fn run_server_command(command: Command) -> anyhow::Result<()> {
         Command::Admin { command, config } => {
             let s = settings(config)?;
             tokio::runtime::Runtime::new()?.block_on(admin(s, command))
+        }
+        Command::Plan {
+            team,
+            plan,
+            seats,
+            config,
+        } => {
+            let s = settings(config)?;
+            tokio::runtime::Runtime::new()?
+                .block_on(admin(s, AdminCommand::SetPlan { team, plan, seats }))
         }
         Command::VerifyDomain {
             team,

@@ -30,6 +30,10 @@ pub struct ErrorBody {
     /// resolved (`/api/v1/conflicts/{id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict: Option<Box<ConflictView>>,
+    /// With 402 `authentication_required`: what the payment provider's page
+    /// script needs to let the card's bank confirm the payment (3-D Secure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentAction>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -126,6 +126,83 @@ pub enum TeamEvent {
         username: String,
         disabled: bool,
     },
+    /// Billing (B7, T9): a trial of a paid plan began.
+    BillingTrialStarted {
+        plan: String,
+        seats: i64,
+        /// Unix milliseconds.
+        ends_at: i64,
+    },
+    /// The plan, its cycle or its seats changed; `amount` is what the
+    /// change cost (negative: credited to the balance).
+    BillingSubscriptionChanged {
+        from_plan: String,
+        to_plan: String,
+        from_cycle: Option<String>,
+        to_cycle: String,
+        from_seats: i64,
+        to_seats: i64,
+        invoice: Option<String>,
+        amount: i64,
+        currency: String,
+    },
+    /// The subscription was renewed for another period.
+    BillingRenewed {
+        plan: String,
+        seats: i64,
+        invoice: String,
+        amount: i64,
+        currency: String,
+    },
+    /// The subscription will end at its period's end.
+    BillingCancelled {
+        /// Unix milliseconds.
+        ends_at: i64,
+    },
+    /// A cancellation was taken back.
+    BillingResumed {},
+    /// The paid plan ended and the team is on Free (`reason`: cancelled,
+    /// trial_ended, unpaid, team_deleted).
+    BillingPlanEnded {
+        plan: String,
+        reason: String,
+    },
+    BillingPaymentSucceeded {
+        payment_id: String,
+        purpose: String,
+        amount: i64,
+        currency: String,
+        card: Option<String>,
+        invoice: Option<String>,
+    },
+    BillingPaymentFailed {
+        payment_id: String,
+        purpose: String,
+        amount: i64,
+        currency: String,
+        card: Option<String>,
+        reason: String,
+    },
+    /// Money added to the balance with a card.
+    BillingToppedUp {
+        payment_id: String,
+        amount: i64,
+        currency: String,
+    },
+    BillingCardAdded {
+        brand: String,
+        last4: String,
+    },
+    BillingCardRemoved {
+        brand: String,
+        last4: String,
+    },
+    BillingDefaultCardSet {
+        brand: String,
+        last4: String,
+    },
+    /// The billing email or the details printed on invoices changed.
+    BillingDetailsChanged {},
 }
 
 /// How someone joined a team.

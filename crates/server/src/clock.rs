@@ -106,3 +106,10 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }
+
+/// The UTC year and month (1-12) of an instant.
+pub fn year_month(ms: Millis) -> (i32, u8) {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    (t.year(), u8::from(t.month()))
+}

@@ -63,6 +63,35 @@ pub struct Config {
     /// OpenID Connect providers people may sign in with (`[[oidc]]` tables).
     #[serde(default)]
     pub oidc: Vec<OidcProviderConfig>,
+    pub stripe_secret_key: Option<SecretString>,
+    pub stripe_publishable_key: Option<String>,
+    pub stripe_webhook_secret: Option<SecretString>,
+    pub stripe_api_url: String,
+    pub stripe_js_url: String,
+    pub billing_currency: String,
+    pub trial_days: u32,
+    /// Per-seat prices of the paid plans (`[prices.pro]` tables).
+    #[serde(default)]
+    pub prices: std::collections::BTreeMap<String, PriceConfig>,
+}
+
+/// A paid plan's price of one seat, in minor units of `billing_currency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceConfig {
+    pub month: i64,
+    pub year: i64,
+}
+
+/// The payment provider (Stripe, or anything that speaks its API).
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub secret_key: SecretString,
+    pub publishable_key: String,
+    /// Signs the provider's webhooks; without it webhooks are refused.
+    pub webhook_secret: Option<SecretString>,
+    pub api_url: url::Url,
+    pub js_url: url::Url,
 }
 
 /// One `[[oidc]]` table as written. `id = "google"` with only the client's
@@ -228,6 +257,11 @@ pub struct Settings {
     pub password_memory_idle: std::time::Duration,
     /// OpenID Connect providers, in the order the file lists them.
     pub oidc: Vec<OidcProvider>,
+    /// The payment provider; `None`: billing is off and the operator sets
+    /// plans (B10).
+    pub stripe: Option<StripeSettings>,
+    /// The plans, their prices and the trial.
+    pub catalogue: crate::domain::plans::Catalogue,
 }
 
 impl Config {
@@ -441,6 +475,13 @@ impl Config {
                 "password_memory_idle_secs: must be between 1 and 86400 (a day)".into(),
             ));
         }
+        let stripe = self.stripe_settings()?;
+        let catalogue = crate::domain::plans::Catalogue::from_config(
+            &self.billing_currency,
+            self.trial_days,
+            &self.prices,
+        )
+        .map_err(ConfigError)?;
         let mut oidc: Vec<OidcProvider> = Vec::new();
         for provider in self.oidc {
             let provider = provider.validate()?;
@@ -454,6 +495,8 @@ impl Config {
         }
         Ok(Settings {
             oidc,
+            stripe,
+            catalogue,
             listen,
             public_url,
             tls,
@@ -483,6 +526,38 @@ impl Config {
             change_log_days: self.change_log_days,
             password_memory_idle: std::time::Duration::from_secs(self.password_memory_idle_secs),
         })
+    }
+}
+
+impl Config {
+    fn stripe_settings(&self) -> Result<Option<StripeSettings>, ConfigError> {
+        let url = |name: &str, value: &str| match url::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
+            _ => Err(ConfigError(format!(
+                "{name}: {value:?} is not an http:// or https:// URL"
+            ))),
+        };
+        let api_url = url("stripe_api_url", &self.stripe_api_url)?;
+        let js_url = url("stripe_js_url", &self.stripe_js_url)?;
+        let Some(secret_key) = self.stripe_secret_key.clone() else {
+            return Ok(None);
+        };
+        if secret_key.expose_secret().trim().is_empty() {
+            return Ok(None);
+        }
+        let Some(publishable_key) = self.stripe_publishable_key.clone() else {
+            return Err(ConfigError(
+                "stripe_publishable_key: needed with stripe_secret_key (the card form uses it)"
+                    .into(),
+            ));
+        };
+        Ok(Some(StripeSettings {
+            secret_key,
+            publishable_key,
+            webhook_secret: self.stripe_webhook_secret.clone(),
+            api_url,
+            js_url,
+        }))
     }
 }
 
@@ -516,6 +591,17 @@ impl Settings {
     /// The effective configuration with secrets replaced, for `postroom check-config`.
     pub fn redacted(&self) -> String {
         let mut out = self.redacted_main();
+        match &self.stripe {
+            Some(s) => out.push_str(&format!(
+                "stripe_secret_key = \"<redacted>\"\nstripe_publishable_key = {:?}\nstripe_webhook_secret = {:?}\nstripe_api_url = {:?}\nstripe_js_url = {:?}\n",
+                s.publishable_key,
+                s.webhook_secret.as_ref().map(|_| "<redacted>"),
+                s.api_url.as_str(),
+                s.js_url.as_str()
+            )),
+            None => out.push_str("# billing is off: no stripe_secret_key\n"),
+        }
+        out.push_str(&self.catalogue.to_toml());
         for p in &self.oidc {
             out.push_str(&format!(
                 "\n[[oidc]]\nid = {:?}\nname = {:?}\nissuer = {:?}\nclient_id = {:?}\nclient_secret = \"<redacted>\"\ntrusted_email = {}\n",

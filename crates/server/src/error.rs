@@ -62,6 +62,15 @@ pub enum Error {
         message: String,
         retry_after_secs: u64,
     },
+    /// 402: a payment did not go through (`card_declined`, `card_required`),
+    /// or waits for the card holder (`authentication_required`, with what the
+    /// page needs to ask them).
+    #[error("{message}")]
+    PaymentRequired {
+        code: &'static str,
+        message: String,
+        action: Option<Box<postroom_core::api::PaymentAction>>,
+    },
     /// 502: another server we depend on (an OpenID provider) could not be
     /// reached or answered nonsense.
     #[error("{message}")]
@@ -153,6 +162,7 @@ impl Error {
             Error::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Error::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -166,7 +176,8 @@ impl Error {
             | Error::Conflict { code, .. }
             | Error::Gone { code, .. }
             | Error::TooManyRequests { code, .. }
-            | Error::Upstream { code, .. } => code,
+            | Error::Upstream { code, .. }
+            | Error::PaymentRequired { code, .. } => code,
             Error::MergeConflict { .. } => "conflict",
             Error::NotFound { .. } => "not_found",
             Error::TooLarge { .. } => "payload_too_large",
@@ -198,6 +209,12 @@ impl Error {
             },
             conflict: match self {
                 Error::MergeConflict { conflict, .. } => Some(conflict.clone()),
+                _ => None,
+            },
+            payment: match self {
+                Error::PaymentRequired {
+                    action: Some(a), ..
+                } => Some((**a).clone()),
                 _ => None,
             },
         }

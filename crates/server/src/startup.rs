@@ -106,6 +106,7 @@ impl Application {
         self.app.mail_worker.beat();
         let worker = tokio::spawn(crate::mail::worker::run(self.app.clone(), stop_rx.clone()));
         let janitor = tokio::spawn(janitor(self.app.clone(), stop_rx.clone()));
+        let billing = tokio::spawn(billing_worker(self.app.clone(), stop_rx.clone()));
         let certificates = self
             .tls
             .clone()
@@ -144,7 +145,7 @@ impl Application {
             }
         };
         let _ = stop_tx.send(true);
-        let _ = tokio::join!(worker, janitor);
+        let _ = tokio::join!(worker, janitor, billing);
         if let Some(redirect) = redirect {
             let _ = redirect.await;
         }
@@ -208,11 +209,34 @@ async fn janitor(app: App, mut stop: watch::Receiver<bool>) {
             let kept = now - i64::from(app.settings.change_log_days) * DAY;
             store::sync::prune(&mut tx, kept).await?;
             store::sync::purge_resolved(&mut tx, kept).await?;
+            store::billing::purge_quotes(&mut tx, now - DAY).await?;
+            store::billing::purge_keys(&mut tx, now - 7 * DAY).await?;
             tx.commit().await
         }
         .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "cleanup failed");
+        }
+    }
+}
+
+/// Billing's background work, every minute while a payment provider is
+/// configured: renewals at each period's end, retries of unpaid invoices,
+/// and reconciling payments whose outcome was never recorded.
+async fn billing_worker(app: App, mut stop: watch::Receiver<bool>) {
+    if app.payments().is_none() {
+        return;
+    }
+    loop {
+        if let Err(e) = crate::domain::billing::run_due(&app).await {
+            tracing::error!(error = ?e, "billing renewals failed");
+        }
+        if let Err(e) = crate::domain::billing::reconcile(&app).await {
+            tracing::error!(error = ?e, "reconciling payments failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
         }
     }
 }

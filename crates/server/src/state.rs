@@ -54,6 +54,8 @@ pub struct Inner {
     pub oidc: crate::domain::oidc::client::Providers,
     /// Derives the PKCE verifier and nonce of a provider sign-in from its state.
     pub oidc_key: [u8; 32],
+    /// The payment provider, when billing is on (see [`App::payments`]).
+    payments: std::sync::RwLock<Option<Arc<dyn crate::billing::PaymentProvider>>>,
 }
 
 impl Deref for App {
@@ -88,6 +90,13 @@ impl App {
         let kek = Kek::new(derive_key(&secret, "data-key-encryption"));
         kek.check(&mut *store.conn().await?).await?;
         let captcha = Captcha::new(derive_key(&secret, "captcha"), settings.captcha_difficulty);
+        let payments: Option<Arc<dyn crate::billing::PaymentProvider>> = match &settings.stripe {
+            Some(s) => Some(Arc::new(
+                crate::billing::Stripe::new(s.api_url.clone(), s.secret_key.clone())
+                    .context("making the payment provider's HTTP client")?,
+            )),
+            None => None,
+        };
         Ok(App(Arc::new(Inner {
             settings,
             store,
@@ -108,7 +117,31 @@ impl App {
             oidc: crate::domain::oidc::client::Providers::new()
                 .context("making the OpenID providers' HTTP client")?,
             oidc_key: derive_key(&secret, "oidc-request"),
+            payments: std::sync::RwLock::new(payments),
         })))
+    }
+
+    /// The payment provider; `None` when billing is off (no Stripe key):
+    /// the operator sets plans and nothing is charged (B10).
+    pub fn payments(&self) -> Option<Arc<dyn crate::billing::PaymentProvider>> {
+        self.payments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts another provider in front of the configured one: a test wraps
+    /// the real one to lose its answers, as a crash or a network fault would.
+    pub fn wrap_payments(
+        &self,
+        wrap: impl FnOnce(
+            Arc<dyn crate::billing::PaymentProvider>,
+        ) -> Arc<dyn crate::billing::PaymentProvider>,
+    ) {
+        let mut slot = self.payments.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = slot.take() {
+            *slot = Some(wrap(current));
+        }
     }
 }
 

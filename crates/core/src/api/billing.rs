@@ -225,8 +225,9 @@ pub struct SubscriptionResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PaymentAction {
-    /// Our payment's id.
-    pub payment: String,
+    /// Our payment's id: once the card holder confirmed, ask for it again
+    /// with `POST .../billing/payments/{payment_id}/refresh`.
+    pub payment_id: String,
     pub client_secret: String,
     pub publishable_key: String,
 }
@@ -278,16 +279,19 @@ pub struct CardView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CardList {
     pub cards: Vec<CardView>,
-    /// What Stripe's card element needs to add one; absent without a
+    /// What Stripe.js needs to make a card in the browser; absent without a
     /// payment provider.
-    pub setup: Option<CardSetup>,
+    pub publishable_key: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `POST /api/v1/teams/{team}/billing/trial`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct CardSetup {
-    pub client_secret: String,
-    pub publishable_key: String,
+#[serde(deny_unknown_fields)]
+pub struct TrialRequest {
+    /// Seats for the trial (default: what the team uses, at least 5).
+    #[serde(default)]
+    pub seats: Option<i64>,
 }
 
 /// One event of a team's billing history.
@@ -325,6 +329,8 @@ pub enum InvoiceStatus {
     Paid,
     /// Cancelled by a credit note.
     Void,
+    /// Never paid: its last payment attempt failed and the plan ended.
+    Uncollectible,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

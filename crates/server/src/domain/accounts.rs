@@ -617,7 +617,7 @@ pub(crate) async fn delete_in(
     if !store::users::lock_for_deletion(tx, &user.id).await? {
         return Err(Error::NotFound { what: "account" });
     }
-    let sole_admin_of = super::teams::leave_all_for_deletion(tx, user, now).await?;
+    let sole_admin_of = super::teams::leave_all_for_deletion(app, tx, user, now).await?;
     if !sole_admin_of.is_empty() {
         return Ok(sole_admin_of);
     }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod actor;
 pub mod api_keys;
+pub mod billing;
 pub mod captcha;
 pub mod dns;
 pub mod limits;

@@ -388,6 +388,13 @@ pub async fn set_plan(
             format!("no such plan; the plans are {}", known.join(", ")),
         )
     })?;
+    if app.payments().is_some() {
+        return Err(Error::conflict(
+            "billing_on",
+            None,
+            "a payment provider is configured: teams choose and pay for their plan under Billing",
+        ));
+    }
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     let (team, before, seats) =

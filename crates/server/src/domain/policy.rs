@@ -66,10 +66,14 @@ pub enum TeamAction {
     ManageSso,
     /// Ask to join: for non-members the team is discoverable to.
     RequestToJoin,
+    /// See and change the plan, the billing details, cards, the balance
+    /// and invoices (B1-B10): admins and the billing role. To other
+    /// members billing does not exist (404).
+    ManageBilling,
 }
 
 impl TeamAction {
-    pub const ALL: [TeamAction; 16] = [
+    pub const ALL: [TeamAction; 17] = [
         TeamAction::View,
         TeamAction::ListMembers,
         TeamAction::Leave,
@@ -86,6 +90,7 @@ impl TeamAction {
         TeamAction::ReadAuditLog,
         TeamAction::ManageSso,
         TeamAction::RequestToJoin,
+        TeamAction::ManageBilling,
     ];
 
     fn rule(self) -> Rule {
@@ -104,6 +109,7 @@ impl TeamAction {
             | TeamAction::ReadAuditLog
             | TeamAction::ManageSso => Rule::Admin,
             TeamAction::RequestToJoin => Rule::DiscoverableNonMember,
+            TeamAction::ManageBilling => Rule::Billing,
         }
     }
 }
@@ -111,6 +117,8 @@ impl TeamAction {
 enum Rule {
     AnyMember,
     Admin,
+    /// Admins and the billing role; hidden (404) from other members.
+    Billing,
     DiscoverableNonMember,
 }
 
@@ -144,6 +152,8 @@ pub fn decide(standing: Standing, action: TeamAction) -> Result<()> {
             "admin_required",
             "only an admin of this team may do this",
         )),
+        (Rule::Billing, Standing::Member(Role::Admin | Role::Billing)) => Ok(()),
+        (Rule::Billing, Standing::Member(_)) => Err(Error::NotFound { what: "billing" }),
     }
 }
 
@@ -452,6 +462,7 @@ mod tests {
             let expected = match action {
                 View | ListMembers | Leave => (404, 404, 200, 200, 200),
                 RequestToJoin => (404, 200, 409, 409, 409),
+                ManageBilling => (404, 404, 404, 200, 200),
                 _ => (404, 404, 403, 403, 200),
             };
             assert_eq!(

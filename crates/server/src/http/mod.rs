@@ -61,6 +61,7 @@ pub fn router(app: App) -> Router {
                     fields: Default::default(),
                 },
                 conflict: None,
+                payment: None,
             };
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
         })

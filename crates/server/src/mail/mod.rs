@@ -37,6 +37,7 @@ pub enum Template {
     AccountCreated,
     SupportAnswered,
     TwoFactorChanged,
+    BillingNotice,
 }
 
 impl Template {
@@ -61,6 +62,7 @@ impl Template {
             Template::AccountCreated => "account_created",
             Template::SupportAnswered => "support_answered",
             Template::TwoFactorChanged => "two_factor_changed",
+            Template::BillingNotice => "billing_notice",
         }
     }
 }
@@ -94,6 +96,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "support_answered",
     "account_locked",
     "two_factor_changed",
+    "billing_notice",
 );
 
 #[derive(Clone)]

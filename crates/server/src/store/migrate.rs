@@ -21,11 +21,11 @@ macro_rules! migrations {
 }
 
 fn sqlite() -> Vec<Migration> {
-    migrations!("sqlite": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace", 6 "0006_sync", 7 "0007_oauth", 8 "0008_operator", 9 "0009_two_factor", 10 "0010_oidc", 11 "0011_passkeys")
+    migrations!("sqlite": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace", 6 "0006_sync", 7 "0007_oauth", 8 "0008_operator", 9 "0009_two_factor", 10 "0010_oidc", 11 "0011_passkeys", 12 "0012_billing")
 }
 
 fn postgres() -> Vec<Migration> {
-    migrations!("postgres": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace", 6 "0006_sync", 7 "0007_oauth", 8 "0008_operator", 9 "0009_two_factor", 10 "0010_oidc", 11 "0011_passkeys")
+    migrations!("postgres": 1 "0001_accounts", 2 "0002_teams", 3 "0003_web_and_support", 4 "0004_credential_lifetimes", 5 "0005_workspace", 6 "0006_sync", 7 "0007_oauth", 8 "0008_operator", 9 "0009_two_factor", 10 "0010_oidc", 11 "0011_passkeys", 12 "0012_billing")
 }
 
 /// The schema version this binary brings a SQLite database to.

@@ -18,6 +18,7 @@ macro_rules! sql {
 
 pub mod api_keys;
 pub mod avatars;
+pub mod billing;
 pub mod cache;
 pub mod events;
 pub mod items;

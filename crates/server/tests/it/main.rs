@@ -7,6 +7,7 @@ mod common;
 
 mod accounts;
 mod authorization;
+mod billing;
 mod browser;
 mod browser_collections;
 mod browser_sync;

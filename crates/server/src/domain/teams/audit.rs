@@ -162,6 +162,21 @@ fn summary(event: Option<&TeamEvent>, kind: &str, actor: Option<&api::AuditActor
             if *seats == 1 { "" } else { "s" }
         ),
         TeamEvent::JoinRequested { username, .. } => format!("{username} asked to join"),
+        e @ (TeamEvent::BillingTrialStarted { .. }
+        | TeamEvent::BillingSubscriptionChanged { .. }
+        | TeamEvent::BillingRenewed { .. }
+        | TeamEvent::BillingCancelled { .. }
+        | TeamEvent::BillingResumed {}
+        | TeamEvent::BillingPlanEnded { .. }
+        | TeamEvent::BillingPaymentSucceeded { .. }
+        | TeamEvent::BillingPaymentFailed { .. }
+        | TeamEvent::BillingToppedUp { .. }
+        | TeamEvent::BillingCardAdded { .. }
+        | TeamEvent::BillingCardRemoved { .. }
+        | TeamEvent::BillingDefaultCardSet { .. }
+        | TeamEvent::BillingDetailsChanged {}) => {
+            crate::domain::billing::describe(e, actor.map(|_| who.as_str()))
+        }
         TeamEvent::JoinApproved { username, .. } => {
             format!("{who} approved the request of {username} to join")
         }

@@ -95,6 +95,7 @@ pub async fn remove_member(app: &App, actor: &Actor, slug: &str, user_id: &str) 
 /// The caller has locked the account (`users::lock_for_deletion`), so no
 /// membership can be added meanwhile.
 pub(crate) async fn leave_all_for_deletion(
+    app: &App,
     tx: &mut Tx,
     user: &UserRow,
     now: Millis,
@@ -110,6 +111,7 @@ pub(crate) async fn leave_all_for_deletion(
         };
         let counts = store::teams::seat_counts(tx, &team.id, now).await?;
         if counts.members + counts.support_only <= 1 {
+            crate::domain::billing::close_for_deletion(app, tx, team, now).await?;
             store::teams::delete(tx, &team.id).await?;
             store::events::delete_scope(tx, &scope(&team.id)).await?;
             store::events::delete_scope(tx, &crate::domain::workspace::team_scope(&team.id))

@@ -350,8 +350,9 @@ pub async fn update(
 
 /// Deletes a team (admins): its members, invites, domains, join requests
 /// and audit log go with it, in one transaction under the team's row lock.
-/// Every other member is told by mail. (Records the operator must keep,
-/// such as invoices, will stay once billing exists.)
+/// Every other member is told by mail. A paid subscription ends at once
+/// (see `billing::close_for_deletion`); invoices and the ledger stay for the
+/// operator's records.
 pub async fn delete(app: &App, actor: &Actor, slug: &str) -> Result<()> {
     let now = app.clock.now();
     let mut tx = app.store.begin().await?;
@@ -374,6 +375,7 @@ pub async fn delete(app: &App, actor: &Actor, slug: &str) -> Result<()> {
             )
             .await?;
     }
+    crate::domain::billing::close_for_deletion(app, &mut tx, team, now).await?;
     store::teams::delete(&mut tx, &team.id).await?;
     store::events::delete_scope(&mut tx, &scope(&team.id)).await?;
     // The change log of the team's workspace items (which go with the

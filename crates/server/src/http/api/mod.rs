@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api_keys;
+mod billing;
 mod captcha;
 mod device_authorizations;
 mod me;
@@ -41,6 +42,7 @@ use crate::state::App;
         (name = "header presets", description = "Named sets of request headers"),
         (name = "history", description = "Requests sent, as history entries"),
         (name = "sync", description = "The change log, the live sync socket, and conflicts to resolve"),
+        (name = "billing", description = "Plans, subscriptions, the balance, cards and invoices (admins and the billing role)"),
     )
 )]
 struct ApiDoc;
@@ -142,6 +144,7 @@ pub fn router_and_document() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
 fn router() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::router())
+        .merge(billing::router())
         .merge(sessions::router())
         .merge(device_authorizations::router())
         .merge(me::router())
