@@ -28,7 +28,7 @@ CREATE TABLE billing_accounts (
 -- later). The period is [period_start, period_end); `anchor` is the instant
 -- periods are counted from (calendar months or years). `status`: trialing,
 -- active, past_due.
-CREATE TABLE subscriptions (
+CREATE TABLE billing_subscriptions (
     team_id               TEXT PRIMARY KEY REFERENCES teams (id) ON DELETE CASCADE,
     plan                  TEXT NOT NULL,
     cycle                 TEXT NOT NULL,
@@ -44,7 +44,7 @@ CREATE TABLE subscriptions (
     created_at            BIGINT NOT NULL,
     updated_at            BIGINT NOT NULL
 );
-CREATE INDEX subscriptions_period_end ON subscriptions (period_end);
+CREATE INDEX billing_subscriptions_period_end ON billing_subscriptions (period_end);
 
 -- The balance ledger, append-only: the balance is the sum of `amount`
 -- (positive: money the team has with us). `source` names what caused the

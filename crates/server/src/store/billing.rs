@@ -147,7 +147,7 @@ pub async fn subscription(
     c: &mut Conn,
     team_id: &str,
 ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM subscriptions WHERE team_id = $1")
+    sqlx::query_as("SELECT * FROM billing_subscriptions WHERE team_id = $1")
         .bind(team_id)
         .fetch_optional(c)
         .await
@@ -157,7 +157,7 @@ pub async fn subscription(
 pub async fn put_subscription(tx: &mut Tx, s: &SubscriptionRow) -> Result<(), sqlx::Error> {
     let c: &mut Conn = tx;
     sqlx::query(
-        "INSERT INTO subscriptions (team_id, plan, cycle, seats, unit_price, currency, status, \
+        "INSERT INTO billing_subscriptions (team_id, plan, cycle, seats, unit_price, currency, status, \
          anchor, period_start, period_end, cancel_at_period_end, trial_ends_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (team_id) DO UPDATE SET plan = $2, cycle = $3, seats = $4, unit_price = $5, \
@@ -185,7 +185,7 @@ pub async fn put_subscription(tx: &mut Tx, s: &SubscriptionRow) -> Result<(), sq
 
 pub async fn delete_subscription(tx: &mut Tx, team_id: &str) -> Result<bool, sqlx::Error> {
     let c: &mut Conn = tx;
-    let done = sqlx::query("DELETE FROM subscriptions WHERE team_id = $1")
+    let done = sqlx::query("DELETE FROM billing_subscriptions WHERE team_id = $1")
         .bind(team_id)
         .execute(c)
         .await?;
@@ -199,7 +199,7 @@ pub async fn due_subscriptions(
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT team_id FROM subscriptions WHERE period_end <= $1 AND status <> 'past_due' \
+        "SELECT team_id FROM billing_subscriptions WHERE period_end <= $1 AND status <> 'past_due' \
          ORDER BY period_end LIMIT $2",
     )
     .bind(now)
@@ -867,7 +867,7 @@ pub async fn stalled_past_due(
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT s.team_id FROM subscriptions s WHERE s.status = 'past_due' AND EXISTS \
+        "SELECT s.team_id FROM billing_subscriptions s WHERE s.status = 'past_due' AND EXISTS \
          (SELECT 1 FROM invoices i WHERE i.team_id = s.team_id AND i.status = 'open' \
          AND i.next_attempt_at IS NULL AND i.issued_at < $1) LIMIT $2",
     )
