@@ -640,6 +640,14 @@ pub async fn open_invoice(c: &mut Conn, team_id: &str) -> Result<Option<InvoiceR
     .await
 }
 
+/// The team's open invoices, oldest first.
+pub async fn open_invoices(c: &mut Conn, team_id: &str) -> Result<Vec<InvoiceRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM invoices WHERE team_id = $1 AND status = 'open' ORDER BY number")
+        .bind(team_id)
+        .fetch_all(c)
+        .await
+}
+
 /// Open invoices whose next attempt is due by `now`.
 pub async fn invoices_to_retry(
     c: &mut Conn,

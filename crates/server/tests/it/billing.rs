@@ -96,7 +96,8 @@ async fn overview(t: &TestApp, token: &str, team: &str) -> Value {
     r.body.clone()
 }
 
-/// The PaymentIntents localstripe holds for the team's customer.
+/// The PaymentIntents localstripe holds for the team's customer
+/// (localstripe lists them all, oldest first, without a customer filter).
 async fn intents(t: &TestApp, ls: &LocalStripe, team: &str) -> Vec<Value> {
     let team_id = team_id(t, team).await;
     let mut c = t.app.store.conn().await.unwrap();
@@ -105,12 +106,32 @@ async fn intents(t: &TestApp, ls: &LocalStripe, team: &str) -> Vec<Value> {
         .unwrap()
         .unwrap();
     let customer = account.customer_id.unwrap();
-    let list = ls
-        .get_json(&format!(
-            "/v1/payment_intents?customer={customer}&limit=100"
-        ))
-        .await;
-    list["data"].as_array().cloned().unwrap_or_default()
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let path = if after.is_empty() {
+            "/v1/payment_intents?limit=100".to_owned()
+        } else {
+            format!("/v1/payment_intents?limit=100&starting_after={after}")
+        };
+        let page = ls.get_json(&path).await;
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        let Some(last) = data.last() else { break };
+        after = last["id"].as_str().unwrap().to_owned();
+        all.extend(
+            data.into_iter()
+                .filter(|i| i["customer"] == customer.as_str()),
+        );
+        if page["has_more"] != true {
+            break;
+        }
+    }
+    all
+}
+
+/// Signs in again: moving the clock by days ends the sessions made before.
+async fn signed_in_again(t: &TestApp, username: &str) -> String {
+    t.sign_in(username, crate::common::PASSWORD, false).await
 }
 
 async fn team_id(t: &TestApp, slug: &str) -> String {
@@ -253,8 +274,8 @@ async fn a_team_adds_a_card_upgrades_grows_and_cancels(db: Db) {
     assert_eq!(paid.len(), 1, "{paid:?}");
     assert_eq!(paid[0]["amount"], 6000);
 
-    // Five seats: a 4th and 5th person can be invited.
-    for who in ["dave", "erin", "fay"] {
+    // Five seats: alice and bob, and three more can be invited.
+    for who in ["dave", "erin", "fay", "gus"] {
         let r = t
             .post(
                 "/api/v1/teams/acme/invites",
@@ -262,7 +283,7 @@ async fn a_team_adds_a_card_upgrades_grows_and_cancels(db: Db) {
                 json!({"email": format!("{who}@example.com")}),
             )
             .await;
-        if who == "fay" {
+        if who == "gus" {
             r.assert(409, Some("no_seats_available"));
         } else {
             r.assert(201, None);
@@ -302,6 +323,8 @@ async fn a_team_adds_a_card_upgrades_grows_and_cancels(db: Db) {
 
     // Mid-month, two more seats: prorated lines, the balance first.
     t.clock.advance(15 * DAY);
+    let alice = signed_in_again(&t, "alice").await;
+    let bob = signed_in_again(&t, "bob").await;
     let r = t
         .post(
             "/api/v1/teams/acme/billing/preview",
@@ -470,6 +493,7 @@ async fn a_team_adds_a_card_upgrades_grows_and_cancels(db: Db) {
     billing::run_due(&t.app).await.unwrap();
     assert_eq!(overview(&t, &alice, "acme").await["plan"], "pro");
     t.clock.advance(17 * DAY);
+    let alice = signed_in_again(&t, "alice").await;
     billing::run_due(&t.app).await.unwrap();
     let o = overview(&t, &alice, "acme").await;
     assert_eq!(o["plan"], "free");
@@ -588,7 +612,7 @@ async fn cards_that_decline_or_ask_for_3d_secure(db: Db) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["last4"] == "0002")
+        .find(|c| c["last4"] == "0341")
         .unwrap()["id"]
         .as_str()
         .unwrap()
@@ -647,6 +671,7 @@ async fn renewals_use_the_balance_then_the_card_and_retry_failures(db: Db) {
 
     // The period ends: the renewal is paid from the balance, then the card.
     t.clock.advance(31 * DAY);
+    let alice = signed_in_again(&t, "alice").await;
     billing::run_due(&t.app).await.unwrap();
     let o = overview(&t, &alice, "acme").await;
     assert_eq!(o["status"], "active");
@@ -682,6 +707,7 @@ async fn renewals_use_the_balance_then_the_card_and_retry_failures(db: Db) {
     .await
     .assert(200, None);
     t.clock.advance(28 * DAY);
+    let alice = signed_in_again(&t, "alice").await;
     billing::run_due(&t.app).await.unwrap();
     let o = overview(&t, &alice, "acme").await;
     assert_eq!(o["status"], "past_due");
@@ -697,6 +723,7 @@ async fn renewals_use_the_balance_then_the_card_and_retry_failures(db: Db) {
         .any(|m| m.contains("did not go through")));
     // A day later it is tried again (and declines again).
     t.clock.advance(DAY + 1);
+    let alice = signed_in_again(&t, "alice").await;
     billing::run_due(&t.app).await.unwrap();
     let failed = o["recent_payments"]
         .as_array()
@@ -712,17 +739,9 @@ async fn renewals_use_the_balance_then_the_card_and_retry_failures(db: Db) {
         .filter(|p| p["status"] == "failed")
         .count();
     assert_eq!(failed_now, failed + 1);
-    // A new card is tried at once.
+    // A new card becomes the default and is tried at once.
     let good = add_card(&t, &ls, &alice, "acme", VISA).await;
-    let gid = good["id"].as_str().unwrap();
-    t.put(
-        &format!("/api/v1/teams/acme/billing/cards/{gid}/default"),
-        Some(&alice),
-        json!({}),
-    )
-    .await
-    .assert(200, None);
-    billing::run_due(&t.app).await.unwrap();
+    assert_eq!(good["default"], true);
     let o = overview(&t, &alice, "acme").await;
     assert_eq!(o["status"], "active", "{o}");
     let inv = &t
@@ -744,6 +763,7 @@ async fn renewals_use_the_balance_then_the_card_and_retry_failures(db: Db) {
         .await
         .assert(409, Some("trial_used"));
     t.clock.advance(14 * DAY);
+    let bob = signed_in_again(&t, "bob").await;
     billing::run_due(&t.app).await.unwrap();
     assert_eq!(overview(&t, &bob, "bobs").await["plan"], "free");
 }
@@ -889,6 +909,7 @@ async fn a_lost_answer_is_reconciled_into_one_charge(db: Db) {
         .await;
     r.assert(200, None);
     t.clock.advance(14 * DAY);
+    let bob = signed_in_again(&t, "bob").await;
     // Renewing issues the invoice and charges; the answer is lost.
     billing::run_due(&t.app).await.unwrap();
     let o = overview(&t, &bob, "bobs").await;
@@ -1026,6 +1047,7 @@ async fn deleting_a_paying_team_keeps_its_invoices(db: Db) {
     .assert(201, None);
     let team = team_id(&t, "acme").await;
     t.clock.advance(10 * DAY);
+    let alice = signed_in_again(&t, "alice").await;
     t.delete("/api/v1/teams/acme", Some(&alice))
         .await
         .assert(204, None);

@@ -93,8 +93,8 @@ pub(super) fn upstream(e: crate::billing::ProviderError) -> Error {
 }
 
 /// Adds a card the browser gave to the provider (`pm_...`). The team's
-/// first card becomes its default; an unpaid invoice is tried with it at
-/// once.
+/// first card becomes its default; while an invoice is unpaid, the new card
+/// becomes the default and is tried at once.
 pub async fn add_card(
     app: &App,
     actor: &Actor,
@@ -165,20 +165,21 @@ pub async fn add_card(
         now,
     )
     .await?;
+    // With an unpaid invoice, the card just added is the one to pay it: it
+    // becomes the default and is tried at once (B5).
     let retry = store::billing::retry_open_invoices(&mut tx, &access.team.id, now).await? > 0;
-    let row = store::billing::card(&mut tx, &access.team.id, &row.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("a card just added vanished"))?;
+    if retry {
+        store::billing::set_default_card(&mut tx, &access.team.id, &row.id).await?;
+    }
     tx.commit().await?;
     if retry {
-        // A new card is tried at once (B5).
-        let app = app.clone();
-        tokio::spawn(async move {
-            if let Err(e) = super::run_due(&app).await {
-                tracing::error!(error = ?e, "paying open invoices with a new card failed");
-            }
-        });
+        if let Err(e) = super::payments::retry_team(app, &access.team.id).await {
+            tracing::error!(team = %access.team.id, error = ?e, "paying open invoices with a new card failed");
+        }
     }
+    let row = store::billing::card(&mut *app.store.conn().await?, &access.team.id, &row.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a card just added vanished"))?;
     Ok(views::card(&row, now))
 }
 

@@ -690,6 +690,16 @@ pub async fn run_due(app: &App) -> Result<usize> {
     Ok(handled)
 }
 
+/// Tries the team's open invoices now (with a card just added).
+pub(super) async fn retry_team(app: &App, team_id: &str) -> Result<()> {
+    let provider = provider(app)?;
+    let open = store::billing::open_invoices(&mut *app.store.conn().await?, team_id).await?;
+    for invoice in open {
+        attempt(app, &provider, &invoice).await?;
+    }
+    Ok(())
+}
+
 /// At a period's end: end a cancelled plan or an unconverted trial, or
 /// issue the next period's invoice (paid from the balance first; the rest
 /// is charged by [`attempt`]).
