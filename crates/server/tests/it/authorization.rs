@@ -36,6 +36,12 @@ const PUBLIC_ROUTES: &[(&str, &str, &str)] = &[
         "answers the same for any address",
     ),
     ("POST", "/api/v1/sessions", "signing in"),
+    ("GET", "/api/v1/plans", "the plans and prices are public"),
+    (
+        "POST",
+        "/api/v1/billing/webhook",
+        "the payment provider's signature on the body is the credential",
+    ),
     (
         "POST",
         "/api/v1/password-resets",
