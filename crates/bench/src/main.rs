@@ -23,6 +23,7 @@ use postroom_bench::server::{
 use postroom_bench::wrk::{self, Load, Outcome, Script};
 use serde_json::json;
 
+mod billing;
 mod sync;
 mod workspace;
 
@@ -76,6 +77,9 @@ enum Mode {
     /// One change to 1,000 sync sockets against a bare broadcast server; RSS
     /// per idle socket (10,000); catching up 10,000 changes.
     Sync,
+    /// A billing preview against reading the overview; renewing 10,000
+    /// subscriptions against as many bare ledger writes.
+    Billing,
 }
 
 /// How wrk loads GET requests: one thread for wrk (the server has the other
@@ -193,7 +197,7 @@ fn main() -> anyhow::Result<()> {
     );
     let all = cli.mode == Mode::All;
     let mut failed = Vec::new();
-    let steps: [(Mode, Step); 10] = [
+    let steps: [(Mode, Step); 11] = [
         (Mode::Read, Bench::read),
         (Mode::Collection, Bench::collection),
         (Mode::Import, Bench::import),
@@ -202,6 +206,7 @@ fn main() -> anyhow::Result<()> {
         (Mode::Memory, Bench::memory),
         (Mode::Rest, Bench::rest),
         (Mode::Sync, Bench::sync),
+        (Mode::Billing, Bench::billing),
         (Mode::Soak, Bench::soak),
         (Mode::Crash, Bench::crash),
     ];
@@ -233,6 +238,7 @@ fn name(mode: Mode) -> &'static str {
         Mode::Collection => "collection",
         Mode::Import => "import",
         Mode::Sync => "sync",
+        Mode::Billing => "billing",
     }
 }
 
