@@ -1013,6 +1013,15 @@ pub async fn webhook_seen(
     Ok(done.rows_affected() == 0)
 }
 
+/// Whether a provider webhook event was handled already.
+pub async fn webhook_handled(c: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM webhook_events WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// A billing entry of the team's event stream, for the history (B7).
 #[derive(Debug, Clone, FromRow)]
 pub struct HistoryRow {

@@ -606,11 +606,23 @@ pub async fn webhook(app: &App, body: &[u8], signature: Option<&str>) -> Result<
         secs(app.clock.now()),
     )
     .map_err(|e| Error::bad_request("invalid_signature", e.to_string()))?;
-    let now = app.clock.now();
+    handle_event(app, &provider, &event).await?;
+    // Noted once handled: an event whose handling failed (answered 5xx) is
+    // handled again when the provider sends it again.
     let mut tx = app.store.begin().await?;
-    let seen = store::billing::webhook_seen(&mut tx, &event.id, &event.kind, now).await?;
+    store::billing::webhook_seen(&mut tx, &event.id, &event.kind, app.clock.now()).await?;
     tx.commit().await?;
-    if seen || !event.kind.starts_with("payment_intent.") {
+    Ok(())
+}
+
+async fn handle_event(
+    app: &App,
+    provider: &Arc<dyn PaymentProvider>,
+    event: &crate::billing::WebhookEvent,
+) -> Result<()> {
+    if !event.kind.starts_with("payment_intent.")
+        || store::billing::webhook_handled(&mut *app.store.conn().await?, &event.id).await?
+    {
         return Ok(());
     }
     let Some(intent) = event.object.get("id").and_then(|v| v.as_str()) else {
@@ -639,13 +651,11 @@ pub async fn webhook(app: &App, body: &[u8], signature: Option<&str>) -> Result<
     match provider.retrieve_charge(intent).await {
         Ok(outcome) => {
             settle(app, &payment.id, &outcome).await?;
+            Ok(())
         }
-        Err(e) => {
-            // Answered 5xx, the provider sends the event again later.
-            return Err(Error::Internal(anyhow::anyhow!("looking up {intent}: {e}")));
-        }
+        // Answered 5xx, the provider sends the event again later.
+        Err(e) => Err(Error::Internal(anyhow::anyhow!("looking up {intent}: {e}"))),
     }
-    Ok(())
 }
 
 /// Background work due at `now`: renewals of periods that ended, attempts
