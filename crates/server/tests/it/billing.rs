@@ -13,7 +13,7 @@ use postroom_server::clock::DAY;
 use postroom_server::domain::billing;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::common::localstripe::LocalStripe;
@@ -768,11 +768,19 @@ async fn renewals_use_the_balance_then_the_card_and_retry_failures(db: Db) {
     assert_eq!(overview(&t, &bob, "bobs").await["plan"], "free");
 }
 
-/// A provider whose answers to charges are lost (the charge is made), as
-/// when the process stops between charging and recording.
+/// What the faulty provider does with a charge.
+const PASS: u8 = 0;
+/// The charge is made and its answer lost, as when the process stops
+/// between charging and recording.
+const LOSE_ANSWER: u8 = 1;
+/// The charge is never sent, as when the process stops after writing the
+/// payment down and before asking the provider.
+const STOP_BEFORE: u8 = 2;
+
+/// A provider in front of localstripe that fails charges as `mode` says.
 struct LosesAnswers {
     inner: Arc<dyn PaymentProvider>,
-    lose: AtomicBool,
+    mode: Arc<AtomicU8>,
 }
 
 impl PaymentProvider for LosesAnswers {
@@ -805,11 +813,14 @@ impl PaymentProvider for LosesAnswers {
         req: &'a ChargeRequest,
     ) -> BoxFuture<'a, Result<ChargeOutcome, ProviderError>> {
         Box::pin(async move {
-            let outcome = self.inner.charge(req).await;
-            if self.lose.load(Ordering::SeqCst) {
-                return Err(ProviderError::Unknown("the connection was reset".into()));
+            match self.mode.load(Ordering::SeqCst) {
+                STOP_BEFORE => Err(ProviderError::Unknown("the process stopped".into())),
+                LOSE_ANSWER => {
+                    let _ = self.inner.charge(req).await;
+                    Err(ProviderError::Unknown("the connection was reset".into()))
+                }
+                _ => self.inner.charge(req).await,
             }
-            outcome
         })
     }
     fn find_charge<'a>(
@@ -843,12 +854,12 @@ async fn a_lost_answer_is_reconciled_into_one_charge(db: Db) {
     let alice = t.new_user("alice").await;
     t.create_team(&alice, "acme").await;
     add_card(&t, &ls, &alice, "acme", VISA).await;
-    let lose = Arc::new(AtomicBool::new(true));
-    let flag = lose.clone();
+    let mode = Arc::new(AtomicU8::new(LOSE_ANSWER));
+    let shared = mode.clone();
     t.app.wrap_payments(move |inner| {
         Arc::new(LosesAnswers {
             inner,
-            lose: AtomicBool::new(flag.load(Ordering::SeqCst)),
+            mode: shared,
         })
     });
     // The charge went through, but its answer was lost.
@@ -896,7 +907,8 @@ async fn a_lost_answer_is_reconciled_into_one_charge(db: Db) {
     assert_eq!(entries.len(), 1);
 
     // A renewal whose process stopped after the invoice was issued and the
-    // payment written, before the provider was asked: charged once later.
+    // payment written, before the provider was asked: charged once later,
+    // when reconciling finds no charge for it.
     let bob = t.new_user("bob").await;
     t.create_team(&bob, "bobs").await;
     add_card(&t, &ls, &bob, "bobs", VISA).await;
@@ -910,13 +922,19 @@ async fn a_lost_answer_is_reconciled_into_one_charge(db: Db) {
     r.assert(200, None);
     t.clock.advance(14 * DAY);
     let bob = signed_in_again(&t, "bob").await;
-    // Renewing issues the invoice and charges; the answer is lost.
+    mode.store(STOP_BEFORE, Ordering::SeqCst);
     billing::run_due(&t.app).await.unwrap();
     let o = overview(&t, &bob, "bobs").await;
     assert_eq!(o["recent_payments"][0]["status"], "pending");
-    t.clock.advance(2 * 60_000);
-    billing::reconcile(&t.app).await.unwrap();
+    assert!(intents(&t, &ls, "bobs").await.is_empty());
+    // Running the due work again starts no second payment for the invoice.
     billing::run_due(&t.app).await.unwrap();
+    // "Restarted": the provider answers again.
+    mode.store(PASS, Ordering::SeqCst);
+    t.clock.advance(2 * 60_000);
+    assert_eq!(billing::reconcile(&t.app).await.unwrap(), 1);
+    billing::run_due(&t.app).await.unwrap();
+    billing::reconcile(&t.app).await.unwrap();
     let inv = &t
         .get("/api/v1/teams/bobs/billing/invoices", Some(&bob))
         .await
