@@ -547,7 +547,6 @@ pub async fn refresh_payment(
     slug: &str,
     payment_id: &str,
 ) -> Result<postroom_core::api::SubscriptionResponse> {
-    let provider = provider(app)?;
     let payment = {
         let mut c = app.store.conn().await?;
         let access = policy::authorize(&mut c, actor, slug, TeamAction::ManageBilling).await?;
@@ -556,6 +555,7 @@ pub async fn refresh_payment(
             .filter(|p| p.team_id == access.team.id)
             .ok_or(Error::NotFound { what: "payment" })?
     };
+    let provider = provider(app)?;
     let settled = match (&payment.provider_id, payment.status.as_str()) {
         (Some(intent), "pending" | "requires_action") => {
             match provider.retrieve_charge(intent).await {

@@ -256,7 +256,8 @@ async fn remove_card(
 #[utoipa::path(post, path = "/api/v1/teams/{team}/billing/payments/{payment}/refresh", tag = "billing", security(("session" = []), ("api_key" = [])),
     params(("team" = String, Path, description = "The team's slug"), ("payment" = String, Path, description = "The payment's id")),
     responses((status = 200, body = SubscriptionResponse), (status = 401, body = ErrorBody),
-        (status = 402, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 402, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "billing_off"), (status = 502, body = ErrorBody)))]
 async fn refresh_payment(
     State(app): State<App>,
     Auth(actor): Auth,
