@@ -101,7 +101,6 @@ pub async fn add_card(
     slug: &str,
     req: api::AddCard,
 ) -> Result<api::CardView> {
-    let provider = provider(app)?;
     let pm = req.payment_method.trim();
     if pm.is_empty()
         || pm.len() > 255
@@ -125,6 +124,7 @@ pub async fn add_card(
         }
         access.team
     };
+    let provider = provider(app)?;
     let customer = customer(app, &team.id, &team.name).await?;
     let info = provider
         .attach_card(&customer, pm)
@@ -219,10 +219,10 @@ pub async fn set_default_card(
 
 /// Removes a card, at the provider too.
 pub async fn remove_card(app: &App, actor: &Actor, slug: &str, id: &str) -> Result<()> {
-    let provider = provider(app)?;
     let now: Millis = app.clock.now();
     let mut tx = app.store.begin().await?;
     let access = lock_for(&mut tx, actor, slug).await?;
+    let provider = provider(app)?;
     let card = store::billing::card(&mut tx, &access.team.id, id)
         .await?
         .ok_or(Error::NotFound { what: "card" })?;

@@ -124,13 +124,13 @@ pub async fn preview(
     slug: &str,
     req: api::PreviewRequest,
 ) -> Result<api::QuoteResponse> {
-    provider(app)?;
     let now = app.clock.now();
     let plan = paid_plan(&req.plan)?;
     let cycle = req.cycle;
     let seats = i64::from(req.seats);
     let mut tx = app.store.begin().await?;
     let access = lock_for(&mut tx, actor, slug).await?;
+    provider(app)?;
     let team = access.team;
     check_seats(&mut tx, &team, seats, now).await?;
     let sub = store::billing::subscription(&mut tx, &team.id).await?;
@@ -192,13 +192,13 @@ pub async fn change(
     slug: &str,
     req: api::ChangeSubscription,
 ) -> Result<api::SubscriptionResponse> {
-    provider(app)?;
     let now = app.clock.now();
     let plan = paid_plan(&req.plan)?;
     let cycle = req.cycle;
     let seats = i64::from(req.seats);
     let mut tx = app.store.begin().await?;
     let access = lock_for(&mut tx, actor, slug).await?;
+    provider(app)?;
     let team = access.team;
     let sub = store::billing::subscription(&mut tx, &team.id).await?;
     if let Some(s) = &sub {
@@ -517,7 +517,6 @@ pub async fn start_trial(
     slug: &str,
     req: api::TrialRequest,
 ) -> Result<api::BillingOverview> {
-    provider(app)?;
     let now = app.clock.now();
     let days = app.settings.catalogue.trial_days;
     if days == 0 {
@@ -529,6 +528,7 @@ pub async fn start_trial(
     }
     let mut tx = app.store.begin().await?;
     let access = lock_for(&mut tx, actor, slug).await?;
+    provider(app)?;
     let team = access.team;
     let account = store::billing::ensure_account(
         &mut tx,
@@ -602,7 +602,6 @@ pub async fn top_up(
     slug: &str,
     req: api::TopUpRequest,
 ) -> Result<api::TopUpResponse> {
-    provider(app)?;
     let now = app.clock.now();
     if !TOP_UP_RANGE.contains(&req.amount) {
         return Err(Error::field(
@@ -617,6 +616,7 @@ pub async fn top_up(
     }
     let mut tx = app.store.begin().await?;
     let access = lock_for(&mut tx, actor, slug).await?;
+    provider(app)?;
     let team = access.team;
     let payment: PaymentRow = payments::begin(
         app,
