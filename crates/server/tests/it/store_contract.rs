@@ -3258,19 +3258,19 @@ async fn billing_accounts_subscriptions_ledger_and_cards(db: Db) {
         billing::due_subscriptions(&mut c, T0 + DAY, 10)
             .await
             .unwrap(),
-        [globex.id.clone()]
+        [globex.id.as_str()]
     );
     assert_eq!(
         billing::due_subscriptions(&mut c, T0 + 400 * DAY, 10)
             .await
             .unwrap(),
-        [globex.id.clone(), acme.id.clone()]
+        [globex.id.as_str(), acme.id.as_str()]
     );
     assert_eq!(
         billing::due_subscriptions(&mut c, T0 + 400 * DAY, 1)
             .await
             .unwrap(),
-        [globex.id.clone()]
+        [globex.id.as_str()]
     );
     assert!(write!(f.store, |t| billing::delete_subscription(
         &mut t, &globex.id
@@ -3290,7 +3290,7 @@ async fn billing_accounts_subscriptions_ledger_and_cards(db: Db) {
         billing::due_subscriptions(&mut c, T0 + 400 * DAY, 10)
             .await
             .unwrap(),
-        [acme.id.clone()]
+        [acme.id.as_str()]
     );
 
     // The ledger: one entry per source, the balance is the sum.
@@ -3944,7 +3944,7 @@ async fn billing_quotes_invoices_payments_keys_and_history(db: Db) {
         .is_empty());
     assert_eq!(
         billing::stalled_past_due(&mut c, T0 + 1, 10).await.unwrap(),
-        [acme.id.clone()]
+        [acme.id.as_str()]
     );
     assert!(billing::stalled_past_due(&mut c, T0 + 1, 0)
         .await
