@@ -79,6 +79,13 @@ pub fn date_in_words(iso: &str, time_of_day: bool) -> String {
     }
 }
 
+/// The UTC year and month (1-12) of an instant.
+pub fn year_month(ms: Millis) -> (i32, u8) {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    (t.year(), u8::from(t.month()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,11 +112,4 @@ mod tests {
         assert_eq!(c2.now(), 1_000 + 30 * MINUTE);
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
-}
-
-/// The UTC year and month (1-12) of an instant.
-pub fn year_month(ms: Millis) -> (i32, u8) {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    (t.year(), u8::from(t.month()))
 }

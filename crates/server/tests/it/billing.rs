@@ -897,13 +897,10 @@ async fn a_lost_answer_is_reconciled_into_one_charge(db: Db) {
         .collect();
     assert_eq!(charged.len(), 1, "{charged:?}");
     let team = team_id(&t, "acme").await;
-    let entries = postroom_server::store::billing::entries(
-        &mut *t.app.store.conn().await.unwrap(),
-        &team,
-        10,
-    )
-    .await
-    .unwrap();
+    let entries =
+        postroom_server::store::billing::entries(&mut t.app.store.conn().await.unwrap(), &team, 10)
+            .await
+            .unwrap();
     assert_eq!(entries.len(), 1);
 
     // A renewal whose process stopped after the invoice was issued and the

@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod authorization;
 mod billing;
+mod billing_props;
 mod browser;
 mod browser_collections;
 mod browser_sync;

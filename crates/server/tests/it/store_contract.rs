@@ -7,8 +7,8 @@
 use crate::common::{Db, PgDatabase, START as T0};
 use postroom_server::clock::{DAY, HOUR, MINUTE};
 use postroom_server::store::{
-    self, api_keys, avatars, events, limits, mail, oauth, passkeys, sessions, support, tokens,
-    two_factor, users, Backend, Conn, Store, Tx,
+    self, api_keys, avatars, billing, events, limits, mail, oauth, passkeys, sessions, support,
+    teams, tokens, two_factor, users, Backend, Conn, Store, Tx,
 };
 use sessions::NewSession;
 use tokens::Purpose;
@@ -34,6 +34,8 @@ on_both_databases!(
     oauth_requests_are_decided_and_spent_once,
     two_factor_steps_codes_and_challenges_are_spent_once,
     passkeys_are_owned_unique_and_ceremonies_serve_once,
+    billing_accounts_subscriptions_ledger_and_cards,
+    billing_quotes_invoices_payments_keys_and_history,
 );
 
 /// A store on a fresh database; keeps the database alive as long as it lives.
@@ -2973,4 +2975,1519 @@ async fn passkeys_are_owned_unique_and_ceremonies_serve_once(db: Db) {
         .await
         .unwrap()
         .is_none());
+}
+
+/// A team for the billing tables that name one (subscriptions, cards,
+/// quotes), made by `creator`.
+async fn add_team(store: &Store, slug: &str, creator: &UserRow) -> teams::TeamRow {
+    write!(store, |t| teams::insert(
+        &mut t,
+        &teams::NewTeam {
+            name: &slug.to_uppercase(),
+            slug,
+            plan: "free",
+            seats: 3,
+            created_by: &creator.id,
+        },
+        T0,
+    )
+    .await)
+    .expect("insert a team")
+}
+
+fn subscription(team_id: &str, status: &str, period_end: i64) -> billing::SubscriptionRow {
+    billing::SubscriptionRow {
+        team_id: team_id.to_owned(),
+        plan: "pro".into(),
+        cycle: "month".into(),
+        seats: 5,
+        unit_price: 1200,
+        currency: "usd".into(),
+        status: status.into(),
+        anchor: T0,
+        period_start: T0,
+        period_end,
+        cancel_at_period_end: 0,
+        trial_ends_at: None,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn entry<'a>(team_id: &'a str, amount: i64, source: &'a str) -> billing::NewEntry<'a> {
+    billing::NewEntry {
+        team_id,
+        amount,
+        currency: "usd",
+        kind: "top_up",
+        description: "Top-up",
+        source,
+        invoice_id: None,
+        created_by: None,
+    }
+}
+
+fn card(id: &str, team_id: &str, provider_id: &str, created_at: i64) -> billing::CardRow {
+    billing::CardRow {
+        id: id.into(),
+        team_id: team_id.into(),
+        provider_id: provider_id.into(),
+        brand: "visa".into(),
+        last4: "4242".into(),
+        exp_month: 12,
+        exp_year: 2030,
+        is_default: 0,
+        created_at,
+    }
+}
+
+fn card_ids(cards: &[billing::CardRow]) -> Vec<(&str, i64)> {
+    cards
+        .iter()
+        .map(|c| (c.id.as_str(), c.is_default))
+        .collect()
+}
+
+async fn billing_accounts_subscriptions_ledger_and_cards(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    let acme = add_team(&f.store, "acme", &ada).await;
+    let globex = add_team(&f.store, "globex", &ada).await;
+    let initech = add_team(&f.store, "initech", &ada).await;
+
+    // Billing accounts: made on first use, the first call's values kept.
+    assert!(billing::account(&mut c, &acme.id).await.unwrap().is_none());
+    let a = write!(f.store, |t| billing::ensure_account(
+        &mut t, &acme.id, "Acme", "usd", T0
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        (
+            a.team_id.as_str(),
+            a.team_name.as_str(),
+            a.customer_id.as_deref(),
+            a.billing_email.as_deref(),
+            a.details.as_str(),
+            a.currency.as_str(),
+            a.trial_used_at,
+            a.created_at,
+            a.updated_at,
+            a.deleted_at
+        ),
+        (
+            acme.id.as_str(),
+            "Acme",
+            None,
+            None,
+            "{}",
+            "usd",
+            None,
+            T0,
+            T0,
+            None
+        )
+    );
+    let again = write!(f.store, |t| billing::ensure_account(
+        &mut t,
+        &acme.id,
+        "Other",
+        "eur",
+        T0 + HOUR
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        (
+            again.team_name.as_str(),
+            again.currency.as_str(),
+            again.created_at,
+            again.updated_at
+        ),
+        ("Acme", "usd", T0, T0)
+    );
+    write!(f.store, |t| billing::set_customer(
+        &mut t,
+        &acme.id,
+        "cus_1",
+        T0 + 1
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| billing::update_account(
+        &mut t,
+        &acme.id,
+        "Acme Inc",
+        Some("billing@acme.test"),
+        r#"{"vat_id":"EU1"}"#,
+        T0 + 2
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| billing::mark_trial_used(
+        &mut t,
+        &acme.id,
+        T0 + 3
+    )
+    .await)
+    .unwrap();
+    let a = billing::account(&mut c, &acme.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            a.team_name.as_str(),
+            a.customer_id.as_deref(),
+            a.billing_email.as_deref(),
+            a.details.as_str(),
+            a.trial_used_at,
+            a.created_at,
+            a.updated_at,
+            a.deleted_at
+        ),
+        (
+            "Acme Inc",
+            Some("cus_1"),
+            Some("billing@acme.test"),
+            r#"{"vat_id":"EU1"}"#,
+            Some(T0 + 3),
+            T0,
+            T0 + 3,
+            None
+        )
+    );
+    // The billing email may be cleared again.
+    write!(f.store, |t| billing::update_account(
+        &mut t,
+        &acme.id,
+        "Acme Inc",
+        None,
+        "{}",
+        T0 + 4
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        billing::account(&mut c, &acme.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .billing_email,
+        None
+    );
+    // A deleted team's account stays, marked, and is not made again.
+    write!(f.store, |t| billing::mark_account_deleted(
+        &mut t,
+        &acme.id,
+        T0 + 5
+    )
+    .await)
+    .unwrap();
+    let kept = write!(f.store, |t| billing::ensure_account(
+        &mut t,
+        &acme.id,
+        "New",
+        "usd",
+        T0 + 6
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        (kept.team_name.as_str(), kept.deleted_at, kept.updated_at),
+        ("Acme Inc", Some(T0 + 5), T0 + 5)
+    );
+    // Other teams' accounts are untouched.
+    assert!(billing::account(&mut c, &globex.id)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Subscriptions: written whole, replaced whole (but when it began stays).
+    assert!(billing::subscription(&mut c, &acme.id)
+        .await
+        .unwrap()
+        .is_none());
+    let s1 = subscription(&acme.id, "trialing", T0 + 14 * DAY);
+    write!(f.store, |t| billing::put_subscription(&mut t, &s1).await).unwrap();
+    assert_eq!(
+        billing::subscription(&mut c, &acme.id).await.unwrap(),
+        Some(s1.clone())
+    );
+    let s2 = billing::SubscriptionRow {
+        plan: "business".into(),
+        cycle: "year".into(),
+        seats: 7,
+        unit_price: 24000,
+        currency: "usd".into(),
+        status: "active".into(),
+        anchor: T0 + DAY,
+        period_start: T0 + DAY,
+        period_end: T0 + 366 * DAY,
+        cancel_at_period_end: 1,
+        trial_ends_at: Some(T0 + 14 * DAY),
+        created_at: T0 + DAY,
+        updated_at: T0 + DAY,
+        ..s1.clone()
+    };
+    write!(f.store, |t| billing::put_subscription(&mut t, &s2).await).unwrap();
+    assert_eq!(
+        billing::subscription(&mut c, &acme.id).await.unwrap(),
+        Some(billing::SubscriptionRow {
+            created_at: T0,
+            ..s2.clone()
+        })
+    );
+
+    // Due: the period ended by then, oldest end first, never past due.
+    write!(f.store, |t| billing::put_subscription(
+        &mut t,
+        &subscription(&globex.id, "active", T0 + DAY)
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| billing::put_subscription(
+        &mut t,
+        &subscription(&initech.id, "past_due", T0)
+    )
+    .await)
+    .unwrap();
+    assert!(billing::due_subscriptions(&mut c, T0 + DAY - 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        billing::due_subscriptions(&mut c, T0 + DAY, 10)
+            .await
+            .unwrap(),
+        [globex.id.as_str()]
+    );
+    assert_eq!(
+        billing::due_subscriptions(&mut c, T0 + 400 * DAY, 10)
+            .await
+            .unwrap(),
+        [globex.id.as_str(), acme.id.as_str()]
+    );
+    assert_eq!(
+        billing::due_subscriptions(&mut c, T0 + 400 * DAY, 1)
+            .await
+            .unwrap(),
+        [globex.id.as_str()]
+    );
+    assert!(write!(f.store, |t| billing::delete_subscription(
+        &mut t, &globex.id
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| billing::delete_subscription(
+        &mut t, &globex.id
+    )
+    .await)
+    .unwrap());
+    assert!(billing::subscription(&mut c, &globex.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        billing::due_subscriptions(&mut c, T0 + 400 * DAY, 10)
+            .await
+            .unwrap(),
+        [acme.id.as_str()]
+    );
+
+    // The ledger: one entry per source, the balance is the sum.
+    assert_eq!(billing::balance(&mut c, &acme.id).await.unwrap(), 0);
+    assert!(billing::entries(&mut c, &acme.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(write!(f.store, |t| billing::add_entry(
+        &mut t,
+        &entry(&acme.id, 5000, "payment:p1"),
+        T0
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| billing::add_entry(
+        &mut t,
+        &entry(&acme.id, 9999, "payment:p1"),
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    // The source is unique across teams too.
+    assert!(!write!(f.store, |t| billing::add_entry(
+        &mut t,
+        &entry(&globex.id, 1, "payment:p1"),
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| billing::add_entry(
+        &mut t,
+        &billing::NewEntry {
+            kind: "invoice",
+            description: "Paid towards PR-00000001",
+            invoice_id: Some("i1"),
+            created_by: Some(&ada.id),
+            ..entry(&acme.id, -1200, "invoice:i1:balance")
+        },
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| billing::add_entry(
+        &mut t,
+        &entry(&acme.id, 300, "invoice:i2:balance"),
+        T0 + 2
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| billing::add_entry(
+        &mut t,
+        &entry(&globex.id, 999, "payment:p9"),
+        T0 + 3
+    )
+    .await)
+    .unwrap());
+    // An entry rolled back with its transaction was never there.
+    {
+        let mut tx = f.store.begin().await.unwrap();
+        assert!(
+            billing::add_entry(&mut tx, &entry(&acme.id, 7, "payment:gone"), T0)
+                .await
+                .unwrap()
+        );
+        tx.rollback().await.unwrap();
+    }
+    assert!(!billing::entry_exists(&mut c, "payment:gone").await.unwrap());
+    assert!(billing::entry_exists(&mut c, "payment:p1").await.unwrap());
+    assert!(billing::entry_exists(&mut c, "invoice:i1:balance")
+        .await
+        .unwrap());
+    assert!(!billing::entry_exists(&mut c, "payment:nope").await.unwrap());
+
+    assert_eq!(billing::balance(&mut c, &acme.id).await.unwrap(), 4100);
+    assert_eq!(billing::balance(&mut c, &globex.id).await.unwrap(), 999);
+    assert_eq!(billing::balance(&mut c, &initech.id).await.unwrap(), 0);
+    let all = billing::entries(&mut c, &acme.id, 10).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|e| (e.amount, e.source.as_str(), e.created_at))
+            .collect::<Vec<_>>(),
+        [
+            (300, "invoice:i2:balance", T0 + 2),
+            (-1200, "invoice:i1:balance", T0 + 1),
+            (5000, "payment:p1", T0),
+        ]
+    );
+    assert_eq!(all.iter().map(|e| e.amount).sum::<i64>(), 4100);
+    let paid = &all[1];
+    assert_eq!(
+        (
+            paid.team_id.as_str(),
+            paid.currency.as_str(),
+            paid.kind.as_str(),
+            paid.description.as_str(),
+            paid.invoice_id.as_deref(),
+            paid.created_by.as_deref()
+        ),
+        (
+            acme.id.as_str(),
+            "usd",
+            "invoice",
+            "Paid towards PR-00000001",
+            Some("i1"),
+            Some(ada.id.as_str())
+        )
+    );
+    assert_eq!(paid.id.len(), 36);
+    let newest: Vec<i64> = billing::entries(&mut c, &acme.id, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.amount)
+        .collect();
+    assert_eq!(newest, [300, -1200]);
+
+    // Cards: the first is the default, and there is one default at most.
+    assert!(billing::cards(&mut c, &acme.id).await.unwrap().is_empty());
+    assert!(billing::default_card(&mut c, &acme.id)
+        .await
+        .unwrap()
+        .is_none());
+    for (id, provider, at) in [
+        ("c1", "pm_1", T0),
+        ("c2", "pm_2", T0 + 1),
+        ("c3", "pm_3", T0 + 2),
+    ] {
+        write!(f.store, |t| billing::add_card(
+            &mut t,
+            &card(id, &acme.id, provider, at)
+        )
+        .await)
+        .unwrap();
+    }
+    write!(f.store, |t| billing::add_card(
+        &mut t,
+        &card("g1", &globex.id, "pm_g1", T0)
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        card_ids(&billing::cards(&mut c, &acme.id).await.unwrap()),
+        [("c1", 1), ("c3", 0), ("c2", 0)]
+    );
+    assert_eq!(
+        billing::card(&mut c, &acme.id, "c2").await.unwrap(),
+        Some(billing::CardRow {
+            is_default: 0,
+            ..card("c2", &acme.id, "pm_2", T0 + 1)
+        })
+    );
+    assert!(billing::card(&mut c, &globex.id, "c2")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        billing::default_card(&mut c, &globex.id)
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some("g1".to_owned())
+    );
+    // A provider's card is registered once, whichever team asks.
+    let taken = write!(f.store, |t| billing::add_card(
+        &mut t,
+        &card("g2", &globex.id, "pm_1", T0)
+    )
+    .await)
+    .unwrap_err();
+    assert!(
+        store::is_unique_violation(&taken, "cards_provider_id"),
+        "{taken}"
+    );
+    assert!(
+        !store::is_unique_violation(&taken, "ledger_entries_source"),
+        "{taken}"
+    );
+
+    // The default moves to a card of the team's, and only there.
+    assert!(write!(f.store, |t| billing::set_default_card(
+        &mut t, &acme.id, "c2"
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        card_ids(&billing::cards(&mut c, &acme.id).await.unwrap()),
+        [("c2", 1), ("c3", 0), ("c1", 0)]
+    );
+    assert!(!write!(f.store, |t| billing::set_default_card(
+        &mut t, &acme.id, "nope"
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| billing::set_default_card(
+        &mut t, &acme.id, "g1"
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        billing::default_card(&mut c, &acme.id)
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some("c2".to_owned())
+    );
+    assert_eq!(
+        billing::default_card(&mut c, &globex.id)
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some("g1".to_owned())
+    );
+
+    // Removing the default makes the newest remaining card the default.
+    assert!(
+        !write!(f.store, |t| billing::delete_card(&mut t, &acme.id, "g1")
+            .await)
+        .unwrap()
+    );
+    assert!(
+        write!(f.store, |t| billing::delete_card(&mut t, &acme.id, "c2")
+            .await)
+        .unwrap()
+    );
+    assert!(
+        !write!(f.store, |t| billing::delete_card(&mut t, &acme.id, "c2")
+            .await)
+        .unwrap()
+    );
+    assert_eq!(
+        card_ids(&billing::cards(&mut c, &acme.id).await.unwrap()),
+        [("c3", 1), ("c1", 0)]
+    );
+    // Removing another card leaves the default where it is.
+    assert!(
+        write!(f.store, |t| billing::delete_card(&mut t, &acme.id, "c1")
+            .await)
+        .unwrap()
+    );
+    assert_eq!(
+        card_ids(&billing::cards(&mut c, &acme.id).await.unwrap()),
+        [("c3", 1)]
+    );
+    assert!(
+        write!(f.store, |t| billing::delete_card(&mut t, &acme.id, "c3")
+            .await)
+        .unwrap()
+    );
+    assert!(billing::default_card(&mut c, &acme.id)
+        .await
+        .unwrap()
+        .is_none());
+    // A card added after the last one went is the default again.
+    write!(f.store, |t| billing::add_card(
+        &mut t,
+        &card("c4", &acme.id, "pm_4", T0 + 3)
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        card_ids(&billing::cards(&mut c, &acme.id).await.unwrap()),
+        [("c4", 1)]
+    );
+    assert_eq!(
+        card_ids(&billing::cards(&mut c, &globex.id).await.unwrap()),
+        [("g1", 1)]
+    );
+}
+
+fn quote(id: &str, team_id: &str, expires_at: i64) -> billing::QuoteRow {
+    billing::QuoteRow {
+        id: id.into(),
+        team_id: team_id.into(),
+        user_id: None,
+        plan: "pro".into(),
+        cycle: "month".into(),
+        seats: 5,
+        unit_price: 1200,
+        currency: "usd".into(),
+        at: T0,
+        anchor: T0,
+        period_start: T0,
+        period_end: T0 + 31 * DAY,
+        lines: "[]".into(),
+        subtotal: 6000,
+        from_balance: 1000,
+        from_card: 5000,
+        total: 6000,
+        balance: 1000,
+        expires_at,
+        used_at: None,
+    }
+}
+
+fn invoice(
+    id: &str,
+    team_id: &str,
+    n: i64,
+    status: &str,
+    next_attempt_at: Option<i64>,
+) -> billing::InvoiceRow {
+    billing::InvoiceRow {
+        id: id.into(),
+        team_id: team_id.into(),
+        number: format!("PR-{n:08}"),
+        kind: "renewal".into(),
+        status: status.into(),
+        currency: "usd".into(),
+        subtotal: 6000,
+        from_balance: 1000,
+        from_card: 5000,
+        total: 6000,
+        period_start: Some(T0),
+        period_end: Some(T0 + 31 * DAY),
+        billing: "{}".into(),
+        corrects: None,
+        issued_at: T0,
+        paid_at: None,
+        attempts: 0,
+        next_attempt_at,
+        created_by: None,
+    }
+}
+
+fn line(invoice_id: &str, position: i64, amount: i64) -> billing::LineRow {
+    billing::LineRow {
+        invoice_id: invoice_id.into(),
+        position,
+        description: format!("Line {position}"),
+        amount,
+        period_start: T0,
+        period_end: T0 + 31 * DAY,
+        proration: position % 2,
+    }
+}
+
+fn invoice_ids(rows: &[billing::InvoiceRow]) -> Vec<&str> {
+    rows.iter().map(|i| i.id.as_str()).collect()
+}
+
+fn payment(
+    id: &str,
+    team_id: &str,
+    purpose: &str,
+    status: &str,
+    created_at: i64,
+) -> billing::PaymentRow {
+    billing::PaymentRow {
+        id: id.into(),
+        team_id: team_id.into(),
+        purpose: purpose.into(),
+        invoice_id: None,
+        quote_id: None,
+        amount: 5000,
+        currency: "usd".into(),
+        card_id: Some("c1".into()),
+        card_label: Some("Visa •••• 4242".into()),
+        provider_id: None,
+        client_secret: None,
+        status: status.into(),
+        failure_code: None,
+        failure_message: None,
+        hard_decline: 0,
+        created_by: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn payment_ids(rows: &[billing::PaymentRow]) -> Vec<&str> {
+    rows.iter().map(|p| p.id.as_str()).collect()
+}
+
+async fn billing_quotes_invoices_payments_keys_and_history(db: Db) {
+    let f = open(db).await;
+    let mut c = f.store.conn().await.unwrap();
+    let ada = add_user(&f.store, "ada").await;
+    let acme = add_team(&f.store, "acme", &ada).await;
+    let globex = add_team(&f.store, "globex", &ada).await;
+
+    // Quotes: spent once, released after a decline, purged once expired
+    // and unused.
+    let q1 = quote("q1", &acme.id, T0 + 15 * MINUTE);
+    write!(f.store, |t| billing::insert_quote(&mut t, &q1).await).unwrap();
+    write!(f.store, |t| billing::insert_quote(
+        &mut t,
+        &quote("q2", &acme.id, T0 + MINUTE)
+    )
+    .await)
+    .unwrap();
+    assert_eq!(
+        billing::quote(&mut c, &acme.id, "q1").await.unwrap(),
+        Some(q1.clone())
+    );
+    assert!(billing::quote(&mut c, &globex.id, "q1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(write!(f.store, |t| billing::use_quote(&mut t, "q1", T0 + 1).await).unwrap());
+    assert!(!write!(f.store, |t| billing::use_quote(&mut t, "q1", T0 + 2).await).unwrap());
+    assert!(!write!(f.store, |t| billing::use_quote(&mut t, "nope", T0).await).unwrap());
+    assert_eq!(
+        billing::quote(&mut c, &acme.id, "q1")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        Some(T0 + 1)
+    );
+    write!(f.store, |t| billing::release_quote(&mut t, "q1").await).unwrap();
+    assert_eq!(
+        billing::quote(&mut c, &acme.id, "q1").await.unwrap(),
+        Some(q1.clone())
+    );
+    assert!(write!(f.store, |t| billing::use_quote(&mut t, "q1", T0 + 3).await).unwrap());
+    // Expired means before `before`, strictly; a used quote is kept.
+    assert_eq!(
+        write!(f.store, |t| billing::purge_quotes(&mut t, T0 + MINUTE)
+            .await)
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        write!(f.store, |t| billing::purge_quotes(&mut t, T0 + HOUR).await).unwrap(),
+        1
+    );
+    assert!(billing::quote(&mut c, &acme.id, "q2")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(billing::quote(&mut c, &acme.id, "q1")
+        .await
+        .unwrap()
+        .is_some());
+    write!(f.store, |t| billing::release_quote(&mut t, "q1").await).unwrap();
+    assert_eq!(
+        write!(f.store, |t| billing::purge_quotes(&mut t, T0 + HOUR).await).unwrap(),
+        1
+    );
+
+    // Invoice numbers: gapless and increasing; a rolled-back transaction
+    // gives its number back.
+    let n1 = write!(f.store, |t| billing::next_invoice_number(&mut t).await).unwrap();
+    let n2 = write!(f.store, |t| billing::next_invoice_number(&mut t).await).unwrap();
+    assert_eq!((n1, n2), (1, 2));
+    {
+        let mut tx = f.store.begin().await.unwrap();
+        assert_eq!(billing::next_invoice_number(&mut tx).await.unwrap(), 3);
+        assert_eq!(billing::next_invoice_number(&mut tx).await.unwrap(), 4);
+        tx.rollback().await.unwrap();
+    }
+    let n3 = write!(f.store, |t| billing::next_invoice_number(&mut t).await).unwrap();
+    assert_eq!(n3, 3);
+    // A second transaction waits for the one holding the counter, then
+    // takes the next number (or the same one, if the first rolled back).
+    for (commit, expected) in [(true, 5), (false, 7)] {
+        let mut first = f.store.begin().await.unwrap();
+        let taken = billing::next_invoice_number(&mut first).await.unwrap();
+        assert_eq!(taken, expected - 1);
+        let store = f.store.clone();
+        let second = tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let n = billing::next_invoice_number(&mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+            n
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!second.is_finished(), "the counter is held by the first");
+        if commit {
+            first.commit().await.unwrap();
+        } else {
+            first.rollback().await.unwrap();
+        }
+        let got = second.await.unwrap();
+        assert_eq!(got, if commit { expected } else { expected - 1 });
+    }
+    assert_eq!(
+        write!(f.store, |t| billing::next_invoice_number(&mut t).await).unwrap(),
+        7
+    );
+
+    // Invoices with their lines, read back in order.
+    let i1 = invoice("i1", &acme.id, 1, "open", Some(T0 + DAY));
+    let lines = [line("i1", 2, 300), line("i1", 0, -500), line("i1", 1, 6200)];
+    write!(f.store, |t| billing::insert_invoice(&mut t, &i1, &lines)
+        .await)
+    .unwrap();
+    let i2 = billing::InvoiceRow {
+        kind: "subscription".into(),
+        paid_at: Some(T0),
+        created_by: Some(ada.id.clone()),
+        ..invoice("i2", &acme.id, 2, "paid", None)
+    };
+    write!(f.store, |t| billing::insert_invoice(&mut t, &i2, &[]).await).unwrap();
+    let i3 = invoice("i3", &acme.id, 3, "open", None);
+    write!(f.store, |t| billing::insert_invoice(&mut t, &i3, &[]).await).unwrap();
+    let i4 = invoice("i4", &globex.id, 4, "open", Some(T0));
+    write!(f.store, |t| billing::insert_invoice(&mut t, &i4, &[]).await).unwrap();
+    let dup = write!(f.store, |t| billing::insert_invoice(
+        &mut t,
+        &invoice("i5", &globex.id, 4, "open", None),
+        &[]
+    )
+    .await)
+    .unwrap_err();
+    assert!(store::is_unique_violation(&dup, "invoices_number"), "{dup}");
+    assert!(billing::invoice_by_id(&mut c, "i5")
+        .await
+        .unwrap()
+        .is_none());
+
+    assert_eq!(
+        billing::invoice(&mut c, &acme.id, "i1").await.unwrap(),
+        Some(i1.clone())
+    );
+    assert!(billing::invoice(&mut c, &globex.id, "i1")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        billing::invoice_by_id(&mut c, "i2").await.unwrap(),
+        Some(i2.clone())
+    );
+    let read = billing::invoice_lines(&mut c, "i1").await.unwrap();
+    assert_eq!(read, [lines[1].clone(), lines[2].clone(), lines[0].clone()]);
+    assert_eq!(read.iter().map(|l| l.amount).sum::<i64>(), i1.subtotal);
+    assert!(billing::invoice_lines(&mut c, "i2")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Paged by number, newest first.
+    assert_eq!(
+        invoice_ids(&billing::invoices(&mut c, &acme.id, None, 10).await.unwrap()),
+        ["i3", "i2", "i1"]
+    );
+    assert_eq!(
+        invoice_ids(&billing::invoices(&mut c, &acme.id, None, 2).await.unwrap()),
+        ["i3", "i2"]
+    );
+    assert_eq!(
+        invoice_ids(
+            &billing::invoices(&mut c, &acme.id, Some("PR-00000002"), 2)
+                .await
+                .unwrap()
+        ),
+        ["i1"]
+    );
+    assert!(billing::invoices(&mut c, &acme.id, Some("PR-00000001"), 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        invoice_ids(
+            &billing::invoices(&mut c, &globex.id, None, 10)
+                .await
+                .unwrap()
+        ),
+        ["i4"]
+    );
+
+    // Open ones, oldest first; the retry queue by when they are due.
+    assert_eq!(
+        billing::open_invoice(&mut c, &acme.id)
+            .await
+            .unwrap()
+            .map(|i| i.id),
+        Some("i1".to_owned())
+    );
+    assert_eq!(
+        invoice_ids(&billing::open_invoices(&mut c, &acme.id).await.unwrap()),
+        ["i1", "i3"]
+    );
+    assert!(billing::invoices_to_retry(&mut c, T0 - 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        invoice_ids(&billing::invoices_to_retry(&mut c, T0, 10).await.unwrap()),
+        ["i4"]
+    );
+    assert_eq!(
+        invoice_ids(
+            &billing::invoices_to_retry(&mut c, T0 + DAY, 10)
+                .await
+                .unwrap()
+        ),
+        ["i4", "i1"]
+    );
+    assert_eq!(
+        invoice_ids(
+            &billing::invoices_to_retry(&mut c, T0 + DAY, 1)
+                .await
+                .unwrap()
+        ),
+        ["i4"]
+    );
+    write!(f.store, |t| billing::invoice_attempted(
+        &mut t,
+        "i1",
+        1,
+        Some(T0 + 3 * DAY)
+    )
+    .await)
+    .unwrap();
+    // A paid invoice is not attempted again.
+    write!(f.store, |t| billing::invoice_attempted(
+        &mut t,
+        "i2",
+        1,
+        Some(T0)
+    )
+    .await)
+    .unwrap();
+    let i1_now = billing::invoice_by_id(&mut c, "i1").await.unwrap().unwrap();
+    assert_eq!(
+        (i1_now.attempts, i1_now.next_attempt_at),
+        (1, Some(T0 + 3 * DAY))
+    );
+    assert_eq!(
+        billing::invoice_by_id(&mut c, "i2").await.unwrap(),
+        Some(i2.clone())
+    );
+    assert_eq!(
+        invoice_ids(
+            &billing::invoices_to_retry(&mut c, T0 + DAY, 10)
+                .await
+                .unwrap()
+        ),
+        ["i4"]
+    );
+
+    // Stalled: past due, with an open invoice not to be tried by itself,
+    // issued before the cut.
+    write!(f.store, |t| billing::put_subscription(
+        &mut t,
+        &subscription(&acme.id, "past_due", T0)
+    )
+    .await)
+    .unwrap();
+    write!(f.store, |t| billing::put_subscription(
+        &mut t,
+        &subscription(&globex.id, "active", T0)
+    )
+    .await)
+    .unwrap();
+    assert!(billing::stalled_past_due(&mut c, T0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        billing::stalled_past_due(&mut c, T0 + 1, 10).await.unwrap(),
+        [acme.id.as_str()]
+    );
+    assert!(billing::stalled_past_due(&mut c, T0 + 1, 0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A new card: every open invoice of the team is tried now.
+    assert_eq!(
+        write!(f.store, |t| billing::retry_open_invoices(
+            &mut t,
+            &acme.id,
+            T0 + HOUR
+        )
+        .await)
+        .unwrap(),
+        2
+    );
+    // (i1 and i3 are due at the same instant, in no promised order.)
+    let due = billing::invoices_to_retry(&mut c, T0 + HOUR, 10)
+        .await
+        .unwrap();
+    let mut tied = invoice_ids(&due[1..]);
+    tied.sort_unstable();
+    assert_eq!((due[0].id.as_str(), tied), ("i4", vec!["i1", "i3"]));
+    assert_eq!(
+        billing::invoice_by_id(&mut c, "i2")
+            .await
+            .unwrap()
+            .unwrap()
+            .next_attempt_at,
+        None
+    );
+    assert!(billing::stalled_past_due(&mut c, T0 + 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Settled once, from open only.
+    assert!(write!(f.store, |t| billing::settle_invoice(
+        &mut t,
+        "i1",
+        "paid",
+        Some(T0 + 2 * HOUR)
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| billing::settle_invoice(
+        &mut t,
+        "i1",
+        "uncollectible",
+        None
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| billing::settle_invoice(
+        &mut t,
+        "i2",
+        "uncollectible",
+        None
+    )
+    .await)
+    .unwrap());
+    let i1_now = billing::invoice_by_id(&mut c, "i1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            i1_now.status.as_str(),
+            i1_now.paid_at,
+            i1_now.next_attempt_at,
+            i1_now.attempts
+        ),
+        ("paid", Some(T0 + 2 * HOUR), None, 1)
+    );
+    assert!(write!(f.store, |t| billing::settle_invoice(
+        &mut t,
+        "i3",
+        "uncollectible",
+        None
+    )
+    .await)
+    .unwrap());
+    let i3_now = billing::invoice_by_id(&mut c, "i3").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            i3_now.status.as_str(),
+            i3_now.paid_at,
+            i3_now.next_attempt_at
+        ),
+        ("uncollectible", None, None)
+    );
+    // What was issued did not change.
+    assert_eq!(
+        (i1_now.subtotal, i1_now.total, i1_now.number.as_str()),
+        (i1.subtotal, i1.total, i1.number.as_str())
+    );
+    assert_eq!(billing::invoice_lines(&mut c, "i1").await.unwrap(), read);
+    assert!(billing::open_invoice(&mut c, &acme.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(billing::open_invoices(&mut c, &acme.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        invoice_ids(
+            &billing::invoices_to_retry(&mut c, T0 + HOUR, 10)
+                .await
+                .unwrap()
+        ),
+        ["i4"]
+    );
+    assert_eq!(
+        write!(f.store, |t| billing::retry_open_invoices(
+            &mut t,
+            &acme.id,
+            T0 + HOUR
+        )
+        .await)
+        .unwrap(),
+        0
+    );
+
+    // Payments: written before the provider is asked, settled once.
+    let p1 = billing::PaymentRow {
+        quote_id: Some("q1".into()),
+        created_by: Some(ada.id.clone()),
+        ..payment("p1", &acme.id, "change", "pending", T0)
+    };
+    let p2 = billing::PaymentRow {
+        invoice_id: Some("i1".into()),
+        provider_id: Some("pi_2".into()),
+        ..payment("p2", &acme.id, "renewal", "requires_action", T0 + 1)
+    };
+    let p3 = payment("p3", &acme.id, "top_up", "succeeded", T0 + 2);
+    let p4 = payment("p4", &globex.id, "top_up", "pending", T0);
+    for p in [&p1, &p2, &p3, &p4] {
+        write!(f.store, |t| billing::insert_payment(&mut t, p).await).unwrap();
+    }
+    assert_eq!(
+        billing::payment(&mut c, "p1").await.unwrap(),
+        Some(p1.clone())
+    );
+    assert!(billing::payment(&mut c, "nope").await.unwrap().is_none());
+
+    assert!(write!(f.store, |t| billing::set_payment_outcome(
+        &mut t,
+        "p1",
+        &billing::Outcome {
+            status: "succeeded",
+            provider_id: Some("pi_1"),
+            ..Default::default()
+        },
+        T0 + 10
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| billing::set_payment_outcome(
+        &mut t,
+        "p1",
+        &billing::Outcome {
+            status: "failed",
+            failure_code: Some("card_declined"),
+            ..Default::default()
+        },
+        T0 + 11
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        billing::payment(&mut c, "p1").await.unwrap(),
+        Some(billing::PaymentRow {
+            status: "succeeded".into(),
+            provider_id: Some("pi_1".into()),
+            updated_at: T0 + 10,
+            ..p1.clone()
+        })
+    );
+    // Without a provider id the one known is kept; requires_action moves on.
+    assert!(write!(f.store, |t| billing::set_payment_outcome(
+        &mut t,
+        "p2",
+        &billing::Outcome {
+            status: "requires_action",
+            client_secret: Some("pi_2_secret_x"),
+            ..Default::default()
+        },
+        T0 + 12
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| billing::set_payment_outcome(
+        &mut t,
+        "p2",
+        &billing::Outcome {
+            status: "failed",
+            failure_code: Some("card_declined"),
+            failure_message: Some("Your card was declined."),
+            hard_decline: true,
+            ..Default::default()
+        },
+        T0 + 13
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        billing::payment(&mut c, "p2").await.unwrap(),
+        Some(billing::PaymentRow {
+            status: "failed".into(),
+            provider_id: Some("pi_2".into()),
+            client_secret: None,
+            failure_code: Some("card_declined".into()),
+            failure_message: Some("Your card was declined.".into()),
+            hard_decline: 1,
+            updated_at: T0 + 13,
+            ..p2.clone()
+        })
+    );
+    assert!(!write!(f.store, |t| billing::set_payment_outcome(
+        &mut t,
+        "p3",
+        &billing::Outcome {
+            status: "failed",
+            ..Default::default()
+        },
+        T0 + 14
+    )
+    .await)
+    .unwrap());
+    assert_eq!(
+        billing::payment(&mut c, "p3").await.unwrap(),
+        Some(p3.clone())
+    );
+    assert_eq!(
+        billing::payment_by_provider_id(&mut c, "pi_1")
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some("p1".to_owned())
+    );
+    assert_eq!(
+        billing::payment_by_provider_id(&mut c, "pi_2")
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some("p2".to_owned())
+    );
+    assert!(billing::payment_by_provider_id(&mut c, "pi_none")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Unsettled: by when they were last touched; per team, by purpose and
+    // invoice.
+    let p5 = payment("p5", &acme.id, "top_up", "pending", T0 + 5);
+    let p6 = billing::PaymentRow {
+        invoice_id: Some("i3".into()),
+        updated_at: T0 + 3,
+        ..payment("p6", &acme.id, "renewal", "requires_action", T0 + 4)
+    };
+    for p in [&p5, &p6] {
+        write!(f.store, |t| billing::insert_payment(&mut t, p).await).unwrap();
+    }
+    assert!(billing::unsettled_payments(&mut c, T0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        payment_ids(
+            &billing::unsettled_payments(&mut c, T0 + 5, 10)
+                .await
+                .unwrap()
+        ),
+        ["p4", "p6"]
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::unsettled_payments(&mut c, T0 + 6, 10)
+                .await
+                .unwrap()
+        ),
+        ["p4", "p6", "p5"]
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::unsettled_payments(&mut c, T0 + 6, 1)
+                .await
+                .unwrap()
+        ),
+        ["p4"]
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::unsettled_of_team(&mut c, &acme.id, None, None)
+                .await
+                .unwrap()
+        ),
+        ["p6", "p5"]
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::unsettled_of_team(&mut c, &acme.id, Some("renewal"), None)
+                .await
+                .unwrap()
+        ),
+        ["p6"]
+    );
+    assert!(
+        billing::unsettled_of_team(&mut c, &acme.id, Some("change"), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::unsettled_of_team(&mut c, &acme.id, None, Some("i3"))
+                .await
+                .unwrap()
+        ),
+        ["p6"]
+    );
+    assert!(
+        billing::unsettled_of_team(&mut c, &acme.id, Some("renewal"), Some("i1"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::unsettled_of_team(&mut c, &globex.id, None, None)
+                .await
+                .unwrap()
+        ),
+        ["p4"]
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::recent_payments(&mut c, &acme.id, 10)
+                .await
+                .unwrap()
+        ),
+        ["p5", "p6", "p3", "p2", "p1"]
+    );
+    assert_eq!(
+        payment_ids(&billing::recent_payments(&mut c, &acme.id, 2).await.unwrap()),
+        ["p5", "p6"]
+    );
+    assert_eq!(
+        payment_ids(
+            &billing::recent_payments(&mut c, &globex.id, 10)
+                .await
+                .unwrap()
+        ),
+        ["p4"]
+    );
+
+    // Idempotency keys, per owner.
+    use billing::KeyState;
+    let owner = format!("{}:acme", ada.id);
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k1", "h1", T0)
+            .await
+            .unwrap(),
+        KeyState::New
+    );
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k1", "h1", T0)
+            .await
+            .unwrap(),
+        KeyState::InProgress
+    );
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k1", "h2", T0)
+            .await
+            .unwrap(),
+        KeyState::Mismatch
+    );
+    assert_eq!(
+        billing::claim_key(&mut c, "someone-else", "k1", "h2", T0)
+            .await
+            .unwrap(),
+        KeyState::New
+    );
+    billing::finish_key(&mut c, &owner, "k1", 200, r#"{"ok":true}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k1", "h1", T0 + 1)
+            .await
+            .unwrap(),
+        KeyState::Done {
+            status: 200,
+            response: r#"{"ok":true}"#.into()
+        }
+    );
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k1", "h2", T0 + 1)
+            .await
+            .unwrap(),
+        KeyState::Mismatch
+    );
+    // A finished key is not released; an unfinished one is.
+    billing::release_key(&mut c, &owner, "k1").await.unwrap();
+    assert!(matches!(
+        billing::claim_key(&mut c, &owner, "k1", "h1", T0 + 2)
+            .await
+            .unwrap(),
+        KeyState::Done { status: 200, .. }
+    ));
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k2", "h1", T0)
+            .await
+            .unwrap(),
+        KeyState::New
+    );
+    billing::release_key(&mut c, &owner, "k2").await.unwrap();
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k2", "h3", T0)
+            .await
+            .unwrap(),
+        KeyState::New
+    );
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k3", "h1", T0 + HOUR)
+            .await
+            .unwrap(),
+        KeyState::New
+    );
+    assert_eq!(
+        write!(f.store, |t| billing::purge_keys(&mut t, T0).await).unwrap(),
+        0
+    );
+    assert_eq!(
+        write!(f.store, |t| billing::purge_keys(&mut t, T0 + HOUR).await).unwrap(),
+        3
+    );
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k1", "h9", T0 + HOUR)
+            .await
+            .unwrap(),
+        KeyState::New
+    );
+    assert_eq!(
+        billing::claim_key(&mut c, &owner, "k3", "h1", T0 + HOUR)
+            .await
+            .unwrap(),
+        KeyState::InProgress
+    );
+
+    // Webhook events: seen once.
+    assert!(!write!(f.store, |t| billing::webhook_seen(
+        &mut t,
+        "evt_1",
+        "payment_intent.succeeded",
+        T0
+    )
+    .await)
+    .unwrap());
+    assert!(write!(f.store, |t| billing::webhook_seen(
+        &mut t,
+        "evt_1",
+        "payment_intent.succeeded",
+        T0 + 1
+    )
+    .await)
+    .unwrap());
+    assert!(!write!(f.store, |t| billing::webhook_seen(
+        &mut t,
+        "evt_2",
+        "payment_intent.payment_failed",
+        T0
+    )
+    .await)
+    .unwrap());
+
+    // The history: the team's billing events and the operator's plan
+    // changes, newest first, paged by sequence number.
+    let scope = format!("team:{}", acme.id);
+    let mut seqs_by_kind = Vec::new();
+    for (kind, actor) in [
+        ("billing_card_added", Some(ada.id.as_str())),
+        ("member_added", Some(ada.id.as_str())),
+        ("plan_set", None),
+        ("billings", None),
+        ("billing_payment_succeeded", None),
+        ("xbilling_y", None),
+    ] {
+        let e = write!(f.store, |t| events::append(
+            &mut t, &scope, actor, kind, "{}", T0
+        )
+        .await)
+        .unwrap();
+        seqs_by_kind.push((kind, e.seq));
+    }
+    write!(f.store, |t| events::append(
+        &mut t,
+        &format!("team:{}", globex.id),
+        None,
+        "billing_card_added",
+        "{}",
+        T0
+    )
+    .await)
+    .unwrap();
+    let history = billing::history(&mut c, &scope, None, 10).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| (h.kind.as_str(), h.seq))
+            .collect::<Vec<_>>(),
+        [
+            ("billing_payment_succeeded", seqs_by_kind[4].1),
+            ("plan_set", seqs_by_kind[2].1),
+            ("billing_card_added", seqs_by_kind[0].1),
+        ]
+    );
+    assert_eq!(history[2].actor_username.as_deref(), Some("ada"));
+    assert_eq!(history[0].actor_username, None);
+    assert_eq!(
+        (history[0].data.as_str(), history[0].created_at),
+        ("{}", T0)
+    );
+    let page: Vec<String> = billing::history(&mut c, &scope, None, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.kind)
+        .collect();
+    assert_eq!(page, ["billing_payment_succeeded"]);
+    let page: Vec<String> = billing::history(&mut c, &scope, Some(seqs_by_kind[2].1), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.kind)
+        .collect();
+    assert_eq!(page, ["billing_card_added"]);
+    assert!(
+        billing::history(&mut c, &scope, Some(seqs_by_kind[0].1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(billing::history(&mut c, "team:none", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

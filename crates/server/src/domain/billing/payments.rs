@@ -37,8 +37,10 @@ pub const RETRY_AFTER_DAYS: [i64; 3] = [1, 3, 5];
 /// Teams (or invoices, or payments) one round of background work handles.
 const ROUND: i64 = 100;
 
-/// What became of a payment.
+/// What became of a payment. (Short-lived and moved a few times per
+/// payment: its size does not matter.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Settled {
     Paid {
         payment: PaymentRow,
