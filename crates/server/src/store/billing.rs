@@ -656,7 +656,7 @@ pub async fn invoices_to_retry(
 ) -> Result<Vec<InvoiceRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT * FROM invoices WHERE status = 'open' AND next_attempt_at <= $1 \
-         ORDER BY next_attempt_at LIMIT $2",
+         ORDER BY next_attempt_at, number LIMIT $2",
     )
     .bind(now)
     .bind(limit)

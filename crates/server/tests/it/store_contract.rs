@@ -4393,7 +4393,8 @@ async fn billing_quotes_invoices_payments_keys_and_history(db: Db) {
         KeyState::InProgress
     );
 
-    // Webhook events: seen once.
+    // Webhook events: seen once; handled is what was seen.
+    assert!(!billing::webhook_handled(&mut c, "evt_1").await.unwrap());
     assert!(!write!(f.store, |t| billing::webhook_seen(
         &mut t,
         "evt_1",
@@ -4410,6 +4411,7 @@ async fn billing_quotes_invoices_payments_keys_and_history(db: Db) {
     )
     .await)
     .unwrap());
+    assert!(billing::webhook_handled(&mut c, "evt_1").await.unwrap());
     assert!(!write!(f.store, |t| billing::webhook_seen(
         &mut t,
         "evt_2",
