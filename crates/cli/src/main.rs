@@ -169,7 +169,7 @@ enum Command {
         config: ConfigFile,
     },
     /// Put a team on a plan (free, pro, business, enterprise) where no
-    /// payment provider is configured (B10); the same as `admin set-plan`.
+    /// payment provider is configured; the same as `admin set-plan`.
     Plan {
         /// The team's URL name.
         team: String,

@@ -76,3 +76,42 @@ async fn the_operator_disables_creates_and_lists_accounts_from_the_shell() {
     let out = postroom(data, &["admin", "teams"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// `postroom plan <team> <plan> [--seats N]` (B10): without a payment
+/// provider the operator puts a team on a plan, and billing shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_puts_a_team_on_a_plan_from_the_shell() {
+    let world = World::start();
+    let ada = world.person("ada").await;
+    let data = world.data.path();
+    let (status, _) = world
+        .call(
+            "POST",
+            "/teams",
+            &ada,
+            Some(json!({"name": "Acme", "slug": "acme"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let out = postroom(data, &["plan", "acme", "pro", "--seats", "4"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Pro"),
+        "{}",
+        text(&out)
+    );
+    let (status, billing) = world.call("GET", "/teams/acme/billing", &ada, None).await;
+    assert_eq!(status, 200, "{billing}");
+    assert_eq!(billing["plan"], "pro");
+    assert_eq!(billing["seats"]["total"], 4);
+    assert_eq!(billing["provider"], false);
+
+    let out = postroom(data, &["plan", "acme", "gold"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such plan"),
+        "{}",
+        text(&out)
+    );
+}
