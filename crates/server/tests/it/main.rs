@@ -9,6 +9,7 @@ mod accounts;
 mod authorization;
 mod billing;
 mod browser;
+mod browser_billing;
 mod browser_collections;
 mod browser_sync;
 mod browser_teams;

@@ -589,7 +589,8 @@ async fn plans(
             .with("billing", &view)
             .with("plans", billing::plans(app).plans)
             .with("used", used)
-            .with("form", choice),
+            .with("form", choice)
+            .with_errors(FormError::default()),
     )
 }
 
@@ -677,6 +678,10 @@ async fn preview(
     .with("billing", view)
     .with("chosen", plan)
     .with("choice", &req)
+    .with(
+        "expires",
+        crate::clock::date_in_words(&quote.expires_at, true),
+    )
     .with("quote", quote)
     .with("card", cards.cards.into_iter().find(|c| c.default))
     .with("key", form_key())
