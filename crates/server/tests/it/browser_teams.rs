@@ -55,7 +55,7 @@ async fn confirmed_account(w: &Web, username: &str, email: &str, name: Option<&s
 impl Browser {
     /// Saves this page as `target/screenshots/<name>.png`, for a look at a
     /// page the test passes through.
-    async fn snap(&self, name: &str) {
+    pub(crate) async fn snap(&self, name: &str) {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("create target/screenshots");
         if let Some(png) = self.screenshot().await {

@@ -10,6 +10,7 @@ mod authorization;
 mod billing;
 mod billing_props;
 mod browser;
+mod browser_billing;
 mod browser_collections;
 mod browser_sync;
 mod browser_teams;

@@ -92,6 +92,30 @@ pub(super) fn upstream(e: crate::billing::ProviderError) -> Error {
     }
 }
 
+/// Starts saving a card from the browser: a SetupIntent of the team's
+/// customer. The page's script confirms its client secret with the
+/// provider's own card element (with the publishable key), then hands the
+/// payment method it made to [`add_card`]. The client secret and the
+/// publishable key.
+pub async fn card_setup(app: &App, actor: &Actor, slug: &str) -> Result<(String, String)> {
+    let provider = provider(app)?;
+    let publishable_key = app
+        .settings
+        .stripe
+        .as_ref()
+        .map(|s| s.publishable_key.clone())
+        .unwrap_or_default();
+    let team = {
+        let mut c = app.store.conn().await?;
+        policy::authorize(&mut c, actor, slug, TeamAction::ManageBilling)
+            .await?
+            .team
+    };
+    let customer = customer(app, &team.id, &team.name).await?;
+    let intent = provider.setup_intent(&customer).await.map_err(upstream)?;
+    Ok((intent.client_secret, publishable_key))
+}
+
 /// Adds a card the browser gave to the provider (`pm_...`). The team's
 /// first card becomes its default; while an invoice is unpaid, the new card
 /// becomes the default and is tried at once.

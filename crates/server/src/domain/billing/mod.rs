@@ -18,11 +18,13 @@
 //!   change paid from the balance alone takes effect at once.
 //!
 //! The modules: `subscription` (preview, change, cancel, trial, top-up),
-//! `payments` (charging, settling, renewals and retries, webhooks,
+//! `idempotency` (the keys of requests that move money, for the API and
+//! the pages alike), `payments` (charging, settling, renewals and retries, webhooks,
 //! reconciling), `cards`, `invoices` (issuing, reading, the PDF, closing a
 //! deleted team's account) and `views` (rows to wire types).
 
 mod cards;
+pub mod idempotency;
 mod invoices;
 mod payments;
 mod subscription;
@@ -34,7 +36,7 @@ use postroom_core::api;
 use postroom_core::billing::{Cycle, Priced};
 use postroom_core::{Stored, TeamEvent};
 
-pub use cards::{add_card, cards, remove_card, set_default_card};
+pub use cards::{add_card, card_setup, cards, remove_card, set_default_card};
 pub use invoices::{close_for_deletion, invoice, invoice_pdf, invoices};
 pub use payments::{reconcile, refresh_payment, run_due, webhook, RETRY_AFTER_DAYS};
 pub use subscription::{cancel, change, preview, resume, start_trial, top_up, QUOTE_TTL};

@@ -20,16 +20,14 @@ use postroom_core::api::{
     TopUpResponse, TrialRequest, UpdateBilling,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::actor::Actor;
 use crate::domain::billing;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::extract::{ApiJson, ApiQuery, Auth};
 use crate::state::App;
-use crate::store;
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -125,7 +123,7 @@ async fn change_subscription(
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChangeSubscription>,
 ) -> Result<Response> {
-    let hash = request_hash("subscription", &team, &req);
+    let hash = billing::idempotency::request_hash("subscription", &team, &req);
     idempotent(&app, &actor, &team, &headers, hash, async {
         billing::change(&app, &actor, &team, req).await.ok_200()
     })
@@ -179,7 +177,7 @@ async fn top_up(
     headers: HeaderMap,
     ApiJson(req): ApiJson<TopUpRequest>,
 ) -> Result<Response> {
-    let hash = request_hash("top-up", &team, &req);
+    let hash = billing::idempotency::request_hash("top-up", &team, &req);
     idempotent(&app, &actor, &team, &headers, hash, async {
         billing::top_up(&app, &actor, &team, req)
             .await
@@ -355,20 +353,8 @@ async fn webhook(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A request's fingerprint for its idempotency key: the route, the team
-/// and the body as parsed.
-fn request_hash(route: &str, team: &str, body: &impl Serialize) -> String {
-    let body = serde_json::to_string(body).unwrap_or_default();
-    hex::encode(Sha256::digest(format!(
-        "{route}\n{}\n{body}",
-        team.to_ascii_lowercase()
-    )))
-}
-
-/// Runs `work` once per `Idempotency-Key`: a retry with the same key and
-/// body gets the first answer again; an answer that was an internal error
-/// is not kept, so the retry runs again (a charge it made is found by
-/// reconciling, and a second change waits for it: `payment_in_progress`).
+/// Runs `work` once per `Idempotency-Key` (see [`billing::idempotency`]);
+/// a replayed answer says so in `Idempotent-Replayed: true`.
 async fn idempotent<T: Serialize>(
     app: &App,
     actor: &Actor,
@@ -376,86 +362,24 @@ async fn idempotent<T: Serialize>(
     headers: &HeaderMap,
     hash: String,
     work: impl std::future::Future<Output = Result<(StatusCode, T)>>,
-) -> Result<Response>
-where
-    (StatusCode, T): Sized,
-{
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            Error::bad_request(
-                "idempotency_key_required",
-                "this request moves money: send an Idempotency-Key header (a random string, the same for a retry)",
-            )
-        })?;
-    if key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::bad_request(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be at most 255 visible ASCII characters",
-        ));
-    }
-    let owner = format!("{}:{}", actor.user_id, team.to_ascii_lowercase());
-    let now = app.clock.now();
-    let state =
-        store::billing::claim_key(&mut *app.store.conn().await?, &owner, key, &hash, now).await?;
-    match state {
-        store::billing::KeyState::New => {}
-        store::billing::KeyState::InProgress => {
-            return Err(Error::conflict(
-                "idempotency_key_in_use",
-                None,
-                "a request with this Idempotency-Key is still being handled",
-            ))
-        }
-        store::billing::KeyState::Mismatch => {
-            return Err(Error::Invalid {
-                code: "idempotency_key_reused",
-                message: "this Idempotency-Key was used for a different request".into(),
-                fields: Default::default(),
-            })
-        }
-        store::billing::KeyState::Done { status, response } => {
-            let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-            return Ok((
-                status,
-                [
-                    (header::CONTENT_TYPE, "application/json"),
-                    (
-                        header::HeaderName::from_static("idempotent-replayed"),
-                        "true",
-                    ),
-                ],
-                response,
-            )
-                .into_response());
-        }
-    }
-    let (status, body) = match work.await {
-        Ok((status, value)) => (
-            status,
-            serde_json::to_string(&value).map_err(anyhow::Error::from)?,
-        ),
-        Err(Error::Internal(e)) => {
-            store::billing::release_key(&mut *app.store.conn().await?, &owner, key).await?;
-            return Err(Error::Internal(e));
-        }
-        Err(e) => (
-            e.status(),
-            serde_json::to_string(&e.body()).map_err(anyhow::Error::from)?,
-        ),
-    };
-    store::billing::finish_key(
-        &mut *app.store.conn().await?,
-        &owner,
-        key,
-        i64::from(status.as_u16()),
-        &body,
+) -> Result<Response> {
+    let key = billing::idempotency::check_key(
+        headers.get("idempotency-key").and_then(|v| v.to_str().ok()),
+    )?;
+    let answer = billing::idempotency::once(app, actor, team, key, &hash, work).await?;
+    let mut response = (
+        answer.status,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body,
     )
-    .await?;
-    Ok((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+        .into_response();
+    if answer.replayed {
+        response.headers_mut().insert(
+            header::HeaderName::from_static("idempotent-replayed"),
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
 }
 
 /// A domain answer with the status the route gives it.

@@ -34,6 +34,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/passkeys.js"),
     ),
     (
+        "billing.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/billing.js"),
+    ),
+    (
         "logo.svg",
         "image/svg+xml",
         include_bytes!("assets/logo.svg"),

@@ -16,6 +16,9 @@
 //! - `teams`: my teams, a team's members and invites, discovery, join
 //!   requests, the audit log, the invite landing page, "Join a team".
 //! - `team_sso`: a team's single sign-on page (A7).
+//! - `billing`: a team's billing pages (B1-B10): overview, plans and the
+//!   preview of a change, cards (with `assets/billing.js` and Stripe.js),
+//!   history, invoices.
 //! - `collections`: the Collections tabs (Private, Team, Links), import, a
 //!   collection's tree and actions, revisions, recently deleted, and a
 //!   public link (JSON, or a read-only page).
@@ -33,6 +36,7 @@
 mod admin;
 mod assets;
 mod auth;
+mod billing;
 mod collections;
 mod conflicts;
 pub mod errors;
@@ -63,6 +67,7 @@ pub fn router(app: App) -> Router<App> {
         .merge(misc::router())
         .merge(teams::router())
         .merge(team_sso::router())
+        .merge(billing::router())
         .merge(collections::router())
         .merge(workspace::router())
         .merge(conflicts::router())

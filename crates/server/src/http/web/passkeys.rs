@@ -41,9 +41,9 @@ pub fn router() -> Router<App> {
 
 /// A JSON body sent by one of our pages: the browser's session, and the
 /// page's CSRF token in `X-CSRF-Token` (checked before the body is read).
-struct PageJson<T> {
-    session: WebSession,
-    body: T,
+pub(super) struct PageJson<T> {
+    pub(super) session: WebSession,
+    pub(super) body: T,
 }
 
 impl<T: DeserializeOwned> FromRequest<App> for PageJson<T> {
@@ -68,7 +68,7 @@ impl<T: DeserializeOwned> FromRequest<App> for PageJson<T> {
 }
 
 /// The account acting in this browser, for the settings endpoints.
-fn signed_in(session: &WebSession) -> Result<Actor, Error> {
+pub(super) fn signed_in(session: &WebSession) -> Result<Actor, Error> {
     session
         .active()
         .map(|a| a.actor)

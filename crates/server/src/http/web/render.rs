@@ -59,6 +59,16 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "team_home.html",
     "team_discovery.html",
     "team_sso.html",
+    "billing_tabs.html",
+    "billing.html",
+    "billing_cancel.html",
+    "billing_plans.html",
+    "billing_preview.html",
+    "billing_confirm.html",
+    "billing_cards.html",
+    "billing_history.html",
+    "billing_invoices.html",
+    "billing_invoice.html",
     "team_requests.html",
     "team_audit.html",
     "team_join.html",
@@ -98,6 +108,7 @@ fn env() -> &'static Environment<'static> {
         env.add_function("date", |iso: String| {
             crate::clock::date_in_words(&iso, false)
         });
+        env.add_function("money", money);
         env
     })
 }
@@ -127,6 +138,22 @@ fn avatar(user: Value, size: Option<String>) -> Value {
         ),
     };
     Value::from_safe_string(html)
+}
+
+/// An amount (`{amount, currency}`, as the API writes `Money`) for people:
+/// "$12.00", "-$3.64".
+fn money(m: Value) -> String {
+    let amount = m
+        .get_attr("amount")
+        .ok()
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(0);
+    let currency = m
+        .get_attr("currency")
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    postroom_core::billing::format_money(amount, &currency)
 }
 
 /// `<time>` with a relative text ("5 minutes ago") and the full UTC time on hover.
@@ -196,6 +223,37 @@ pub(super) fn allow_form_redirect(response: &mut Response, source: &str) {
     }
 }
 
+/// Lets a rendered page load Stripe.js from `js_origin` and let it work:
+/// its frames (the card element, 3-D Secure) and its calls to the
+/// provider's API at `api_origin`. Only the pages that add a card or
+/// confirm a payment get this; every other page loads nothing from
+/// elsewhere.
+pub(super) fn allow_stripe(response: &mut Response, js_origin: &str, api_origin: &str) {
+    let connect = if api_origin == js_origin {
+        js_origin.to_owned()
+    } else {
+        format!("{js_origin} {api_origin}")
+    };
+    let relaxed = CSP
+        .replace(
+            "script-src 'self'",
+            &format!("script-src 'self' {js_origin}"),
+        )
+        .replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {connect}"),
+        )
+        .replace(
+            "form-action 'self'",
+            &format!("frame-src {js_origin}; form-action 'self'"),
+        );
+    if let Ok(value) = HeaderValue::from_str(&relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// Renders a template with its whole context.
 pub(super) fn render_response(
     status: StatusCode,
@@ -246,6 +304,33 @@ mod tests {
                 assert!(!source.contains(banned), "{name} uses {banned:?}");
             }
         }
+    }
+
+    /// The Stripe pages' policy lets in the script's origin, its frames and
+    /// its calls to the provider's API, and nothing else changes.
+    #[test]
+    fn stripe_pages_let_in_the_provider_only() {
+        let mut r = render_response(StatusCode::OK, "message.html", json!({"title": "T"}));
+        allow_stripe(&mut r, "https://js.stripe.com", "https://api.stripe.com");
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("script-src 'self' https://js.stripe.com;"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-src https://js.stripe.com;"), "{csp}");
+        assert!(
+            csp.contains("connect-src 'self' https://js.stripe.com https://api.stripe.com;"),
+            "{csp}"
+        );
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(csp.contains("form-action 'self';"), "{csp}");
+        let plain = render_response(StatusCode::OK, "message.html", json!({"title": "T"}));
+        assert!(!plain.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("stripe"));
     }
 
     /// Every template renders, signed in and not, so a typo in one shows up here.
@@ -403,6 +488,74 @@ mod tests {
             ("request", json!("r1")),
             ("returns_to", json!("http://127.0.0.1:53123")),
             ("user_code", json!("BCDF-GHJK")),
+            // The billing pages (web/billing.rs).
+            ("billing_tab", json!(true)),
+            (
+                "billing",
+                json!({"plan": "pro", "cycle": "month", "seats": {"total": 5, "members": 2, "pending_invites": 1, "available": 2},
+                    "status": "past_due", "period": {"start": when, "end": when}, "balance": {"amount": 1250, "currency": "usd"},
+                    "upcoming_invoice": {"id": "in1", "number": null, "kind": "invoice", "status": "draft", "issued_at": when,
+                        "period": {"start": when, "end": when},
+                        "lines": [{"description": "Pro × 5 seats", "amount": {"amount": 5000, "currency": "usd"}, "period": {"start": when, "end": when}, "proration": false}],
+                        "subtotal": {"amount": 5000, "currency": "usd"}, "from_balance": {"amount": 1250, "currency": "usd"},
+                        "from_card": {"amount": 3750, "currency": "usd"}, "total": {"amount": 5000, "currency": "usd"}, "currency": "usd", "paid_at": null},
+                    "recent_payments": [{"id": "p1", "at": when, "amount": {"amount": 2000, "currency": "usd"}, "status": "succeeded", "card": "Visa •••• 4242", "invoice": "in0"},
+                        {"id": "p2", "at": when, "amount": {"amount": 500, "currency": "usd"}, "status": "requires_action", "card": null, "invoice": null}],
+                    "billing_email": "billing@example.com", "details": {}, "cancel_at_period_end": true, "trial_ends_at": when, "provider": true}),
+            ),
+            (
+                "plan",
+                json!({"id": "pro", "name": "Pro", "prices": {"month": {"amount": 1000, "currency": "usd"}, "year": {"amount": 10000, "currency": "usd"}}, "max_members": null, "sso": false, "trial_days": 14}),
+            ),
+            ("trial_days", json!(14)),
+            ("top_up_key", json!("k")),
+            ("amount", json!("20")),
+            (
+                "plans",
+                json!([{"id": "free", "name": "Free", "prices": {"month": {"amount": 0, "currency": "usd"}, "year": {"amount": 0, "currency": "usd"}}, "max_members": 3, "sso": false, "trial_days": null},
+                    {"id": "pro", "name": "Pro", "prices": {"month": {"amount": 1000, "currency": "usd"}, "year": {"amount": 10000, "currency": "usd"}}, "max_members": null, "sso": false, "trial_days": 14}]),
+            ),
+            ("used", json!(3)),
+            (
+                "quote",
+                json!({"id": "q1", "expires_at": when, "lines": [{"description": "Remaining time on Pro after 1 January 2026", "amount": {"amount": -364, "currency": "usd"}, "period": {"start": when, "end": when}, "proration": true}],
+                    "subtotal": {"amount": -364, "currency": "usd"}, "from_balance": {"amount": 0, "currency": "usd"}, "from_card": {"amount": 100, "currency": "usd"}, "total": {"amount": 100, "currency": "usd"}}),
+            ),
+            ("chosen", json!({"id": "pro", "name": "Pro"})),
+            (
+                "choice",
+                json!({"plan": "pro", "cycle": "year", "seats": 5}),
+            ),
+            ("card", json!(null)),
+            ("key", json!("k")),
+            (
+                "payment",
+                json!({"payment_id": "p1", "client_secret": "pi_1_secret_2", "publishable_key": "pk_test"}),
+            ),
+            (
+                "cards",
+                json!([{"id": "c1", "brand": "visa", "last4": "4242", "exp_month": 4, "exp_year": 2030, "default": true, "expired": false},
+                    {"id": "c2", "brand": "mastercard", "last4": "4444", "exp_month": 12, "exp_year": 2020, "default": false, "expired": true}]),
+            ),
+            ("publishable_key", json!("pk_test")),
+            ("stripe_js", json!("https://js.stripe.com/v3/")),
+            (
+                "history",
+                json!({"entries": [{"at": when, "kind": "payment", "description": "Paid $20.00 with Visa •••• 4242", "amount": {"amount": 2000, "currency": "usd"}, "actor": null}], "next": "5"}),
+            ),
+            (
+                "invoices",
+                json!({"invoices": [{"id": "in1", "number": "PR-0001", "kind": "credit_note", "status": "paid", "issued_at": when, "period": null, "lines": [],
+                    "subtotal": {"amount": 0, "currency": "usd"}, "from_balance": {"amount": 0, "currency": "usd"}, "from_card": {"amount": 0, "currency": "usd"},
+                    "total": {"amount": 0, "currency": "usd"}, "currency": "usd", "paid_at": when}], "next": null}),
+            ),
+            (
+                "invoice",
+                json!({"id": "in1", "number": "PR-0001", "kind": "invoice", "status": "paid", "issued_at": when, "period": {"start": when, "end": when},
+                    "lines": [{"description": "Pro × 5 seats", "amount": {"amount": 5000, "currency": "usd"}, "period": {"start": when, "end": when}, "proration": false}],
+                    "subtotal": {"amount": 5000, "currency": "usd"}, "from_balance": {"amount": 0, "currency": "usd"}, "from_card": {"amount": 5000, "currency": "usd"},
+                    "total": {"amount": 5000, "currency": "usd"}, "currency": "usd", "paid_at": when}),
+            ),
         ] {
             ctx[k] = v;
         }

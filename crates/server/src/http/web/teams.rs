@@ -106,6 +106,13 @@ pub(super) async fn team_page(
     title: &str,
 ) -> Page {
     let admin = team.membership.role == Role::Admin;
+    // Billing is shown to those the policy lets manage it (admins and the
+    // billing role); to the others it does not exist.
+    let billing = crate::domain::policy::decide(
+        crate::domain::policy::Standing::Member(team.membership.role),
+        crate::domain::policy::TeamAction::ManageBilling,
+    )
+    .is_ok();
     let waiting = if admin {
         teams::waiting_join_requests(app, actor, &team.slug)
             .await
@@ -117,6 +124,7 @@ pub(super) async fn team_page(
         .with("nav", "teams")
         .with("team", team)
         .with("admin", admin)
+        .with("billing_tab", billing)
         .with("section", section)
         .with("waiting_requests", waiting)
 }
