@@ -55,7 +55,7 @@ pub struct Team {
     pub id: String,
     pub name: String,
     pub slug: String,
-    /// The plan the team is on: `free` until billing exists.
+    /// The plan the team is on: `free`, `pro`, `business` or `enterprise`.
     pub plan: String,
     pub seats: SeatUsage,
     /// Listed to people whose verified email has one of the team's verified domains.

@@ -367,6 +367,7 @@ async fn teams_page(app: &App, after: &str) -> Result<Page, Error> {
     Ok(admin_page(app, "admin_teams.html", "Teams", "teams")
         .await?
         .with("teams", lines)
+        .with("billing_on", app.payments().is_some())
         .with(
             "plans",
             crate::domain::plans::ALL
