@@ -23,6 +23,7 @@ on_both_databases!(
     a_team_adds_a_card_upgrades_grows_and_cancels,
     cards_that_decline_or_ask_for_3d_secure,
     renewals_use_the_balance_then_the_card_and_retry_failures,
+    an_unpaid_renewal_ends_the_plan_after_the_last_try,
     a_lost_answer_is_reconciled_into_one_charge,
     webhooks_are_verified_and_handled_once,
     deleting_a_paying_team_keeps_its_invoices,
@@ -1120,4 +1121,72 @@ async fn without_a_provider_the_operator_sets_plans(db: Db) {
         .get("/api/v1/teams/acme/billing/history", Some(&alice))
         .await;
     assert_eq!(h.body["entries"][0]["kind"], "plan_set");
+}
+
+async fn an_unpaid_renewal_ends_the_plan_after_the_last_try(db: Db) {
+    let Some((t, ls)) = spawn(
+        db,
+        "billing::an_unpaid_renewal_ends_the_plan_after_the_last_try",
+    )
+    .await
+    else {
+        return;
+    };
+    let alice = t.new_user("alice").await;
+    let bob = t.new_user("bob").await;
+    t.create_team(&alice, "acme").await;
+    t.join_team(&alice, "acme", &bob).await;
+    add_card(&t, &ls, &alice, "acme", VISA).await;
+    with_key(
+        &t,
+        Method::PUT,
+        "/api/v1/teams/acme/billing/subscription",
+        &alice,
+        "u",
+        json!({"plan": "pro", "cycle": "month", "seats": 4}),
+    )
+    .await
+    .assert(200, None);
+    let declined = add_card(&t, &ls, &alice, "acme", DECLINED).await;
+    let id = declined["id"].as_str().unwrap();
+    t.put(
+        &format!("/api/v1/teams/acme/billing/cards/{id}/default"),
+        Some(&alice),
+        json!({}),
+    )
+    .await
+    .assert(200, None);
+    // The renewal fails, then each retry (after 1, 3 and 5 days) fails too.
+    t.clock.advance(31 * DAY);
+    billing::run_due(&t.app).await.unwrap();
+    for days in billing::RETRY_AFTER_DAYS {
+        let alice = signed_in_again(&t, "alice").await;
+        assert_eq!(overview(&t, &alice, "acme").await["status"], "past_due");
+        t.clock.advance(days * DAY + 1);
+        billing::run_due(&t.app).await.unwrap();
+    }
+    // After the last try the team is on Free, with every member kept.
+    let alice = signed_in_again(&t, "alice").await;
+    let o = overview(&t, &alice, "acme").await;
+    assert_eq!(o["plan"], "free", "{o}");
+    assert_eq!(o["status"], "free");
+    assert_eq!(o["seats"]["total"], 3);
+    let members = t.get("/api/v1/teams/acme/members", Some(&alice)).await;
+    assert_eq!(members.body["members"].as_array().unwrap().len(), 2);
+    let invoices = t
+        .get("/api/v1/teams/acme/billing/invoices", Some(&alice))
+        .await;
+    assert_eq!(invoices.body["invoices"][0]["status"], "uncollectible");
+    let failed = o["recent_payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "failed")
+        .count();
+    assert_eq!(failed, 4);
+    t.mail_settled().await;
+    assert!(t
+        .mails_to("alice@example.com")
+        .iter()
+        .any(|m| m.contains("is back on Free")));
 }

@@ -514,8 +514,9 @@ const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// Operations that take no input and need no credentials, so no 4xx answer
-/// is possible to document: a fresh captcha challenge is always handed out.
-const CANNOT_FAIL: &[(&str, &str)] = &[("get", "/api/v1/captcha")];
+/// is possible to document: a fresh captcha challenge is always handed out,
+/// and the plans with their prices are public.
+const CANNOT_FAIL: &[(&str, &str)] = &[("get", "/api/v1/captcha"), ("get", "/api/v1/plans")];
 
 const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",

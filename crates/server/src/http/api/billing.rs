@@ -48,7 +48,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(webhook))
 }
 
-/// The plans and their prices per seat (B1): amounts in minor units with
+/// The plans and their prices per seat: amounts in minor units with
 /// their currency.
 #[utoipa::path(get, path = "/api/v1/plans", tag = "billing",
     responses((status = 200, body = PlanList)))]
