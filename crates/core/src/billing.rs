@@ -374,13 +374,16 @@ pub struct Split {
 
 /// Splits the sum of `lines` between the balance and the card: a charge is
 /// taken from whatever positive `balance` there is first and the rest from
-/// the card; a credit goes to the balance whole.
+/// the card; a credit goes to the balance whole. A negative balance (a
+/// charge too small for a card, carried by [`carry_small_charge`]) is
+/// collected with the next charge: `from_balance` is then negative and the
+/// card pays it too.
 pub fn split(lines: &[Line], balance: i64) -> Split {
     let subtotal = saturate(lines.iter().map(|l| i128::from(l.amount)).sum());
     let from_balance = if subtotal <= 0 {
         subtotal
     } else {
-        balance.clamp(0, subtotal)
+        balance.min(subtotal)
     };
     let from_card = subtotal - from_balance;
     Split {
@@ -388,6 +391,21 @@ pub fn split(lines: &[Line], balance: i64) -> Split {
         from_balance,
         from_card,
         total: from_balance + from_card,
+    }
+}
+
+/// Moves a card charge smaller than `minimum` (a card network's smallest
+/// charge) onto the balance, where it waits for the next charge or top-up,
+/// as Stripe does with a small invoice. The total is unchanged.
+pub fn carry_small_charge(split: Split, minimum: i64) -> Split {
+    if split.from_card > 0 && split.from_card < minimum {
+        Split {
+            from_balance: split.from_balance + split.from_card,
+            from_card: 0,
+            ..split
+        }
+    } else {
+        split
     }
 }
 
@@ -688,8 +706,14 @@ mod tests {
             (s.subtotal, s.from_balance, s.from_card, s.total),
             (-300, -300, 0, -300)
         );
+        // A debt on the balance is collected with the next charge.
         let s = split(&[line(100)], -50);
-        assert_eq!((s.from_balance, s.from_card), (0, 100));
+        assert_eq!((s.from_balance, s.from_card), (-50, 150));
+        // A charge too small for a card waits on the balance.
+        let s = carry_small_charge(split(&[line(39)], 0), 50);
+        assert_eq!((s.from_balance, s.from_card, s.total), (39, 0, 39));
+        let s = carry_small_charge(split(&[line(60)], 0), 50);
+        assert_eq!((s.from_balance, s.from_card), (0, 60));
         let s = split(&[line(100)], 5000);
         assert_eq!((s.from_balance, s.from_card), (100, 0));
         assert_eq!(split(&[], 10).total, 0);
@@ -874,12 +898,16 @@ mod tests {
                 prop_assert_eq!(s.total, s.subtotal);
                 prop_assert!(s.from_card >= 0);
                 if s.subtotal > 0 {
-                    prop_assert!(s.from_balance >= 0);
+                    prop_assert!(s.from_balance >= balance.min(0));
                     prop_assert!(s.from_balance <= balance.max(0));
-                    prop_assert!(s.from_card == 0 || s.from_balance == balance.max(0));
+                    prop_assert!(s.from_card == 0 || s.from_balance == balance.min(s.subtotal));
                 } else {
                     prop_assert_eq!(s.from_balance, s.subtotal);
                 }
+                let c = carry_small_charge(s, 50);
+                prop_assert_eq!(c.total, s.total);
+                prop_assert_eq!(c.from_balance + c.from_card, c.total);
+                prop_assert!(c.from_card == 0 || c.from_card >= 50);
             }
 
             /// Consecutive periods from any anchor meet end to start, move

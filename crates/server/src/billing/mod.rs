@@ -290,6 +290,30 @@ const HARD_DECLINES: &[&str] = &[
     "transaction_not_allowed",
 ];
 
+/// The smallest amount Stripe charges to a card in `currency`, in minor
+/// units (Stripe's published minimums; 50 for currencies it does not list
+/// here). A smaller charge waits on the balance for the next one.
+pub fn min_card_charge(currency: &str) -> i64 {
+    match currency {
+        "gbp" => 30,
+        "dkk" => 250,
+        "nok" | "sek" => 300,
+        "hkd" => 400,
+        "czk" => 1500,
+        "huf" => 17500,
+        "mxn" => 1000,
+        "pln" => 200,
+        "ron" => 200,
+        "bgn" => 100,
+        "aed" | "myr" => 200,
+        "inr" => 50,
+        "thb" => 1000,
+        "sgd" | "nzd" | "aud" | "cad" | "chf" | "eur" | "usd" => 50,
+        "jpy" => 50,
+        _ => 50,
+    }
+}
+
 /// Whether a decline cannot be cured by trying the same card again.
 pub fn is_hard_decline(code: &str, decline_code: Option<&str>) -> bool {
     HARD_DECLINES.contains(&code) || decline_code.is_some_and(|d| HARD_DECLINES.contains(&d))

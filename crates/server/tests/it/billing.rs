@@ -24,6 +24,7 @@ on_both_databases!(
     cards_that_decline_or_ask_for_3d_secure,
     renewals_use_the_balance_then_the_card_and_retry_failures,
     an_unpaid_renewal_ends_the_plan_after_the_last_try,
+    a_charge_too_small_for_a_card_waits_on_the_balance,
     a_lost_answer_is_reconciled_into_one_charge,
     webhooks_are_verified_and_handled_once,
     deleting_a_paying_team_keeps_its_invoices,
@@ -1189,4 +1190,80 @@ async fn an_unpaid_renewal_ends_the_plan_after_the_last_try(db: Db) {
         .mails_to("alice@example.com")
         .iter()
         .any(|m| m.contains("is back on Free")));
+}
+
+async fn a_charge_too_small_for_a_card_waits_on_the_balance(db: Db) {
+    let Some((t, ls)) = spawn(
+        db,
+        "billing::a_charge_too_small_for_a_card_waits_on_the_balance",
+    )
+    .await
+    else {
+        return;
+    };
+    let alice = t.new_user("alice").await;
+    t.create_team(&alice, "acme").await;
+    add_card(&t, &ls, &alice, "acme", VISA).await;
+    with_key(
+        &t,
+        Method::PUT,
+        "/api/v1/teams/acme/billing/subscription",
+        &alice,
+        "u",
+        json!({"plan": "pro", "cycle": "month", "seats": 2}),
+    )
+    .await
+    .assert(200, None);
+    // One day before the period's end, a third seat costs less than a card
+    // may be charged (Stripe's 50 cents): it waits on the balance.
+    t.clock.advance(30 * DAY);
+    let alice = signed_in_again(&t, "alice").await;
+    let r = t
+        .post(
+            "/api/v1/teams/acme/billing/preview",
+            Some(&alice),
+            json!({"plan": "pro", "cycle": "month", "seats": 3}),
+        )
+        .await;
+    r.assert(200, None);
+    let q = r.body["quote"].clone();
+    let subtotal = amount(&q["subtotal"]);
+    assert!(subtotal > 0 && subtotal < 50, "{q}");
+    assert_eq!(amount(&q["from_card"]), 0);
+    assert_eq!(amount(&q["from_balance"]), subtotal);
+    with_key(
+        &t,
+        Method::PUT,
+        "/api/v1/teams/acme/billing/subscription",
+        &alice,
+        "s",
+        json!({"plan": "pro", "cycle": "month", "seats": 3, "quote": q["id"]}),
+    )
+    .await
+    .assert(200, None);
+    let o = overview(&t, &alice, "acme").await;
+    assert_eq!(amount(&o["balance"]), -subtotal);
+    assert_eq!(o["seats"]["total"], 3);
+    let charged = |v: Vec<Value>| v.into_iter().filter(|i| i["status"] == "succeeded").count();
+    assert_eq!(charged(intents(&t, &ls, "acme").await), 1);
+    // The renewal collects it with the card.
+    assert_eq!(
+        amount(&o["upcoming_invoice"]["from_card"]),
+        3 * 1200 + subtotal
+    );
+    t.clock.advance(DAY);
+    billing::run_due(&t.app).await.unwrap();
+    let alice = signed_in_again(&t, "alice").await;
+    let o = overview(&t, &alice, "acme").await;
+    assert_eq!(amount(&o["balance"]), 0);
+    let paid: Vec<Value> = intents(&t, &ls, "acme")
+        .await
+        .into_iter()
+        .filter(|i| i["status"] == "succeeded")
+        .collect();
+    assert_eq!(paid.len(), 2);
+    assert!(
+        paid.iter().any(|i| i["amount"] == 3 * 1200 + subtotal),
+        "{paid:?}"
+    );
 }

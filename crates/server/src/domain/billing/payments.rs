@@ -766,7 +766,10 @@ async fn renew_period(
     };
     let lines = [money::renewal_line(&p, period)];
     let balance = store::billing::balance(tx, &team.id).await?;
-    let split = money::split(&lines, balance);
+    let split = money::carry_small_charge(
+        money::split(&lines, balance),
+        crate::billing::min_card_charge(&sub.currency),
+    );
     let invoice = super::invoices::issue(
         app,
         tx,

@@ -39,7 +39,13 @@ struct Computed {
 
 /// The lines of moving the team from `sub` (none: Free) to `new` at `at`
 /// (seconds), and how they split against the balance.
-fn compute(sub: Option<&SubscriptionRow>, new: Priced, at: i64, balance: i64) -> Computed {
+fn compute(
+    sub: Option<&SubscriptionRow>,
+    new: Priced,
+    at: i64,
+    balance: i64,
+    currency: &str,
+) -> Computed {
     let old = sub.map(priced).unwrap_or_else(free_priced);
     let current = match sub {
         Some(s) => Period {
@@ -60,7 +66,10 @@ fn compute(sub: Option<&SubscriptionRow>, new: Priced, at: i64, balance: i64) ->
             },
         )
     };
-    let split = money::split(&lines, balance);
+    let split = money::carry_small_charge(
+        money::split(&lines, balance),
+        crate::billing::min_card_charge(currency),
+    );
     Computed {
         new,
         anchor,
@@ -141,6 +150,7 @@ pub async fn preview(
         new_priced(app, plan, cycle, seats),
         secs(now),
         balance,
+        &app.settings.catalogue.currency,
     );
     let row = quote_row(app, &team, Some(&actor.user_id), &computed, now);
     store::billing::insert_quote(&mut tx, &row).await?;
@@ -239,6 +249,7 @@ pub async fn change(
                 new_priced(app, plan, cycle, seats),
                 secs(now),
                 balance,
+                &app.settings.catalogue.currency,
             );
             let row = quote_row(app, &team, Some(&actor.user_id), &computed, now);
             store::billing::insert_quote(&mut tx, &row).await?;
@@ -333,6 +344,7 @@ fn check_quote(
         },
         secs(q.at),
         q.balance,
+        &q.currency,
     );
     if views::lines_json(&again.lines) != q.lines || balance != q.balance {
         return Err(Error::conflict(

@@ -230,7 +230,10 @@ pub(super) async fn overview(
                 money::period_at(secs(s.anchor), secs(s.period_end), p.cycle)
             };
             let lines = [money::renewal_line(&p, period)];
-            let split = money::split(&lines, balance);
+            let split = money::carry_small_charge(
+                money::split(&lines, balance),
+                crate::billing::min_card_charge(&s.currency),
+            );
             Some(api::InvoiceView {
                 id: "upcoming".into(),
                 number: None,
