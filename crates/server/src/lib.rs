@@ -12,6 +12,7 @@ pub mod files;
 pub mod http;
 pub mod hub;
 pub mod mail;
+pub mod outbound;
 pub mod startup;
 pub mod state;
 pub mod store;

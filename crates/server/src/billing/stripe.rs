@@ -2,7 +2,6 @@
 //! secret key as a Bearer token, read leniently (see the module above for
 //! what localstripe answers differently).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -125,20 +124,7 @@ impl Stripe {
     /// A client of the account whose secret key is `secret_key`. TLS by
     /// rustls with the *ring* provider and the system's roots.
     pub fn new(api_url: Url, secret_key: SecretString) -> anyhow::Result<Stripe> {
-        let crypto = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new(crypto.clone())?;
-        let tls = rustls::ClientConfig::builder_with_provider(crypto)
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(40))
-            .user_agent(concat!("postroom/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = crate::outbound::client(Duration::from_secs(10), Duration::from_secs(40))?;
         Ok(Stripe {
             api_url,
             secret_key,

@@ -125,6 +125,24 @@ fn check_changes(
     Ok(())
 }
 
+/// Whether an action needs billing to be on.
+#[derive(PartialEq, Eq)]
+enum Provider {
+    Needed,
+    NotNeeded,
+}
+
+/// A transaction holding the team's row lock, once `actor` may manage its
+/// billing (404 otherwise) and, when the action takes payments, billing is on.
+async fn locked(app: &App, actor: &Actor, slug: &str, needs: Provider) -> Result<(Tx, TeamRow)> {
+    let mut tx = app.store.begin().await?;
+    let access = lock_for(&mut tx, actor, slug).await?;
+    if needs == Provider::Needed {
+        provider(app)?;
+    }
+    Ok((tx, access.team))
+}
+
 /// Previews a change (B2): the lines, what the balance and the card would
 /// pay, pinned in a quote for [`QUOTE_TTL`].
 pub async fn preview(
@@ -137,10 +155,7 @@ pub async fn preview(
     let plan = paid_plan(&req.plan)?;
     let cycle = req.cycle;
     let seats = i64::from(req.seats);
-    let mut tx = app.store.begin().await?;
-    let access = lock_for(&mut tx, actor, slug).await?;
-    provider(app)?;
-    let team = access.team;
+    let (mut tx, team) = locked(app, actor, slug, Provider::Needed).await?;
     check_seats(&mut tx, &team, seats, now).await?;
     let sub = store::billing::subscription(&mut tx, &team.id).await?;
     check_changes(sub.as_ref(), plan, cycle, seats)?;
@@ -206,10 +221,7 @@ pub async fn change(
     let plan = paid_plan(&req.plan)?;
     let cycle = req.cycle;
     let seats = i64::from(req.seats);
-    let mut tx = app.store.begin().await?;
-    let access = lock_for(&mut tx, actor, slug).await?;
-    provider(app)?;
-    let team = access.team;
+    let (mut tx, team) = locked(app, actor, slug, Provider::Needed).await?;
     let sub = store::billing::subscription(&mut tx, &team.id).await?;
     if let Some(s) = &sub {
         if s.cancel_at_period_end == 1
@@ -459,9 +471,7 @@ pub(super) async fn apply_quote(
 /// then returns to Free.
 pub async fn cancel(app: &App, actor: &Actor, slug: &str) -> Result<api::BillingOverview> {
     let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    let access = lock_for(&mut tx, actor, slug).await?;
-    let team = access.team;
+    let (mut tx, team) = locked(app, actor, slug, Provider::NotNeeded).await?;
     let mut sub = store::billing::subscription(&mut tx, &team.id)
         .await?
         .ok_or_else(|| {
@@ -494,9 +504,7 @@ pub async fn cancel(app: &App, actor: &Actor, slug: &str) -> Result<api::Billing
 /// Takes a cancellation back: the subscription renews again.
 pub async fn resume(app: &App, actor: &Actor, slug: &str) -> Result<api::SubscriptionResponse> {
     let now = app.clock.now();
-    let mut tx = app.store.begin().await?;
-    let access = lock_for(&mut tx, actor, slug).await?;
-    let team = access.team;
+    let (mut tx, team) = locked(app, actor, slug, Provider::NotNeeded).await?;
     let mut sub = store::billing::subscription(&mut tx, &team.id)
         .await?
         .ok_or_else(|| Error::conflict("no_subscription", None, "the team is on Free"))?;
@@ -538,10 +546,7 @@ pub async fn start_trial(
             "this server offers no trial",
         ));
     }
-    let mut tx = app.store.begin().await?;
-    let access = lock_for(&mut tx, actor, slug).await?;
-    provider(app)?;
-    let team = access.team;
+    let (mut tx, team) = locked(app, actor, slug, Provider::Needed).await?;
     let account = store::billing::ensure_account(
         &mut tx,
         &team.id,
@@ -626,10 +631,7 @@ pub async fn top_up(
             ),
         ));
     }
-    let mut tx = app.store.begin().await?;
-    let access = lock_for(&mut tx, actor, slug).await?;
-    provider(app)?;
-    let team = access.team;
+    let (mut tx, team) = locked(app, actor, slug, Provider::Needed).await?;
     let payment: PaymentRow = payments::begin(
         app,
         &mut tx,

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -117,20 +117,7 @@ fn invalid_answer(why: impl std::fmt::Display) -> Error {
 
 impl Providers {
     pub fn new() -> anyhow::Result<Providers> {
-        let crypto = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new(crypto.clone())?;
-        let tls = rustls::ClientConfig::builder_with_provider(crypto)
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!("postroom/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::outbound::client(Duration::from_secs(5), Duration::from_secs(10))?;
         Ok(Providers {
             http: Http(client),
             discovered: Mutex::new(HashMap::new()),

@@ -125,7 +125,9 @@ async fn change_subscription(
 ) -> Result<Response> {
     let hash = billing::idempotency::request_hash("subscription", &team, &req);
     idempotent(&app, &actor, &team, &headers, hash, async {
-        billing::change(&app, &actor, &team, req).await.ok_200()
+        billing::change(&app, &actor, &team, req)
+            .await
+            .map(|r| (StatusCode::OK, r))
     })
     .await
 }
@@ -380,15 +382,4 @@ async fn idempotent<T: Serialize>(
         );
     }
     Ok(response)
-}
-
-/// A domain answer with the status the route gives it.
-trait WithStatus<T> {
-    fn ok_200(self) -> Result<(StatusCode, T)>;
-}
-
-impl<T> WithStatus<T> for Result<T> {
-    fn ok_200(self) -> Result<(StatusCode, T)> {
-        self.map(|v| (StatusCode::OK, v))
-    }
 }
